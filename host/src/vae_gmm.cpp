@@ -1,0 +1,358 @@
+// The vae_gmm pipeline (see latentkit/vae_gmm.h).
+#include "latentkit/vae_gmm.h"
+
+#include <cuda_runtime.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+
+#include "latentkit/check.h"
+#include "latentkit/io.h"
+
+namespace latentkit {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+nlohmann::json model_config_json(const VaeConfig& m) {
+  return {{"input_dim", m.input_dim}, {"hidden", m.hidden}, {"latent", m.latent},
+          {"hidden_activation", activation_name(m.hidden_act)},
+          {"likelihood", likelihood_name(m.likelihood)}, {"beta", m.beta}};
+}
+
+VaeConfig model_config_from_json(const nlohmann::json& j) {
+  VaeConfig m;
+  m.input_dim = j.at("input_dim").get<int>();
+  m.hidden = j.at("hidden").get<std::vector<int>>();
+  m.latent = j.at("latent").get<int>();
+  m.hidden_act = parse_activation(j.at("hidden_activation").get<std::string>());
+  m.likelihood = j.at("likelihood").get<std::string>() == "bernoulli" ? Likelihood::Bernoulli
+                                                                      : Likelihood::Gaussian;
+  m.beta = j.at("beta").get<float>();
+  return m;
+}
+
+nlohmann::json scaler_json(const Scaler& s) {
+  return {{"kind", scale_kind_name(s.kind)}, {"shift", s.shift}, {"scale", s.scale}};
+}
+
+Scaler scaler_from_json(const nlohmann::json& j) {
+  Scaler s;
+  s.kind = parse_scale_kind(j.at("kind").get<std::string>());
+  s.shift = j.at("shift").get<std::vector<double>>();
+  s.scale = j.at("scale").get<std::vector<double>>();
+  return s;
+}
+
+// What must match for a checkpoint to continue this run (epochs may grow).
+nlohmann::json run_identity(const VaeGmmOptions& opt, const Dataset& data) {
+  return {{"model", model_config_json(opt.model)},
+          {"batch", opt.train.batch},
+          {"lr", opt.train.adam.lr},
+          {"seed", opt.train.seed},
+          {"n", data.n},
+          {"d", data.d},
+          {"input", opt.input_csv},
+          {"scale", scale_kind_name(opt.scale)}};
+}
+
+nlohmann::json history_json(const std::vector<EpochStats>& h) {
+  nlohmann::json a = nlohmann::json::array();
+  for (auto& e : h)
+    a.push_back({{"epoch", e.epoch}, {"loss", e.loss}, {"recon", e.recon}, {"kl", e.kl},
+                 {"seconds", e.seconds}});
+  return a;
+}
+
+std::vector<EpochStats> history_from_json(const nlohmann::json& a) {
+  std::vector<EpochStats> h;
+  for (auto& e : a) {
+    EpochStats s;
+    s.epoch = e.at("epoch");
+    s.loss = e.at("loss");
+    s.recon = e.at("recon");
+    s.kl = e.at("kl");
+    s.seconds = e.at("seconds");
+    h.push_back(s);
+  }
+  return h;
+}
+
+void save_checkpoint(const std::string& path, const nlohmann::json& identity, const TrainState& st) {
+  ModelFile f;
+  f.header = {{"kind", "vae_gmm-checkpoint"}, {"run", identity}, {"epoch", st.epoch},
+              {"step", st.step}, {"history", history_json(st.history)}};
+  f.sections = {{"params", st.params}, {"adam_m", st.adam_m}, {"adam_v", st.adam_v}};
+  write_model_file(path, f);
+}
+
+TrainState load_checkpoint(const std::string& path, const nlohmann::json& identity) {
+  const ModelFile f = read_model_file(path);
+  LK_INPUT_CHECK(f.header.value("kind", "") == "vae_gmm-checkpoint",
+                 "'" << path << "' is not a vae_gmm checkpoint");
+  LK_INPUT_CHECK(f.header.at("run") == identity,
+                 "checkpoint '" << path << "' was written by a run with other settings ("
+                                << f.header.at("run").dump() << "); resume with the same flags "
+                                << "(only --epochs may change) or drop --resume");
+  TrainState st;
+  st.epoch = f.header.at("epoch");
+  st.step = f.header.at("step");
+  st.history = history_from_json(f.header.at("history"));
+  st.params = f.section("params");
+  st.adam_m = f.section("adam_m");
+  st.adam_v = f.section("adam_v");
+  return st;
+}
+
+std::string versions_string() {
+  int runtime = 0, driver = 0;
+  cudaRuntimeGetVersion(&runtime);
+  if (cudaDriverGetVersion(&driver) != cudaSuccess) driver = 0;
+  cudaGetLastError();
+  char buf[128];
+  std::snprintf(buf, sizeof buf, "cuda runtime %d.%d, ", runtime / 1000, (runtime % 1000) / 10);
+  std::string s = buf;
+  if (driver == 0) return s + "no CUDA driver";
+  std::snprintf(buf, sizeof buf, "driver %d.%d", driver / 1000, (driver % 1000) / 10);
+  return s + buf;
+}
+
+void print_progress(std::ostream& log, const EpochStats& s, int epochs, int64_t samples,
+                    double elapsed, bool tty) {
+  char buf[256];
+  std::snprintf(buf, sizeof buf,
+                "epoch %4d/%d  loss %.4f  recon %.4f  kl %.4f  elapsed %.1f s  %.0f samples/s",
+                s.epoch, epochs, s.loss, s.recon, s.kl, elapsed,
+                elapsed > 0 ? static_cast<double>(samples) / elapsed : 0.0);
+  if (tty) {
+    log << "\r" << buf << "\033[K" << (s.epoch == epochs ? "\n" : "") << std::flush;
+  } else {
+    log << buf << "\n";
+  }
+}
+
+// Column names "x1".."xD" etc.
+std::vector<std::string> names(const std::string& prefix, int count) {
+  std::vector<std::string> v;
+  for (int j = 1; j <= count; ++j) v.push_back(prefix + std::to_string(j));
+  return v;
+}
+
+// Column-major double copy of a row-major [n, d] float matrix, for write_csv.
+std::vector<std::vector<double>> columns_of(const std::vector<float>& x, int n, int d) {
+  std::vector<std::vector<double>> cols(d, std::vector<double>(n));
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < d; ++j) cols[j][i] = x[static_cast<size_t>(i) * d + j];
+  return cols;
+}
+
+}  // namespace
+
+VaeGmmResult run_vae_gmm(const VaeGmmOptions& opt_in, Backend& backend, std::ostream& log) {
+  VaeGmmOptions opt = opt_in;
+  nlohmann::json timings;
+  const auto t_start = Clock::now();
+
+  // ---- check what can be checked before any work or output ----
+  LK_INPUT_CHECK(opt.n_generate >= 0, "--n-generate must be >= 0, got " << opt.n_generate);
+  LK_INPUT_CHECK(opt.checkpoint_every >= 0,
+                 "--checkpoint-every must be >= 0, got " << opt.checkpoint_every);
+  LK_INPUT_CHECK(opt.model.beta >= 0, "--beta must be >= 0, got " << opt.model.beta);
+  LK_INPUT_CHECK(!(opt.resume && !opt.load_model.empty()), "--resume and --load exclude each other");
+  validate(opt.train);
+  if (opt.load_model.empty()) (void)VaeLayout(opt.model);  // checks --hidden and --latent
+
+  // ---- data ----
+  auto t0 = Clock::now();
+  Dataset data = opt.input_csv.empty() ? make_gaussian_mixture(opt.mixture, opt.train.seed)
+                                       : read_csv_matrix(opt.input_csv);
+  ModelFile loaded;
+  Scaler scaler;
+  if (!opt.load_model.empty()) {
+    loaded = read_model_file(opt.load_model);
+    LK_INPUT_CHECK(loaded.header.value("kind", "") == "vae_gmm-model",
+                   "'" << opt.load_model << "' is not a vae_gmm model file");
+    opt.model = model_config_from_json(loaded.header.at("model"));
+    scaler = scaler_from_json(loaded.header.at("scaling"));
+    LK_INPUT_CHECK(opt.model.input_dim == data.d,
+                   "model '" << opt.load_model << "' expects " << opt.model.input_dim
+                             << " columns, the data has " << data.d);
+  } else {
+    opt.model.input_dim = data.d;
+    scaler = Scaler::fit(data, opt.scale);
+  }
+  LK_INPUT_CHECK(opt.load_model.size() || data.n >= opt.train.batch,
+                 "the data has " << data.n << " rows, fewer than one batch of " << opt.train.batch
+                                 << ": use a smaller --batch or more data");
+  std::vector<float> scaled = data.x;
+  scaler.transform(scaled, data.d);
+  timings["data"] = seconds_since(t0);
+  ensure_directory(opt.out_dir);
+  const std::string ckpt_path = opt.out_dir + "/checkpoint.lkm";
+
+  // ---- model ----
+  const int batch = std::max(1, opt.train.batch);
+  Vae vae(backend, opt.model, batch);
+  const nlohmann::json identity = run_identity(opt, data);
+  VaeGmmResult result;
+  std::vector<EpochStats> history;
+  t0 = Clock::now();
+  if (!opt.load_model.empty()) {
+    vae.set_params(loaded.section("params"));
+    log << "loaded " << opt.load_model << " (" << vae.layout().param_count
+        << " parameters); training skipped\n";
+  } else {
+    Array<float> x_dev = backend.upload(scaled);
+    Trainer trainer(vae, x_dev.data(), data.n, opt.train);
+    if (opt.resume) {
+      LK_INPUT_CHECK(std::filesystem::exists(ckpt_path),
+                     "--resume: no checkpoint at '" << ckpt_path << "'; run with --checkpoint-every first");
+      const TrainState st = load_checkpoint(ckpt_path, identity);
+      LK_INPUT_CHECK(st.epoch <= opt.train.epochs,
+                     "checkpoint is at epoch " << st.epoch << ", beyond --epochs " << opt.train.epochs);
+      trainer.restore(st);
+      log << "resumed from " << ckpt_path << " at epoch " << st.epoch << "\n";
+    } else {
+      vae.set_params(init_vae_params(vae.layout(), opt.train.seed));
+    }
+    log << "training: " << data.n << " samples x " << data.d << ", " << vae.layout().param_count
+        << " parameters, " << opt.train.epochs << " epochs of " << trainer.batches_per_epoch()
+        << " steps (batch " << opt.train.batch << ")\n";
+    const auto t_train = Clock::now();
+    int64_t samples = 0;
+    while (trainer.epochs_done() < opt.train.epochs) {
+      const EpochStats s = trainer.run_epoch();
+      samples += data.n;
+      LK_INPUT_CHECK(std::isfinite(s.loss),
+                     "training diverged at epoch " << s.epoch << " (loss " << s.loss
+                                                   << "): lower --lr or rescale the data");
+      print_progress(log, s, opt.train.epochs, samples, seconds_since(t_train), opt.progress_tty);
+      if (opt.checkpoint_every > 0 && s.epoch % opt.checkpoint_every == 0)
+        save_checkpoint(ckpt_path, identity, trainer.state());
+    }
+    history = trainer.history();
+    result.epochs_trained = trainer.epochs_done();
+    if (!history.empty()) result.final_epoch = history.back();
+  }
+  timings["train"] = seconds_since(t0);
+
+  // ---- encode the data, generate from the prior ----
+  t0 = Clock::now();
+  const int L = opt.model.latent, D = data.d;
+  std::vector<float> mu, logvar;
+  {
+    Array<float> x_dev = backend.upload(scaled);
+    Array<float> mu_dev = backend.alloc(static_cast<size_t>(data.n) * L);
+    Array<float> lv_dev = backend.alloc(static_cast<size_t>(data.n) * L);
+    vae.encode(x_dev.data(), data.n, mu_dev.data(), lv_dev.data());
+    mu = backend.download(mu_dev.data(), mu_dev.size());
+    logvar = backend.download(lv_dev.data(), lv_dev.size());
+  }
+  timings["encode"] = seconds_since(t0);
+  t0 = Clock::now();
+  std::vector<float> generated;
+  if (opt.n_generate > 0) {
+    const size_t count = static_cast<size_t>(opt.n_generate);
+    Array<float> z = backend.alloc(count * L);
+    Array<float> out = backend.alloc(count * D);
+    backend.fill_normal(z.data(), count * L, opt.train.seed, RngStream::Generate, 0);
+    vae.decode(z.data(), opt.n_generate, out.data());
+    generated = backend.download(out.data(), out.size());
+    scaler.inverse(generated, D);  // back to data units
+  }
+  timings["generate"] = seconds_since(t0);
+
+  // ---- outputs ----
+  t0 = Clock::now();
+  const std::string& dir = opt.out_dir;
+  {
+    auto cols = columns_of(data.x, data.n, D);
+    auto header = names("x", D);
+    if (!data.labels.empty()) {
+      cols.emplace_back(data.labels.begin(), data.labels.end());
+      header.push_back("label");
+    }
+    write_csv(dir + "/data.csv", header, cols);
+  }
+  write_csv(dir + "/generated.csv", names("x", D), columns_of(generated, opt.n_generate, D));
+  {
+    auto cols = columns_of(mu, data.n, L);
+    auto lv = columns_of(logvar, data.n, L);
+    cols.insert(cols.end(), lv.begin(), lv.end());
+    auto header = names("mu", L);
+    for (auto& h : names("logvar", L)) header.push_back(h);
+    if (!data.labels.empty()) {
+      cols.emplace_back(data.labels.begin(), data.labels.end());
+      header.push_back("label");
+    }
+    write_csv(dir + "/latent.csv", header, cols);
+  }
+  {
+    std::vector<std::vector<double>> cols(5);
+    for (auto& e : history) {
+      cols[0].push_back(e.epoch);
+      cols[1].push_back(e.loss);
+      cols[2].push_back(e.recon);
+      cols[3].push_back(e.kl);
+      cols[4].push_back(e.seconds);
+    }
+    write_csv(dir + "/loss.csv", {"epoch", "loss", "recon", "kl", "seconds"}, cols);
+  }
+  if (opt.load_model.empty()) {
+    ModelFile f;
+    f.header = {{"kind", "vae_gmm-model"}, {"model", model_config_json(opt.model)},
+                {"scaling", scaler_json(scaler)}, {"seed", opt.train.seed},
+                {"epochs", result.epochs_trained}};
+    f.sections = {{"params", vae.get_params()}};
+    write_model_file(dir + "/model.lkm", f);
+  }
+  timings["write"] = seconds_since(t0);
+  timings["total"] = seconds_since(t_start);
+
+  nlohmann::json summary;
+  summary["app"] = "vae_gmm";
+  summary["latentkit_version"] = LATENTKIT_VERSION;
+  summary["versions"] = versions_string();
+  summary["device"] = backend.description();
+  summary["seed"] = opt.train.seed;
+  summary["config"] = {
+      {"data", opt.input_csv.empty()
+                   ? nlohmann::json{{"source", "gaussian_mixture"}, {"k", opt.mixture.k},
+                                    {"d", opt.mixture.d}, {"n", opt.mixture.n}}
+                   : nlohmann::json{{"source", "csv"}, {"path", opt.input_csv}, {"n", data.n},
+                                    {"d", data.d}}},
+      {"scale", scale_kind_name(scaler.kind)},
+      {"model", model_config_json(opt.model)},
+      {"epochs", opt.train.epochs},
+      {"batch", opt.train.batch},
+      {"lr", opt.train.adam.lr},
+      {"n_generate", opt.n_generate},
+      {"load", opt.load_model},
+      {"resume", opt.resume},
+      {"checkpoint_every", opt.checkpoint_every}};
+  summary["timings_s"] = timings;
+  if (!history.empty()) {
+    const EpochStats& f = history.back();
+    summary["final"] = {{"epoch", f.epoch}, {"loss", f.loss}, {"recon", f.recon}, {"kl", f.kl}};
+    const double train_s = timings["train"].get<double>();
+    summary["train"] = {{"steps", static_cast<int64_t>(result.epochs_trained) *
+                                      ((data.n + opt.train.batch - 1) / opt.train.batch)},
+                        {"samples_per_s", train_s > 0 ? data.n * (result.epochs_trained -
+                                                                  (history.front().epoch - 1)) /
+                                                            train_s
+                                                      : 0.0}};
+  }
+  summary["outputs"] = {"data.csv", "generated.csv", "latent.csv", "loss.csv"};
+  if (opt.load_model.empty()) summary["outputs"].push_back("model.lkm");
+  summary["stages"] = nlohmann::json::object();  // filled by the analysis stages of later issues
+  write_file_atomic(dir + "/summary.json", [&](std::ostream& os) { os << summary.dump(2) << "\n"; });
+  log << "wrote " << dir << "/{data,generated,latent,loss}.csv"
+      << (opt.load_model.empty() ? ", model.lkm" : "") << ", summary.json\n";
+  return result;
+}
+
+}  // namespace latentkit

@@ -1,0 +1,309 @@
+// GPU tests of the dense kernels (kernels/dense.cu) against the float64 CPU reference
+// (latentkit::ref::dense_forward / dense_backward): every activation, rows 1 ... 65536, widths
+// 1 ... 256 (tails of the 32-wide tiles: 1, 3, 31, 33), bias or none, dX wanted or not, dX
+// overwritten or accumulated, the custom tiled kernel and the cuBLAS path (with and without the dZ
+// scratch). Outputs are poisoned with NaN before each launch so unwritten elements fail. Plus:
+// bitwise run-to-run determinism of dW/db/dX, and argument validation.
+// Skips itself (with the reason) where no CUDA device is usable.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cfloat>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kernels/cuda_resources.cuh"
+#include "kernels/dense.cuh"
+#include "latentkit/ref/ops_ref.h"
+#include "test_util.h"
+
+namespace {
+
+using latentkit::Activation;
+using latentkit::cuda::CublasHandle;
+using latentkit::cuda::DeviceBuffer;
+using latentkit::cuda::Stream;
+using latentkit::test::all_close;
+using latentkit::test::kPoison;
+using latentkit::test::random_uniform;
+using latentkit::test::Tolerance;
+
+// ---- helpers ------------------------------------------------------------------------------------
+
+template <class T>
+DeviceBuffer<T> to_device(const std::vector<T>& host) {
+  DeviceBuffer<T> d(host.size());
+  d.upload(host);
+  // cudaMemcpy from pageable memory may return before the DMA lands, and the kernels run on a
+  // non-blocking stream that does not wait for the legacy stream: wait here.
+  LK_CUDA_CHECK(cudaDeviceSynchronize());
+  return d;
+}
+
+DeviceBuffer<float> poisoned(size_t n) { return to_device(std::vector<float>(n, kPoison)); }
+
+template <class T>
+std::vector<T> from_device(const DeviceBuffer<T>& d, const Stream& stream) {
+  stream.synchronize();  // download() copies on the legacy stream, which does not wait for ours
+  return d.download();
+}
+
+double rms(const std::vector<float>& v) {
+  double s = 0.0;
+  for (float x : v) s += static_cast<double>(x) * x;
+  return v.empty() ? 0.0 : std::sqrt(s / static_cast<double>(v.size()));
+}
+
+// Tolerance for outputs that are K-term float sums (the tiled kernel's fmaf chain, or cuBLAS)
+// checked against the float64 reference. With random signs the partial sums are about as large as
+// the outputs themselves and each of the K roundings adds up to eps/2 of them, in a random walk:
+// the error is ~ sqrt(K) * eps * rms(output). 8 * sqrt(K) leaves room for the largest of up to
+// ~10^7 elements (~5.5 standard deviations) and for cuBLAS's own summation order; the +8 ulps cover
+// the few roundings outside the sum (dZ = dY * act'(Y), bias add, tanhf/expf at <= 2 ulps, the
+// accumulate into dX). atol (the same factor times rms(ref)) covers outputs that cancel to ~0,
+// whose error is still set by the size of the partial sums, not by their own size.
+Tolerance sum_tolerance(int K, const std::vector<float>& ref) {
+  const double c = (8.0 * std::sqrt(static_cast<double>(K)) + 8.0) * FLT_EPSILON;
+  return Tolerance{c * std::max(rms(ref), 1e-30), c, c};
+}
+
+// Leaky slope used throughout: not PyTorch's 0.01 default, so a kernel that ignores `slope` fails.
+constexpr float kSlope = 0.2f;
+
+const char* act_name(Activation a) {
+  switch (a) {
+    case Activation::Identity: return "identity";
+    case Activation::ReLU: return "relu";
+    case Activation::LeakyReLU: return "leaky";
+    case Activation::Tanh: return "tanh";
+    case Activation::Sigmoid: return "sigmoid";
+  }
+  return "unknown";
+}
+
+constexpr Activation kAllActivations[] = {Activation::Identity, Activation::ReLU,
+                                          Activation::LeakyReLU, Activation::Tanh,
+                                          Activation::Sigmoid};
+
+// Which implementation the launcher is given the means to use.
+enum class Path {
+  Custom,            // no cuBLAS handle: the tiled kernel at every size
+  Cublas,            // handle + dz scratch: cuBLAS when n*in*out >= kDenseCublasMinMacs
+  CublasNoScratch,   // handle but no scratch: cuBLAS forward, tiled backward
+};
+
+struct DenseCase {
+  int n, in, out;
+  Activation act;
+  bool bias;           // b and db given (else both nullptr)
+  bool with_dx;        // dX wanted (else nullptr)
+  bool accumulate_dx;  // dX += dZ W instead of dX = dZ W
+  Path path;
+};
+
+std::string case_name(const testing::TestParamInfo<DenseCase>& info) {
+  const DenseCase& c = info.param;
+  const char* path = c.path == Path::Custom ? "custom" : c.path == Path::Cublas ? "cublas" : "cublasnoscratch";
+  return "n" + std::to_string(c.n) + "_in" + std::to_string(c.in) + "_out" + std::to_string(c.out) +
+         "_" + act_name(c.act) + (c.bias ? "_bias" : "_nobias") +
+         (c.with_dx ? (c.accumulate_dx ? "_dxacc" : "_dx") : "_nodx") + "_" + path;
+}
+
+std::vector<DenseCase> dense_cases() {
+  std::vector<DenseCase> cases;
+  // Custom kernel: every row count x width pair x activation. The widths hit 1, 3, 31, 33, 128,
+  // 256 on both sides (tile tails below and above 32, skinny and wide). The on/off switches cycle
+  // with periods coprime to the 5 activations so each activation meets every combination.
+  const int rows[] = {1, 31, 33, 1021};
+  const int widths[][2] = {{1, 1},   {3, 31},    {31, 33}, {33, 3},
+                           {1, 128}, {256, 1},   {128, 256}, {256, 128}};
+  int k = 0;
+  for (int n : rows) {
+    for (const auto& w : widths) {
+      for (Activation act : kAllActivations) {
+        cases.push_back({n, w[0], w[1], act, k % 3 != 1, k % 7 != 3, (k % 4) >= 2, Path::Custom});
+        ++k;
+      }
+    }
+  }
+  // 65536 rows (a long K for dW and db).
+  for (Activation act : kAllActivations) {
+    cases.push_back({65536, 1, 1, act, true, true, act == Activation::Tanh, Path::Custom});
+    cases.push_back({65536, 3, 31, act, act != Activation::ReLU, true, false, Path::Custom});
+  }
+  cases.push_back({65536, 33, 128, Activation::Tanh, true, true, true, Path::Custom});
+  // cuBLAS path (1021 * 128 * 256 = 3.3e7 and 65536 * 33 * 128 = 2.8e8 multiply-adds, both above
+  // kDenseCublasMinMacs = 2^24).
+  for (Activation act : kAllActivations) {
+    cases.push_back({1021, 128, 256, act, true, true, act == Activation::ReLU, Path::Cublas});
+  }
+  cases.push_back({1021, 256, 128, Activation::LeakyReLU, false, true, true, Path::Cublas});
+  cases.push_back({1021, 256, 128, Activation::Sigmoid, true, false, false, Path::Cublas});
+  cases.push_back({65536, 33, 128, Activation::Sigmoid, true, true, false, Path::Cublas});
+  cases.push_back({65536, 33, 128, Activation::ReLU, true, true, true, Path::CublasNoScratch});
+  // A handle below the size threshold: the launcher must still pick the tiled kernel correctly.
+  cases.push_back({33, 128, 256, Activation::Tanh, true, true, true, Path::Cublas});
+  return cases;
+}
+
+class DenseGpu : public testing::TestWithParam<DenseCase> {};
+
+TEST_P(DenseGpu, ForwardAndBackwardMatchReference) {
+  LK_REQUIRE_GPU();
+  const DenseCase c = GetParam();
+  LK_SEEDED_RNG(rng);
+  const size_t nx = static_cast<size_t>(c.n) * c.in;
+  const size_t nw = static_cast<size_t>(c.out) * c.in;
+  const size_t ny = static_cast<size_t>(c.n) * c.out;
+  // torch.nn.Linear's init range for W and b, so pre-activations are O(1) (activations neither
+  // saturated nor linear).
+  const double wscale = 1.0 / std::sqrt(static_cast<double>(c.in));
+  const std::vector<float> X = random_uniform(nx, rng, -1.0, 1.0);
+  const std::vector<float> W = random_uniform(nw, rng, -wscale, wscale);
+  const std::vector<float> b = c.bias ? random_uniform(c.out, rng, -wscale, wscale)
+                                      : std::vector<float>{};
+  const std::vector<float> dY = random_uniform(ny, rng, -1.0, 1.0);
+  const std::vector<float> dX0 = c.accumulate_dx ? random_uniform(nx, rng, -1.0, 1.0)
+                                                 : std::vector<float>(nx, 0.f);
+
+  // Reference.
+  std::vector<float> Y_ref(ny);
+  latentkit::ref::dense_forward<float>(X.data(), W.data(), c.bias ? b.data() : nullptr,
+                                       Y_ref.data(), c.n, c.in, c.out, c.act, kSlope);
+  std::vector<float> dX_ref = dX0, dW_ref(nw), db_ref(c.out);
+  latentkit::ref::dense_backward<float>(X.data(), W.data(), Y_ref.data(), dY.data(),
+                                        c.with_dx ? dX_ref.data() : nullptr, dW_ref.data(),
+                                        c.bias ? db_ref.data() : nullptr, c.n, c.in, c.out, c.act,
+                                        kSlope, c.accumulate_dx);
+
+  // Device.
+  Stream stream;
+  std::unique_ptr<CublasHandle> handle;
+  if (c.path != Path::Custom) handle = std::make_unique<CublasHandle>(stream.get());
+  cublasHandle_t blas = handle ? handle->get() : nullptr;
+  auto X_d = to_device(X);
+  auto W_d = to_device(W);
+  DeviceBuffer<float> b_d = c.bias ? to_device(b) : DeviceBuffer<float>();
+  auto Y_d = poisoned(ny);
+  latentkit::cuda::dense_forward(X_d.data(), W_d.data(), c.bias ? b_d.data() : nullptr,
+                                 Y_d.data(), c.n, c.in, c.out, c.act, kSlope, blas, stream.get());
+  {
+    SCOPED_TRACE("forward Y (K = in)");
+    EXPECT_TRUE(all_close(from_device(Y_d, stream), Y_ref, sum_tolerance(c.in, Y_ref)));
+  }
+
+  // Backward from the reference's Y, so both sides take act' of the same values.
+  auto Yin_d = to_device(Y_ref);
+  auto dY_d = to_device(dY);
+  DeviceBuffer<float> dX_d = c.with_dx ? (c.accumulate_dx ? to_device(dX0) : poisoned(nx))
+                                       : DeviceBuffer<float>();
+  auto dW_d = poisoned(nw);
+  DeviceBuffer<float> db_d = c.bias ? poisoned(c.out) : DeviceBuffer<float>();
+  DeviceBuffer<float> scratch = c.path == Path::Cublas ? poisoned(ny) : DeviceBuffer<float>();
+  latentkit::cuda::dense_backward(X_d.data(), W_d.data(), Yin_d.data(), dY_d.data(),
+                                  c.with_dx ? dX_d.data() : nullptr, dW_d.data(),
+                                  c.bias ? db_d.data() : nullptr, c.n, c.in, c.out, c.act, kSlope,
+                                  c.accumulate_dx, scratch.data(), blas, stream.get());
+  if (c.with_dx) {
+    SCOPED_TRACE("backward dX (K = out)");
+    EXPECT_TRUE(all_close(from_device(dX_d, stream), dX_ref, sum_tolerance(c.out, dX_ref)));
+  }
+  {
+    SCOPED_TRACE("backward dW (K = n)");
+    EXPECT_TRUE(all_close(from_device(dW_d, stream), dW_ref, sum_tolerance(c.n, dW_ref)));
+  }
+  if (c.bias) {
+    SCOPED_TRACE("backward db (K = n)");
+    EXPECT_TRUE(all_close(from_device(db_d, stream), db_ref, sum_tolerance(c.n, db_ref)));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, DenseGpu, testing::ValuesIn(dense_cases()), case_name);
+
+// ---- determinism ----------------------------------------------------------------------------------
+
+struct DeterminismCase {
+  int n, in, out;
+  Path path;
+};
+
+class DenseDeterminismGpu : public testing::TestWithParam<DeterminismCase> {};
+
+// The same backward twice gives bitwise-equal dX, dW and db: no float atomics anywhere, so results
+// (and training runs) reproduce exactly.
+TEST_P(DenseDeterminismGpu, BackwardIsBitwiseReproducible) {
+  LK_REQUIRE_GPU();
+  const DeterminismCase c = GetParam();
+  LK_SEEDED_RNG(rng);
+  const size_t nx = static_cast<size_t>(c.n) * c.in;
+  const size_t nw = static_cast<size_t>(c.out) * c.in;
+  const size_t ny = static_cast<size_t>(c.n) * c.out;
+  const Activation act = Activation::Tanh;
+  auto X_d = to_device(random_uniform(nx, rng, -1.0, 1.0));
+  auto W_d = to_device(random_uniform(nw, rng, -0.1, 0.1));
+  auto Y_d = to_device(random_uniform(ny, rng, -0.9, 0.9));  // tanh outputs
+  auto dY_d = to_device(random_uniform(ny, rng, -1.0, 1.0));
+  Stream stream;
+  std::unique_ptr<CublasHandle> handle;
+  if (c.path != Path::Custom) handle = std::make_unique<CublasHandle>(stream.get());
+  DeviceBuffer<float> scratch = c.path == Path::Cublas ? poisoned(ny) : DeviceBuffer<float>();
+
+  std::vector<float> runs[2][3];
+  for (auto& run : runs) {
+    auto dX_d = poisoned(nx);
+    auto dW_d = poisoned(nw);
+    auto db_d = poisoned(c.out);
+    latentkit::cuda::dense_backward(X_d.data(), W_d.data(), Y_d.data(), dY_d.data(), dX_d.data(),
+                                    dW_d.data(), db_d.data(), c.n, c.in, c.out, act, kSlope,
+                                    false, scratch.data(), handle ? handle->get() : nullptr,
+                                    stream.get());
+    run[0] = from_device(dX_d, stream);
+    run[1] = from_device(dW_d, stream);
+    run[2] = from_device(db_d, stream);
+  }
+  const char* names[3] = {"dX", "dW", "db"};
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(runs[0][i].size(), runs[1][i].size());
+    EXPECT_EQ(0, std::memcmp(runs[0][i].data(), runs[1][i].data(),
+                             runs[0][i].size() * sizeof(float)))
+        << names[i] << " differs between two identical runs";
+    for (float v : runs[0][i]) ASSERT_TRUE(std::isfinite(v)) << names[i] << " left unwritten";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Paths, DenseDeterminismGpu,
+                         testing::Values(DeterminismCase{1021, 128, 256, Path::Custom},
+                                         DeterminismCase{1021, 128, 256, Path::Cublas},
+                                         DeterminismCase{65536, 3, 1, Path::Custom}),
+                         [](const testing::TestParamInfo<DeterminismCase>& info) {
+                           const DeterminismCase& c = info.param;
+                           return "n" + std::to_string(c.n) + "_in" + std::to_string(c.in) +
+                                  "_out" + std::to_string(c.out) +
+                                  (c.path == Path::Custom ? "_custom" : "_cublas");
+                         });
+
+// ---- argument validation --------------------------------------------------------------------------
+
+TEST(DenseGpuArgs, LaunchersRejectBadArguments) {
+  LK_REQUIRE_GPU();
+  DeviceBuffer<float> buf(64);
+  float* p = buf.data();
+  const Activation a = Activation::ReLU;
+  EXPECT_THROW(latentkit::cuda::dense_forward(p, p, nullptr, p, 0, 4, 4, a, kSlope, nullptr,
+                                              nullptr),
+               latentkit::Error);
+  EXPECT_THROW(latentkit::cuda::dense_forward(nullptr, p, nullptr, p, 4, 4, 4, a, kSlope, nullptr,
+                                              nullptr),
+               latentkit::Error);
+  EXPECT_THROW(latentkit::cuda::dense_backward(p, p, p, p, p, nullptr, nullptr, 4, 4, 4, a, kSlope,
+                                               false, nullptr, nullptr, nullptr),
+               latentkit::Error);
+  EXPECT_THROW(latentkit::cuda::dense_backward(p, p, p, p, p, p, p, 4, -1, 4, a, kSlope, false,
+                                               nullptr, nullptr, nullptr),
+               latentkit::Error);
+}
+
+}  // namespace

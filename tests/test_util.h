@@ -1,0 +1,103 @@
+// The one comparison helper and the shared test utilities.
+//  - expect_close(): float64 comparison of an output against a reference: relative norm
+//    ||out-ref|| / ||ref|| AND elementwise |out-ref| <= atol + rtol*|ref|; any NaN/Inf in the output
+//    fails; on failure prints the worst element and how close to its limit it came.
+//  - fresh_seed(): every run draws new random inputs (std::random_device); the seed is printed
+//    with each failure (SCOPED_TRACE) so a failing draw can be replayed with LATENTKIT_TEST_SEED.
+//  - LK_REQUIRE_GPU(): GTEST_SKIP with the reason when no CUDA device is usable.
+#pragma once
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "latentkit/device.h"
+
+namespace latentkit::test {
+
+struct Tolerance {
+  double atol;      // absolute floor, for reference values near zero
+  double rtol;      // relative to |ref| per element
+  double rel_norm;  // bound on ||out - ref|| / ||ref||
+};
+
+template <class A, class B>
+::testing::AssertionResult all_close(const A* out, const B* ref, size_t n, Tolerance tol) {
+  double diff2 = 0.0, ref2 = 0.0, worst_ratio = 0.0;
+  size_t worst = 0, failures = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const double o = static_cast<double>(out[i]);
+    const double r = static_cast<double>(ref[i]);
+    if (!std::isfinite(o)) {
+      return ::testing::AssertionFailure()
+             << "non-finite output " << o << " at index " << i << " (ref " << r << ")";
+    }
+    if (!std::isfinite(r)) {
+      return ::testing::AssertionFailure() << "non-finite reference " << r << " at index " << i;
+    }
+    const double err = std::fabs(o - r);
+    const double limit = tol.atol + tol.rtol * std::fabs(r);
+    const double ratio = err / limit;
+    if (ratio > worst_ratio) { worst_ratio = ratio; worst = i; }
+    if (err > limit) ++failures;
+    diff2 += (o - r) * (o - r);
+    ref2 += r * r;
+  }
+  const double rel = ref2 > 0 ? std::sqrt(diff2 / ref2) : std::sqrt(diff2);
+  std::ostringstream msg;
+  msg << "n=" << n << " rel_norm=" << rel << " (limit " << tol.rel_norm << "), worst element "
+      << worst << ": out=" << (n ? static_cast<double>(out[worst]) : 0.0)
+      << " ref=" << (n ? static_cast<double>(ref[worst]) : 0.0) << " at " << worst_ratio
+      << " x its limit (atol " << tol.atol << ", rtol " << tol.rtol << "), " << failures
+      << " elements over";
+  if (failures == 0 && rel <= tol.rel_norm) return ::testing::AssertionSuccess() << msg.str();
+  return ::testing::AssertionFailure() << msg.str();
+}
+
+template <class A, class B>
+::testing::AssertionResult all_close(const std::vector<A>& out, const std::vector<B>& ref,
+                                     Tolerance tol) {
+  if (out.size() != ref.size())
+    return ::testing::AssertionFailure() << "size " << out.size() << " vs " << ref.size();
+  return all_close(out.data(), ref.data(), out.size(), tol);
+}
+
+// A new seed per test run unless LATENTKIT_TEST_SEED pins it (to replay a failure).
+inline uint64_t fresh_seed() {
+  if (const char* s = std::getenv("LATENTKIT_TEST_SEED")) return std::strtoull(s, nullptr, 10);
+  std::random_device rd;
+  return (static_cast<uint64_t>(rd()) << 32) ^ rd();
+}
+
+template <class T = float>
+std::vector<T> random_uniform(size_t n, std::mt19937_64& rng, double lo, double hi) {
+  std::uniform_real_distribution<double> u(lo, hi);
+  std::vector<T> v(n);
+  for (auto& x : v) x = static_cast<T>(u(rng));
+  return v;
+}
+
+// A value no kernel writes: outputs are poisoned with it before a run so untouched elements fail.
+constexpr float kPoison = std::numeric_limits<float>::quiet_NaN();
+
+inline bool gpu_available() { return cuda_device_count() > 0; }
+
+}  // namespace latentkit::test
+
+#define LK_REQUIRE_GPU()                                                                 \
+  do {                                                                                   \
+    if (!::latentkit::test::gpu_available())                                             \
+      GTEST_SKIP() << "no usable CUDA device (" << ::latentkit::no_gpu_reason()          \
+                   << "): GPU-vs-CPU test needs a GPU; run the `gpu` label on one";      \
+  } while (0)
+
+// Seed the test's random inputs and print the seed with any failure.
+#define LK_SEEDED_RNG(rng_name)                                                          \
+  const uint64_t rng_name##_seed = ::latentkit::test::fresh_seed();                      \
+  SCOPED_TRACE("LATENTKIT_TEST_SEED=" + std::to_string(rng_name##_seed));                \
+  std::mt19937_64 rng_name(rng_name##_seed)

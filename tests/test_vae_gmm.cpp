@@ -1,0 +1,267 @@
+// End-to-end tests of apps/vae_gmm on the CPU: outputs, reproducibility, checkpoint/resume,
+// --load, and every kind of bad input (one clear line, nonzero exit, nothing half-written).
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "latentkit/data.h"
+#include "latentkit/io.h"
+#include "test_util.h"
+
+namespace fs = std::filesystem;
+
+namespace latentkit {
+namespace {
+
+struct RunResult {
+  int exit_code = -1;
+  std::string err;  // stderr
+};
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+class VaeGmmApp : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::path(::testing::TempDir()) /
+           ("vae_gmm_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override {
+    if (!HasFailure()) fs::remove_all(dir_);
+  }
+
+  RunResult run(const std::string& args) {
+    const fs::path err = dir_ / "stderr.txt";
+    const std::string cmd = std::string(LATENTKIT_BIN_DIR) + "/vae_gmm " + args + " > " +
+                            (dir_ / "stdout.txt").string() + " 2> " + err.string() +
+                            " < /dev/null";
+    const int status = std::system(cmd.c_str());
+    RunResult r;
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    r.err = slurp(err);
+    return r;
+  }
+
+  // A small, fast configuration: seconds on the CPU.
+  std::string small(const std::string& out) const {
+    return "--device cpu --n 600 --epochs 3 --hidden 16,16 --n-generate 50 --out " +
+           (dir_ / out).string();
+  }
+
+  fs::path write_file(const std::string& name, const std::string& text) {
+    const fs::path p = dir_ / name;
+    std::ofstream(p) << text;
+    return p;
+  }
+
+  // Bad input: nonzero exit, exactly one line on stderr saying what is wrong, and an existing
+  // output directory left as it was (a sentinel file survives, nothing else appears).
+  void expect_clean_failure(const std::string& args, int expected_code, const std::string& words) {
+    const fs::path out = dir_ / "out_fail";
+    fs::create_directories(out);
+    std::ofstream(out / "sentinel.txt") << "keep me";
+    const RunResult r = run(args + " --out " + out.string());
+    EXPECT_EQ(r.exit_code, expected_code) << args << "\nstderr: " << r.err;
+    // One line says what is wrong; the only other line allowed is the device announcement.
+    size_t error_lines = 0;
+    std::istringstream lines(r.err);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.rfind("device: ", 0) == 0) continue;
+      ++error_lines;
+      EXPECT_EQ(line.rfind("vae_gmm: ", 0), 0u) << "unexpected stderr line: " << line;
+    }
+    EXPECT_EQ(error_lines, 1u) << "expected one error line on stderr, got:\n" << r.err;
+    EXPECT_NE(r.err.find(words), std::string::npos) << "stderr lacks '" << words << "': " << r.err;
+    size_t entries = 0;
+    for (auto& e : fs::directory_iterator(out)) {
+      ++entries;
+      EXPECT_EQ(e.path().filename(), "sentinel.txt") << "unexpected output " << e.path();
+    }
+    EXPECT_EQ(entries, 1u);
+    EXPECT_EQ(slurp(out / "sentinel.txt"), "keep me");
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(VaeGmmApp, HelpDocumentsFlagsAndTheCollapseWarning) {
+  const fs::path out = dir_ / "help.txt";
+  const int status = std::system((std::string(LATENTKIT_BIN_DIR) + "/vae_gmm --help > " +
+                                  out.string() + " 2>&1").c_str());
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+  const std::string help = slurp(out);
+  for (const char* flag : {"--device", "--seed", "--out", "--k", "--d", "--n", "--input", "--scale",
+                           "--hidden", "--latent", "--epochs", "--batch", "--lr", "--beta",
+                           "--n-generate", "--load", "--checkpoint-every", "--resume"})
+    EXPECT_NE(help.find(flag), std::string::npos) << flag;
+  EXPECT_NE(help.find("collapses"), std::string::npos);
+}
+
+TEST_F(VaeGmmApp, WritesEveryOutput) {
+  const RunResult r = run(small("out"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const fs::path out = dir_ / "out";
+  const Dataset data = read_csv_matrix((out / "data.csv").string());
+  EXPECT_EQ(data.n, 600);
+  EXPECT_EQ(data.d, 4);  // x1..x3 + label
+  EXPECT_EQ(read_csv_matrix((out / "generated.csv").string()).n, 50);
+  const Dataset latent = read_csv_matrix((out / "latent.csv").string());
+  EXPECT_EQ(latent.n, 600);
+  EXPECT_EQ(latent.d, 5);  // mu1 mu2 logvar1 logvar2 label
+  const Dataset loss = read_csv_matrix((out / "loss.csv").string());
+  EXPECT_EQ(loss.n, 3);
+  const ModelFile model = read_model_file((out / "model.lkm").string());
+  EXPECT_EQ(model.header.at("model").at("hidden"), nlohmann::json({16, 16}));
+  const auto summary = nlohmann::json::parse(slurp(out / "summary.json"));
+  EXPECT_TRUE(summary.at("stages").is_object());
+  EXPECT_EQ(summary.at("device"), "cpu (reference, float64 accumulation)");
+  EXPECT_EQ(summary.at("final").at("epoch"), 3);
+  EXPECT_TRUE(summary.at("timings_s").contains("train"));
+  for (auto& e : fs::directory_iterator(out))
+    EXPECT_EQ(e.path().string().find(".tmp"), std::string::npos) << "leftover " << e.path();
+  EXPECT_NE(r.err.find("device: cpu (requested)"), std::string::npos) << r.err;
+}
+
+TEST_F(VaeGmmApp, SameSeedSameResultsOtherSeedOtherResults) {
+  ASSERT_EQ(run(small("a") + " --seed 7").exit_code, 0);
+  ASSERT_EQ(run(small("b") + " --seed 7").exit_code, 0);
+  ASSERT_EQ(run(small("c") + " --seed 8").exit_code, 0);
+  EXPECT_EQ(slurp(dir_ / "a/generated.csv"), slurp(dir_ / "b/generated.csv"));
+  EXPECT_EQ(slurp(dir_ / "a/model.lkm"), slurp(dir_ / "b/model.lkm"));
+  EXPECT_NE(slurp(dir_ / "a/generated.csv"), slurp(dir_ / "c/generated.csv"));
+}
+
+// Strips the wall-time column so loss curves of two runs can be compared exactly.
+std::string loss_without_seconds(const fs::path& p) {
+  const Dataset d = read_csv_matrix(p.string());
+  std::ostringstream os;
+  for (int i = 0; i < d.n; ++i)
+    for (int j = 0; j < 4; ++j) os << d.x[static_cast<size_t>(i) * d.d + j] << ",";
+  return os.str();
+}
+
+TEST_F(VaeGmmApp, ResumedRunEqualsUninterruptedRun) {
+  const std::string base = "--device cpu --n 600 --hidden 16,16 --n-generate 50 --seed 3";
+  ASSERT_EQ(run(base + " --epochs 4 --out " + (dir_ / "full").string()).exit_code, 0);
+  // "Interrupted" after 2 epochs with a checkpoint, then resumed to 4.
+  ASSERT_EQ(run(base + " --epochs 2 --checkpoint-every 1 --out " + (dir_ / "part").string())
+                .exit_code, 0);
+  ASSERT_TRUE(fs::exists(dir_ / "part/checkpoint.lkm"));
+  const RunResult r = run(base + " --epochs 4 --resume --out " + (dir_ / "part").string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("resumed from"), std::string::npos);
+  const auto full = read_model_file((dir_ / "full/model.lkm").string()).section("params");
+  const auto resumed = read_model_file((dir_ / "part/model.lkm").string()).section("params");
+  ASSERT_EQ(full.size(), resumed.size());
+  EXPECT_EQ(0, std::memcmp(full.data(), resumed.data(), full.size() * sizeof(float)))
+      << "resumed parameters differ from the uninterrupted run";
+  EXPECT_EQ(slurp(dir_ / "full/generated.csv"), slurp(dir_ / "part/generated.csv"));
+  EXPECT_EQ(loss_without_seconds(dir_ / "full/loss.csv"),
+            loss_without_seconds(dir_ / "part/loss.csv"));
+}
+
+TEST_F(VaeGmmApp, ResumeWithOtherSettingsIsRefused) {
+  const std::string base = "--device cpu --n 600 --hidden 16,16 --n-generate 50";
+  ASSERT_EQ(run(base + " --epochs 1 --checkpoint-every 1 --out " + (dir_ / "ck").string())
+                .exit_code, 0);
+  const RunResult r = run(base + " --epochs 2 --lr 0.01 --resume --out " + (dir_ / "ck").string());
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("other settings"), std::string::npos) << r.err;
+  const RunResult none = run(base + " --resume --out " + (dir_ / "empty").string());
+  EXPECT_EQ(none.exit_code, 1);
+  EXPECT_NE(none.err.find("no checkpoint"), std::string::npos) << none.err;
+}
+
+TEST_F(VaeGmmApp, LoadSkipsTrainingAndReproducesGeneration) {
+  ASSERT_EQ(run(small("trained") + " --seed 5").exit_code, 0);
+  const RunResult r = run("--device cpu --n 600 --n-generate 50 --seed 5 --load " +
+                          (dir_ / "trained/model.lkm").string() + " --out " +
+                          (dir_ / "loaded").string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("training skipped"), std::string::npos);
+  EXPECT_EQ(slurp(dir_ / "trained/generated.csv"), slurp(dir_ / "loaded/generated.csv"));
+  EXPECT_EQ(slurp(dir_ / "trained/latent.csv"), slurp(dir_ / "loaded/latent.csv"));
+  EXPECT_EQ(slurp(dir_ / "loaded/loss.csv"), "epoch,loss,recon,kl,seconds\n");  // no training
+}
+
+TEST_F(VaeGmmApp, CsvInputIsUsed) {
+  std::string csv = "a,b\n";
+  for (int i = 0; i < 64; ++i) csv += std::to_string(i % 7) + "," + std::to_string(i % 5) + "\n";
+  const fs::path in = write_file("in.csv", csv);
+  const RunResult r = run("--device cpu --epochs 1 --hidden 8 --n-generate 10 --input " +
+                          in.string() + " --out " + (dir_ / "csv").string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const Dataset gen = read_csv_matrix((dir_ / "csv/generated.csv").string());
+  EXPECT_EQ(gen.d, 2);
+  EXPECT_EQ(read_csv_matrix((dir_ / "csv/data.csv").string()).d, 2);  // no label column
+}
+
+TEST_F(VaeGmmApp, CudaWithoutGpuIsExit2) {
+  if (test::gpu_available()) GTEST_SKIP() << "a GPU is present: this checks the no-GPU error path";
+  expect_clean_failure("--device cuda --n 600 --epochs 1", 2, "no usable CUDA GPU");
+}
+
+TEST_F(VaeGmmApp, MalformedCsvIsRejected) {
+  expect_clean_failure("--device cpu --input " + write_file("r.csv", "1,2,3\n4,5\n").string(), 1,
+                       "ragged");
+  expect_clean_failure("--device cpu --input " + write_file("t.csv", "1,2\n3,abc\n").string(), 1,
+                       "not a number");
+  expect_clean_failure("--device cpu --input " + write_file("n.csv", "1,2\nnan,3\n").string(), 1,
+                       "NaN and Inf");
+  expect_clean_failure("--device cpu --input " + write_file("i.csv", "1,2\n-inf,3\n").string(), 1,
+                       "NaN and Inf");
+  expect_clean_failure("--device cpu --input " + write_file("e.csv", "").string(), 1,
+                       "no data rows");
+  expect_clean_failure("--device cpu --input " + (dir_ / "missing.csv").string(), 1,
+                       "cannot open");
+}
+
+TEST_F(VaeGmmApp, TooFewRowsForOneBatchIsRejected) {
+  std::string csv;
+  for (int i = 0; i < 10; ++i) csv += std::to_string(i) + "," + std::to_string(i * i) + "\n";
+  expect_clean_failure("--device cpu --batch 32 --input " + write_file("s.csv", csv).string(), 1,
+                       "fewer than one batch");
+}
+
+TEST_F(VaeGmmApp, ZeroVarianceColumnUnderStandardScalingIsRejected) {
+  std::string csv;
+  for (int i = 0; i < 64; ++i) csv += std::to_string(i) + ",5\n";
+  expect_clean_failure(
+      "--device cpu --scale standard --input " + write_file("z.csv", csv).string(), 1,
+      "zero variance");
+}
+
+TEST_F(VaeGmmApp, ImpossibleFlagsAreRejected) {
+  expect_clean_failure("--device cpu --epochs -1", 1, "--epochs");
+  expect_clean_failure("--device cpu --batch 0", 1, "--batch");
+  expect_clean_failure("--device cpu --latent 0", 1, "--latent");
+  expect_clean_failure("--device cpu --hidden 12,x", 1, "--hidden");
+  expect_clean_failure("--device cpu --hidden 0", 1, "--hidden");
+  expect_clean_failure("--device cpu --lr 0", 1, "--lr");
+  expect_clean_failure("--device cpu --k 0", 1, "--k");
+  expect_clean_failure("--device cpu --k 50 --n 20", 1, "--k");
+  expect_clean_failure("--device cpu --n-generate -5", 1, "--n-generate");
+  expect_clean_failure("--device cpu --scale weird", 1, "--scale");
+  expect_clean_failure("--device quantum", 1, "--device");
+  expect_clean_failure("--device cpu --epochs many", 2, "--epochs");
+  expect_clean_failure("--device cpu --no-such-flag", 2, "no-such-flag");
+  expect_clean_failure("--device cpu --load " + write_file("bad.lkm", "garbage").string(), 1,
+                       "not a valid latentkit model file");
+}
+
+}  // namespace
+}  // namespace latentkit
