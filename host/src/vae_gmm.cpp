@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 
 #include "latentkit/check.h"
@@ -18,10 +19,18 @@ double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
+// A float flag value as the decimal the user typed (7 significant digits: float32's precision),
+// so summary.json shows 0.001 rather than 0.0010000000474974513.
+double decimal(float f) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.7g", f);
+  return std::strtod(buf, nullptr);
+}
+
 nlohmann::json model_config_json(const VaeConfig& m) {
   return {{"input_dim", m.input_dim}, {"hidden", m.hidden}, {"latent", m.latent},
           {"hidden_activation", activation_name(m.hidden_act)},
-          {"likelihood", likelihood_name(m.likelihood)}, {"beta", m.beta}};
+          {"likelihood", likelihood_name(m.likelihood)}, {"beta", decimal(m.beta)}};
 }
 
 VaeConfig model_config_from_json(const nlohmann::json& j) {
@@ -108,17 +117,18 @@ TrainState load_checkpoint(const std::string& path, const nlohmann::json& identi
   return st;
 }
 
-std::string versions_string() {
+nlohmann::json versions_json() {
   int runtime = 0, driver = 0;
   cudaRuntimeGetVersion(&runtime);
   if (cudaDriverGetVersion(&driver) != cudaSuccess) driver = 0;
   cudaGetLastError();
-  char buf[128];
-  std::snprintf(buf, sizeof buf, "cuda runtime %d.%d, ", runtime / 1000, (runtime % 1000) / 10);
-  std::string s = buf;
-  if (driver == 0) return s + "no CUDA driver";
-  std::snprintf(buf, sizeof buf, "driver %d.%d", driver / 1000, (driver % 1000) / 10);
-  return s + buf;
+  const auto dotted = [](int v) {  // CUDA encodes 13.0 as 13000
+    return std::to_string(v / 1000) + "." + std::to_string((v % 1000) / 10);
+  };
+  return {{"latentkit", LATENTKIT_VERSION},
+          {"cuda_runtime", dotted(runtime)},
+          {"cuda_driver", driver ? dotted(driver) : "none"},
+          {"compiler", __VERSION__}};
 }
 
 void print_progress(std::ostream& log, const EpochStats& s, int epochs, int64_t samples,
@@ -315,8 +325,7 @@ VaeGmmResult run_vae_gmm(const VaeGmmOptions& opt_in, Backend& backend, std::ost
 
   nlohmann::json summary;
   summary["app"] = "vae_gmm";
-  summary["latentkit_version"] = LATENTKIT_VERSION;
-  summary["versions"] = versions_string();
+  summary["versions"] = versions_json();
   summary["device"] = backend.description();
   summary["seed"] = opt.train.seed;
   summary["config"] = {
@@ -329,7 +338,7 @@ VaeGmmResult run_vae_gmm(const VaeGmmOptions& opt_in, Backend& backend, std::ost
       {"model", model_config_json(opt.model)},
       {"epochs", opt.train.epochs},
       {"batch", opt.train.batch},
-      {"lr", opt.train.adam.lr},
+      {"lr", decimal(opt.train.adam.lr)},
       {"n_generate", opt.n_generate},
       {"load", opt.load_model},
       {"resume", opt.resume},

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# One command for every benchmark: configures and builds the bench targets (incremental: only
+# what changed), runs bench_dense and bench_vae with --json/--markdown into a results folder, runs
+# the PyTorch peer (bench/peers/vae_torch.py: eager, then --cuda-graphs) when `import torch` works
+# and torch sees a GPU, hands the eager peer's JSON to bench_vae (--peer-json), and prints the
+# seed training run's ratio, latentkit vs PyTorch, in samples/s (> 1: latentkit faster).
+#
+#   bash bench/run_all.sh [RESULTS_DIR]        (default bench/results)
+#
+# Environment: LATENTKIT_BUILD_DIR (default build-bench: its own build tree, configured with
+# -DLATENTKIT_BUILD_BENCH=ON whatever another tree's cache says), BENCH_ARGS (extra flags for
+# every bench binary, e.g. "--runs 50" or "--smoke"), PEER_MODES (default "eager cuda-graphs";
+# add "compile" for torch.compile).
+# Without a GPU every bench prints "no CUDA device (...): benchmark skipped" and the script still
+# exits 0 (nothing to compare). It exits 1 if a bench failed (e.g. its validation).
+#
+# On the lent GPU machine (the session's `run` tool, kind nvidia-h100-x1 or nvidia-h200): the
+# working tree is copied there, ignored build folders are not, and only files under $OUT come back:
+#   run: command = bash bench/run_all.sh "$OUT/results"      (timeout_s 600)
+# Building there from scratch takes a few minutes of the 10-minute limit per call; to split it,
+# first `BENCH_ARGS=--smoke bash bench/run_all.sh "$OUT/smoke"` (builds, then smoke-runs), then the
+# full command above while the machine is still warm (build outputs there are kept between calls).
+# Then copy the markdown tables from the returned results/ into bench/RESULTS.md, with the device,
+# date and commit from their header lines.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+RESULTS="${1:-bench/results}"
+BUILD="${LATENTKIT_BUILD_DIR:-build-bench}"
+BENCH_ARGS="${BENCH_ARGS:-}"
+PEER_MODES="${PEER_MODES:-eager cuda-graphs}"
+mkdir -p "$RESULTS"
+export PATH="/usr/local/cuda/bin:$PATH"
+
+echo "== build ($BUILD)"
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DLATENTKIT_BUILD_BENCH=ON >"$RESULTS/cmake.log"
+cmake --build "$BUILD" -j"$(nproc)" --target bench_dense bench_vae >>"$RESULTS/cmake.log"
+BIN="$BUILD/bin"
+
+status=0
+run_bench() {  # name, extra args...
+  local name="$1"
+  shift
+  echo "== $name"
+  # shellcheck disable=SC2086  # BENCH_ARGS is a list of flags
+  if ! "$BIN/$name" --json "$RESULTS/$name.json" --markdown "$RESULTS/$name.md" $BENCH_ARGS "$@" \
+      2>&1 | tee "$RESULTS/$name.log"; then
+    echo "!! $name failed (see $RESULTS/$name.log)"
+    status=1
+  fi
+}
+
+# ---- the PyTorch peer first, so bench_vae can report the ratio itself ----
+peer_jsons=()
+if python3 -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then
+  for mode in $PEER_MODES; do
+    flag=""
+    [ "$mode" = "eager" ] || flag="--$mode"
+    out="$RESULTS/vae_torch_${mode//-/_}.json"
+    echo "== PyTorch peer ($mode)"
+    epochs_flag=""
+    case " $BENCH_ARGS " in *" --smoke "*) epochs_flag="--epochs 1 --n 1000" ;; esac
+    # shellcheck disable=SC2086
+    if python3 bench/peers/vae_torch.py --device cuda $flag $epochs_flag --json "$out" \
+        2>&1 | tee "$RESULTS/vae_torch_${mode//-/_}.log"; then
+      peer_jsons+=("$out")
+    else
+      echo "!! PyTorch peer ($mode) failed (see $RESULTS/vae_torch_${mode//-/_}.log)"
+    fi
+  done
+elif python3 -c "import torch" 2>/dev/null; then
+  echo "== PyTorch peer skipped: torch is installed but sees no CUDA device"
+else
+  echo "== PyTorch peer skipped: python3 cannot import torch"
+fi
+
+run_bench bench_dense
+if [ "${#peer_jsons[@]}" -gt 0 ]; then
+  run_bench bench_vae --peer-json "${peer_jsons[0]}"
+else
+  run_bench bench_vae
+fi
+
+# ---- the headline: the seed training run, latentkit vs each PyTorch mode ----
+python3 - "$RESULTS/bench_vae.json" "${peer_jsons[@]}" <<'EOF'
+import json, os, sys
+path, peers = sys.argv[1], sys.argv[2:]
+if not os.path.exists(path):
+    print("== no bench_vae.json (no GPU, or the bench failed): no ratio to print")
+    sys.exit(0)
+ours = next((r for r in json.load(open(path))["results"]
+             if r["name"].startswith("VAE seed training run")), None)
+if ours is None or not ours.get("samples_per_s"):
+    print("== bench_vae.json holds no training-run figure: no ratio to print")
+    sys.exit(0)
+print(f"== seed training run: latentkit {ours['samples_per_s']:.0f} samples/s "
+      f"({ours['seconds']:.3f} s for {ours['epochs']:.0f} epochs)")
+if not peers:
+    print("   no PyTorch peer ran: no ratio")
+for p in peers:
+    pj = json.load(open(p))
+    print(f"   vs {pj['name']} on {pj['device']} (torch {pj['torch_version']}): "
+          f"{pj['samples_per_s']:.0f} samples/s -> ratio latentkit/PyTorch = "
+          f"{ours['samples_per_s'] / pj['samples_per_s']:.2f} (> 1: latentkit faster)")
+EOF
+echo "== results in $RESULTS"
+exit $status
