@@ -15,6 +15,7 @@
 #include "kernels/cuda_resources.cuh"
 #include "kernels/optim.cuh"
 #include "latentkit/ref/ops_ref.h"
+#include "gpu_test_util.cuh"
 #include "test_util.h"
 
 namespace {
@@ -22,30 +23,12 @@ namespace {
 using latentkit::cuda::DeviceBuffer;
 using latentkit::cuda::Stream;
 using latentkit::test::all_close;
+using latentkit::test::from_device;
+using latentkit::test::poisoned;
 using latentkit::test::random_uniform;
+using latentkit::test::max_abs;
+using latentkit::test::to_device;
 using latentkit::test::Tolerance;
-
-template <class T>
-DeviceBuffer<T> to_device(const std::vector<T>& host) {
-  DeviceBuffer<T> d(host.size());
-  d.upload(host);
-  // cudaMemcpy from pageable memory may return before the DMA lands, and the kernels run on a
-  // non-blocking stream that does not wait for the legacy stream: wait here.
-  LK_CUDA_CHECK(cudaDeviceSynchronize());
-  return d;
-}
-
-template <class T>
-std::vector<T> from_device(const DeviceBuffer<T>& d, const Stream& stream) {
-  stream.synchronize();  // download() copies on the legacy stream, which does not wait for ours
-  return d.download();
-}
-
-double max_abs(const std::vector<float>& v) {
-  double m = 0.0;
-  for (float x : v) m = std::max(m, std::fabs(static_cast<double>(x)));
-  return m;
-}
 
 // After t steps. Each step rounds every quantity a handful of times in float (products, sums,
 // sqrt, the division; the host rounds step_size and sqrt(1 - b2^t) to float once each), i.e. at

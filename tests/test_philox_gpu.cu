@@ -14,6 +14,7 @@
 #include "kernels/reparam.cuh"
 #include "latentkit/philox.h"
 #include "latentkit/ref/ops_ref.h"
+#include "gpu_test_util.cuh"
 #include "test_util.h"
 
 namespace {
@@ -22,23 +23,10 @@ using latentkit::Philox4x32;
 using latentkit::RngStream;
 using latentkit::cuda::DeviceBuffer;
 using latentkit::cuda::Stream;
+using latentkit::test::from_device;
+using latentkit::test::to_device;
+using latentkit::test::ulp_distance;
 using latentkit::test::kPoison;
-
-template <class T>
-DeviceBuffer<T> to_device(const std::vector<T>& host) {
-  DeviceBuffer<T> d(host.size());
-  d.upload(host);
-  // cudaMemcpy from pageable memory may return before the DMA lands, and the kernels run on a
-  // non-blocking stream that does not wait for the legacy stream: wait here.
-  LK_CUDA_CHECK(cudaDeviceSynchronize());
-  return d;
-}
-
-template <class T>
-std::vector<T> from_device(const DeviceBuffer<T>& d, const Stream& stream) {
-  stream.synchronize();  // download() copies on the legacy stream, which does not wait for ours
-  return d.download();
-}
 
 // One Philox input: counter words and key words.
 struct PhiloxInput {
@@ -110,17 +98,6 @@ TEST(PhiloxGpu, BlocksMatchHostBitwise) {
     const Philox4x32 h = latentkit::philox_block(seed, RngStream::Test, offset, first + i);
     ASSERT_EQ(0, std::memcmp(h.v, out[i].v, sizeof h.v)) << "index " << first + i;
   }
-}
-
-// Distance in units in the last place between two finite floats of any signs.
-int64_t ulp_distance(float a, float b) {
-  int32_t ia, ib;
-  std::memcpy(&ia, &a, sizeof ia);
-  std::memcpy(&ib, &b, sizeof ib);
-  // Map the sign-magnitude bit patterns onto one monotonic integer line (-0 and +0 both to 0).
-  const int64_t ka = ia < 0 ? static_cast<int64_t>(INT32_MIN) - ia : ia;
-  const int64_t kb = ib < 0 ? static_cast<int64_t>(INT32_MIN) - ib : ib;
-  return ka > kb ? ka - kb : kb - ka;
 }
 
 TEST(PhiloxGpu, FillNormalMatchesReference) {

@@ -16,6 +16,7 @@
 #include "kernels/cuda_resources.cuh"
 #include "kernels/reparam.cuh"
 #include "latentkit/ref/ops_ref.h"
+#include "gpu_test_util.cuh"
 #include "test_util.h"
 
 namespace {
@@ -24,37 +25,12 @@ using latentkit::cuda::DeviceBuffer;
 using latentkit::cuda::Stream;
 using latentkit::test::all_close;
 using latentkit::test::kPoison;
+using latentkit::test::from_device;
+using latentkit::test::poisoned;
 using latentkit::test::random_uniform;
+using latentkit::test::to_device;
+using latentkit::test::ulp_distance;
 using latentkit::test::Tolerance;
-
-template <class T>
-DeviceBuffer<T> to_device(const std::vector<T>& host) {
-  DeviceBuffer<T> d(host.size());
-  d.upload(host);
-  // cudaMemcpy from pageable memory may return before the DMA lands, and the kernels run on a
-  // non-blocking stream that does not wait for the legacy stream: wait here.
-  LK_CUDA_CHECK(cudaDeviceSynchronize());
-  return d;
-}
-
-DeviceBuffer<float> poisoned(size_t n) { return to_device(std::vector<float>(n, kPoison)); }
-
-template <class T>
-std::vector<T> from_device(const DeviceBuffer<T>& d, const Stream& stream) {
-  stream.synchronize();  // download() copies on the legacy stream, which does not wait for ours
-  return d.download();
-}
-
-// Distance in units in the last place between two finite floats of any signs.
-int64_t ulp_distance(float a, float b) {
-  int32_t ia, ib;
-  std::memcpy(&ia, &a, sizeof ia);
-  std::memcpy(&ib, &b, sizeof ib);
-  // Map the sign-magnitude bit patterns onto one monotonic integer line (-0 and +0 both to 0).
-  const int64_t ka = ia < 0 ? static_cast<int64_t>(INT32_MIN) - ia : ia;
-  const int64_t kb = ib < 0 ? static_cast<int64_t>(INT32_MIN) - ib : ib;
-  return ka > kb ? ka - kb : kb - ka;
-}
 
 // Draws of the same Philox normal on device and host: both evaluate Box-Muller in double, where
 // CUDA's and glibc's log/cos may differ by 1 double ulp; after rounding to float that changes the

@@ -18,6 +18,7 @@
 #include "kernels/cuda_resources.cuh"
 #include "kernels/shuffle.cuh"
 #include "latentkit/ref/ops_ref.h"
+#include "gpu_test_util.cuh"
 #include "test_util.h"
 
 namespace {
@@ -25,23 +26,10 @@ namespace {
 using latentkit::cuda::DeviceBuffer;
 using latentkit::cuda::Stream;
 using latentkit::test::kPoison;
+using latentkit::test::from_device;
+using latentkit::test::poisoned;
 using latentkit::test::random_uniform;
-
-template <class T>
-DeviceBuffer<T> to_device(const std::vector<T>& host) {
-  DeviceBuffer<T> d(host.size());
-  d.upload(host);
-  // cudaMemcpy from pageable memory may return before the DMA lands, and the kernels run on a
-  // non-blocking stream that does not wait for the legacy stream: wait here.
-  LK_CUDA_CHECK(cudaDeviceSynchronize());
-  return d;
-}
-
-template <class T>
-std::vector<T> from_device(const DeviceBuffer<T>& d, const Stream& stream) {
-  stream.synchronize();  // download() copies on the legacy stream, which does not wait for ours
-  return d.download();
-}
+using latentkit::test::to_device;
 
 // An int32 no permutation contains: poisons the perm buffer.
 constexpr int32_t kIntPoison = -1;
