@@ -29,7 +29,7 @@ __device__ __forceinline__ float act_apply(float z, float slope) {
   if constexpr (A == Activation::Identity) {
     return z;
   } else if constexpr (A == Activation::ReLU) {
-    return z > 0.f ? z : 0.f;
+    return (z > 0.f || isnan(z)) ? z : 0.f;  // NaN propagates, as in the reference and torch.relu
   } else if constexpr (A == Activation::LeakyReLU) {
     return z > 0.f ? z : slope * z;
   } else if constexpr (A == Activation::Tanh) {

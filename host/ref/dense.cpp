@@ -13,7 +13,7 @@ namespace {
 double activate(double z, Activation act, double slope) {
   switch (act) {
     case Activation::Identity: return z;
-    case Activation::ReLU: return z > 0 ? z : 0.0;
+    case Activation::ReLU: return (z > 0 || std::isnan(z)) ? z : 0.0;  // NaN propagates, as torch.relu
     case Activation::LeakyReLU: return z > 0 ? z : slope * z;
     case Activation::Tanh: return std::tanh(z);
     case Activation::Sigmoid: return 1.0 / (1.0 + std::exp(-z));

@@ -86,14 +86,19 @@ std::string trim(const std::string& s) {
   return s.substr(b, e - b + 1);
 }
 
-// Parses a whole field as a number; false if it is not one.
-bool parse_number(const std::string& text, double& value) {
+enum class Parsed { Number, NotNumber, OutOfRange };
+
+// Parses a whole field as a number. Underflow is accepted (it becomes 0 or a denormal); overflow
+// beyond double is OutOfRange.
+Parsed parse_number(const std::string& text, double& value) {
   const std::string t = trim(text);
-  if (t.empty()) return false;
+  if (t.empty()) return Parsed::NotNumber;
   char* end = nullptr;
   errno = 0;
   value = std::strtod(t.c_str(), &end);
-  return end == t.c_str() + t.size() && errno != ERANGE;
+  if (end != t.c_str() + t.size()) return Parsed::NotNumber;
+  if (errno == ERANGE && std::fabs(value) > 1.0) return Parsed::OutOfRange;
+  return Parsed::Number;
 }
 
 }  // namespace
@@ -109,11 +114,12 @@ Dataset read_csv_matrix(const std::string& path) {
     ++line_no;
     if (trim(line).empty()) continue;
     const auto fields = split_fields(line);
-    std::vector<double> values(fields.size());
-    bool all_numeric = true;
-    for (size_t j = 0; j < fields.size(); ++j)
-      if (!parse_number(fields[j], values[j])) all_numeric = false;
-    if (first && !all_numeric) {  // header line
+    // The first line is a header when none of its fields is a number ("x,y,z"); a line that
+    // mixes numbers and text ("1,2x") is a malformed data row, reported below.
+    bool any_numeric = false;
+    double v = 0;
+    for (const auto& f : fields) any_numeric |= parse_number(f, v) != Parsed::NotNumber;
+    if (first && !any_numeric) {
       first = false;
       ds.d = static_cast<int>(fields.size());
       continue;
@@ -124,19 +130,18 @@ Dataset read_csv_matrix(const std::string& path) {
                    path << ":" << line_no << ": expected " << ds.d << " columns, found "
                         << fields.size() << " (ragged rows): fix the file");
     for (size_t j = 0; j < fields.size(); ++j) {
-      double v = 0;
-      LK_INPUT_CHECK(parse_number(fields[j], v), path << ":" << line_no << ": column " << j + 1
-                                                      << " is not a number: '" << trim(fields[j])
-                                                      << "'");
-      LK_INPUT_CHECK(std::isfinite(v), path << ":" << line_no << ": column " << j + 1 << " is "
-                                            << trim(fields[j])
-                                            << "; NaN and Inf are not allowed: clean the data");
-      // Below 2^128 - 2^103 (FLT_MAX plus half its ulp) a double rounds to a finite float; at or
-      // above it the float would be Inf. ("3.40282347e+38", FLT_MAX written with 9 digits by
-      // write_csv, lies above FLT_MAX and must be accepted.)
-      LK_INPUT_CHECK(std::fabs(v) < 0x1.ffffffp+127,
-                     path << ":" << line_no << ": column " << j + 1
-                          << " is too large for float32: rescale the data");
+      const Parsed p = parse_number(fields[j], v);
+      LK_INPUT_CHECK(p != Parsed::NotNumber, path << ":" << line_no << ": column " << j + 1
+                                                  << " is not a number: '" << trim(fields[j])
+                                                  << "'");
+      LK_INPUT_CHECK(std::isfinite(v) || p == Parsed::OutOfRange,
+                     path << ":" << line_no << ": column " << j + 1 << " is " << trim(fields[j])
+                          << "; NaN and Inf are not allowed: clean the data");
+      // 0x1.ffffffp+127: the midpoint between FLT_MAX and the next power of two; above it a value
+      // rounds to Inf in float32.
+      LK_INPUT_CHECK(p != Parsed::OutOfRange && std::fabs(v) < 0x1.ffffffp+127,
+                     path << ":" << line_no << ": column " << j + 1 << " (" << trim(fields[j])
+                          << ") is out of float32 range: rescale the data");
       ds.x.push_back(static_cast<float>(v));
     }
     ++ds.n;
