@@ -43,4 +43,14 @@ namespace latentkit {
 inline unsigned int grid_for(long long n, int threads) {
   return static_cast<unsigned int>((n + threads - 1) / threads);
 }
+
+// Elementwise kernels with grid-stride loops: 256 threads per block (a multiple of the warp size
+// with full occupancy on sm_70+), at most 8192 blocks (8192 x 256 threads exceeds what any current
+// GPU keeps resident, H100: 132 SMs x 2048, so larger grids only add block scheduling overhead).
+constexpr int kGridStrideThreads = 256;
+constexpr unsigned int kMaxGridStrideBlocks = 8192;
+inline unsigned int grid_stride_blocks(size_t count) {
+  const unsigned int blocks = grid_for(static_cast<long long>(count), kGridStrideThreads);
+  return blocks < kMaxGridStrideBlocks ? blocks : kMaxGridStrideBlocks;
+}
 }  // namespace latentkit

@@ -16,23 +16,12 @@
 namespace latentkit::cuda {
 namespace {
 
-// 256 threads per block: a multiple of the warp size with full occupancy on sm_70+.
-constexpr int kThreads = 256;
-// Grid cap for grid-stride loops: 8192 x 256 threads exceeds what any current GPU keeps resident
-// (H100: 132 SMs x 2048), so larger grids would only add block scheduling overhead.
-constexpr unsigned int kMaxBlocks = 8192;
-
-unsigned int blocks_for(size_t count) {
-  return std::min(grid_for(static_cast<long long>(count), kThreads), kMaxBlocks);
-}
-
 __global__ void adam_kernel(float* __restrict__ p, const float* __restrict__ g,
                             float* __restrict__ m, float* __restrict__ v, size_t n, float beta1,
                             float beta2, float eps, float weight_decay, float step_size,
                             float bc2_sqrt) {
   const size_t stride = static_cast<size_t>(gridDim.x) * blockDim.x;
-  for (size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
-       i += stride) {
+  for (size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
     const float pi = p[i];
     const float gi = weight_decay != 0.f ? g[i] + weight_decay * pi : g[i];
     const float mi = beta1 * m[i] + (1.f - beta1) * gi;
@@ -48,8 +37,7 @@ __global__ void sgd_momentum_kernel(float* __restrict__ p, const float* __restri
                                     float* __restrict__ buf, size_t n, float lr, float momentum,
                                     float weight_decay) {
   const size_t stride = static_cast<size_t>(gridDim.x) * blockDim.x;
-  for (size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
-       i += stride) {
+  for (size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
     const float pi = p[i];
     const float gi = weight_decay != 0.f ? g[i] + weight_decay * pi : g[i];
     const float bi = momentum * buf[i] + gi;
@@ -73,9 +61,8 @@ void adam_step(float* p, const float* g, float* m, float* v, size_t n, const Ada
   const double bc2 = 1.0 - std::pow(static_cast<double>(cfg.beta2), t_d);
   const float step_size = static_cast<float>(static_cast<double>(cfg.lr) / bc1);
   const float bc2_sqrt = static_cast<float>(std::sqrt(bc2));
-  adam_kernel<<<blocks_for(n), kThreads, 0, stream>>>(p, g, m, v, n, cfg.beta1, cfg.beta2,
-                                                      cfg.eps, cfg.weight_decay, step_size,
-                                                      bc2_sqrt);
+  adam_kernel<<<grid_stride_blocks(n), kGridStrideThreads, 0, stream>>>(
+      p, g, m, v, n, cfg.beta1, cfg.beta2, cfg.eps, cfg.weight_decay, step_size, bc2_sqrt);
   LK_LAUNCH_CHECK();
 }
 
@@ -83,8 +70,8 @@ void sgd_momentum_step(float* p, const float* g, float* buf, size_t n, const Sgd
                        cudaStream_t stream) {
   if (n == 0) return;
   LK_CHECK(p && g && buf, "sgd_momentum_step: every pointer must be non-null");
-  sgd_momentum_kernel<<<blocks_for(n), kThreads, 0, stream>>>(p, g, buf, n, cfg.lr, cfg.momentum,
-                                                              cfg.weight_decay);
+  sgd_momentum_kernel<<<grid_stride_blocks(n), kGridStrideThreads, 0, stream>>>(
+      p, g, buf, n, cfg.lr, cfg.momentum, cfg.weight_decay);
   LK_LAUNCH_CHECK();
 }
 

@@ -17,16 +17,6 @@
 namespace latentkit::cuda {
 namespace {
 
-// 256 threads per block: a multiple of the warp size with full occupancy on sm_70+.
-constexpr int kThreads = 256;
-// Grid cap for grid-stride loops: 8192 x 256 threads exceeds what any current GPU keeps resident
-// (H100: 132 SMs x 2048), so larger grids would only add block scheduling overhead.
-constexpr unsigned int kMaxBlocks = 8192;
-
-unsigned int blocks_for(size_t count) {
-  return std::min(grid_for(static_cast<long long>(count), kThreads), kMaxBlocks);
-}
-
 __device__ __forceinline__ size_t first_index() {
   return static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
 }
@@ -55,8 +45,8 @@ __global__ void reparam_backward_kernel(const float* __restrict__ dz,
     const float g = dz[i];
     dmu[i] = g;
     const double scale = exp(0.5 * static_cast<double>(logvar[i]));
-    dlogvar[i] = static_cast<float>(static_cast<double>(g) * 0.5 * scale *
-                                    static_cast<double>(eps[i]));
+    dlogvar[i] =
+        static_cast<float>(static_cast<double>(g) * 0.5 * scale * static_cast<double>(eps[i]));
   }
 }
 
@@ -78,8 +68,8 @@ void reparam_forward(const float* mu, const float* logvar, int n, int l, uint64_
   check_shape("reparam_forward", n, l);
   LK_CHECK(mu && logvar && eps && z, "reparam_forward: every pointer must be non-null");
   const size_t count = static_cast<size_t>(n) * l;
-  reparam_forward_kernel<<<blocks_for(count), kThreads, 0, stream>>>(mu, logvar, count, seed,
-                                                                     offset, eps, z);
+  reparam_forward_kernel<<<grid_stride_blocks(count), kGridStrideThreads, 0, stream>>>(
+      mu, logvar, count, seed, offset, eps, z);
   LK_LAUNCH_CHECK();
 }
 
@@ -89,8 +79,8 @@ void reparam_backward(const float* dz, const float* logvar, const float* eps, in
   LK_CHECK(dz && logvar && eps && dmu && dlogvar,
            "reparam_backward: every pointer must be non-null");
   const size_t count = static_cast<size_t>(n) * l;
-  reparam_backward_kernel<<<blocks_for(count), kThreads, 0, stream>>>(dz, logvar, eps, count,
-                                                                      dmu, dlogvar);
+  reparam_backward_kernel<<<grid_stride_blocks(count), kGridStrideThreads, 0, stream>>>(
+      dz, logvar, eps, count, dmu, dlogvar);
   LK_LAUNCH_CHECK();
 }
 
@@ -98,8 +88,8 @@ void fill_normal(float* out, size_t count, uint64_t seed, RngStream stream_id, u
                  cudaStream_t stream) {
   if (count == 0) return;
   LK_CHECK(out != nullptr, "fill_normal: out is null for " << count << " elements");
-  fill_normal_kernel<<<blocks_for(count), kThreads, 0, stream>>>(out, count, seed, stream_id,
-                                                                 offset);
+  fill_normal_kernel<<<grid_stride_blocks(count), kGridStrideThreads, 0, stream>>>(
+      out, count, seed, stream_id, offset);
   LK_LAUNCH_CHECK();
 }
 

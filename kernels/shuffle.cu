@@ -24,21 +24,12 @@
 namespace latentkit::cuda {
 namespace {
 
-// 256 threads per block: a multiple of the warp size with full occupancy on sm_70+.
-constexpr int kThreads = 256;
-// Grid cap for grid-stride loops: 8192 x 256 threads exceeds what any current GPU keeps resident
-// (H100: 132 SMs x 2048), so larger grids would only add block scheduling overhead.
-constexpr unsigned int kMaxBlocks = 8192;
-
-unsigned int blocks_for(size_t count) {
-  return std::min(grid_for(static_cast<long long>(count), kThreads), kMaxBlocks);
-}
-
 __global__ void shuffle_keys_kernel(uint64_t* __restrict__ keys, int n, uint64_t seed,
                                     uint32_t epoch) {
   const int stride = gridDim.x * blockDim.x;
   for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
-    const uint32_t hi = philox_block(seed, RngStream::Shuffle, epoch, static_cast<uint64_t>(i)).v[0];
+    const uint32_t hi =
+        philox_block(seed, RngStream::Shuffle, epoch, static_cast<uint64_t>(i)).v[0];
     keys[i] = (static_cast<uint64_t>(hi) << 32) | static_cast<uint64_t>(static_cast<uint32_t>(i));
   }
 }
@@ -68,20 +59,21 @@ struct ToDouble {
 
 }  // namespace
 
-void shuffle_permutation(int32_t* perm, int n, uint64_t seed, uint32_t epoch,
-                         cudaStream_t stream) {
+void shuffle_permutation(int32_t* perm, int n, uint64_t seed, uint32_t epoch, cudaStream_t stream) {
   // n > 0 as in the reference, so both backends reject the same calls.
   LK_CHECK(n > 0, "shuffle_permutation: n must be positive, got " << n);
   LK_CHECK(perm != nullptr, "shuffle_permutation: perm is null for n=" << n);
   DeviceBuffer<uint64_t> keys(static_cast<size_t>(n));
-  shuffle_keys_kernel<<<blocks_for(n), kThreads, 0, stream>>>(keys.data(), n, seed, epoch);
+  shuffle_keys_kernel<<<grid_stride_blocks(n), kGridStrideThreads, 0, stream>>>(keys.data(), n,
+                                                                                seed, epoch);
   LK_LAUNCH_CHECK();
   try {
     thrust::sort(thrust::cuda::par.on(stream), keys.data(), keys.data() + n);
   } catch (const std::exception& e) {  // thrust::system_error, bad_alloc
     LK_CHECK(false, "shuffle_permutation: thrust::sort of " << n << " keys failed: " << e.what());
   }
-  keys_to_perm_kernel<<<blocks_for(n), kThreads, 0, stream>>>(keys.data(), n, perm);
+  keys_to_perm_kernel<<<grid_stride_blocks(n), kGridStrideThreads, 0, stream>>>(keys.data(), n,
+                                                                                perm);
   LK_LAUNCH_CHECK();
   // The key buffer is freed on return: let the work that reads it finish first.
   LK_CUDA_CHECK(cudaStreamSynchronize(stream));
@@ -94,7 +86,8 @@ void gather_rows(const float* X, const int32_t* idx, int count, int d, float* ou
   if (count == 0) return;
   LK_CHECK(X && idx && out, "gather_rows: every pointer must be non-null");
   const size_t total = static_cast<size_t>(count) * d;
-  gather_rows_kernel<<<blocks_for(total), kThreads, 0, stream>>>(X, idx, total, d, out);
+  gather_rows_kernel<<<grid_stride_blocks(total), kGridStrideThreads, 0, stream>>>(X, idx, total, d,
+                                                                                   out);
   LK_LAUNCH_CHECK();
 }
 
