@@ -123,9 +123,12 @@ TEST(VaeEpochGpu, EpochMatchesCpu) {
     losses.push_back(trainer.run_epoch().loss);
     results.push_back(vae.get_params());
   }
-  // 1e-3 relative: 32 Adam steps of size ~lr = 1e-3 on parameters of size ~0.1; rounding-level
-  // differences in g flip few signs of tiny gradients, each moving a parameter by at most lr.
-  EXPECT_TRUE(test::all_close(results[1], results[0], {2e-3, 1e-2, 1e-3}));
+  // Adam moves every parameter by about lr = 1e-3 per step whatever its gradient's size, so a
+  // parameter whose gradient is within rounding of 0 (its sign can differ between float and the
+  // float64 reference) may end up to 32 steps x lr = 3.2e-2 apart: that is the elementwise floor.
+  // Such parameters are few, so the whole vector must still agree to 1e-3 in norm (parameters
+  // ~0.1 in size moved by ~32 lr in total).
+  EXPECT_TRUE(test::all_close(results[1], results[0], {3.2e-2, 1e-2, 1e-3}));
   EXPECT_NEAR(losses[1], losses[0], 1e-4 * std::fabs(losses[0]));
 }
 

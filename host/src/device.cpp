@@ -21,7 +21,13 @@ std::string no_gpu_reason() {
   int count = 0;
   const cudaError_t err = cudaGetDeviceCount(&count);
   cudaGetLastError();
-  if (err != cudaSuccess) return std::string("CUDA reports: ") + cudaGetErrorString(err);
+  if (err != cudaSuccess) {
+    int driver = 0;
+    if (cudaDriverGetVersion(&driver) == cudaSuccess && driver == 0)
+      return "no NVIDIA driver is installed";  // CUDA itself says "driver version is insufficient"
+    cudaGetLastError();
+    return std::string("CUDA reports: ") + cudaGetErrorString(err);
+  }
   if (count == 0) return "CUDA reports no devices";
   return "a CUDA device is present";
 }
