@@ -73,6 +73,19 @@ template <class A, class B>
   return all_close(out.data(), ref.data(), out.size(), tol);
 }
 
+// ||out - ref|| / ||ref|| alone, for tests whose elementwise floor is deliberately loose (it would
+// also loosen all_close's norm check through atol*sqrt(n)).
+template <class A, class B>
+double relative_norm_diff(const std::vector<A>& out, const std::vector<B>& ref) {
+  double diff2 = 0.0, ref2 = 0.0;
+  for (size_t i = 0; i < out.size() && i < ref.size(); ++i) {
+    const double d = static_cast<double>(out[i]) - static_cast<double>(ref[i]);
+    diff2 += d * d;
+    ref2 += static_cast<double>(ref[i]) * static_cast<double>(ref[i]);
+  }
+  return ref2 > 0 ? std::sqrt(diff2 / ref2) : std::sqrt(diff2);
+}
+
 // A new seed per test run unless LATENTKIT_TEST_SEED pins it (to replay a failure).
 inline uint64_t fresh_seed() {
   if (const char* s = std::getenv("LATENTKIT_TEST_SEED")) return std::strtoull(s, nullptr, 10);
