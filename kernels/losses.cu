@@ -31,8 +31,8 @@ __device__ __forceinline__ float stable_sigmoid(float l) {
   return e / (1.f + e);
 }
 
-// The three losses as per-element functors: grad(i) writes the gradient, term(i) returns the
-// element's contribution to the row sum; finish() maps the row sum to the stored value.
+// The three losses as per-element functors: apply(i) writes element i's gradient and returns its
+// contribution to the row sum; finish() maps the row sum to the stored value.
 struct SseOp {
   const float* __restrict__ xhat;
   const float* __restrict__ x;
