@@ -25,7 +25,6 @@ namespace {
 using test::all_close;
 using test::Tolerance;
 
-
 struct ActCase {
   Activation act;
   double slope;

@@ -24,7 +24,6 @@ namespace {
 using test::all_close;
 using test::Tolerance;
 
-
 struct Shape {
   int n, d;
 };

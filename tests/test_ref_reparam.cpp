@@ -22,7 +22,6 @@ namespace {
 using test::all_close;
 using test::Tolerance;
 
-
 struct Shape {
   int n, l;
 };

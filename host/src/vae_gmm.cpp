@@ -211,12 +211,12 @@ VaeGmmResult run_vae_gmm(const VaeGmmOptions& opt_in, Backend& backend, std::ost
   VaeGmmResult result;
   std::vector<EpochStats> history;
   t0 = Clock::now();
+  const Array<float> x_dev = backend.upload(scaled);  // training and encoding both read it
   if (!opt.load_model.empty()) {
     vae.set_params(loaded.section("params"));
     log << "loaded " << opt.load_model << " (" << vae.layout().param_count
         << " parameters); training skipped\n";
   } else {
-    Array<float> x_dev = backend.upload(scaled);
     Trainer trainer(vae, x_dev.data(), data.n, opt.train);
     if (opt.resume) {
       LK_INPUT_CHECK(std::filesystem::exists(ckpt_path),
@@ -255,7 +255,6 @@ VaeGmmResult run_vae_gmm(const VaeGmmOptions& opt_in, Backend& backend, std::ost
   const int L = opt.model.latent, D = data.d;
   std::vector<float> mu, logvar;
   {
-    Array<float> x_dev = backend.upload(scaled);
     Array<float> mu_dev = backend.alloc(static_cast<size_t>(data.n) * L);
     Array<float> lv_dev = backend.alloc(static_cast<size_t>(data.n) * L);
     vae.encode(x_dev.data(), data.n, mu_dev.data(), lv_dev.data());
