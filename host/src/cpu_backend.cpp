@@ -40,6 +40,12 @@ class CpuBackend final : public Backend {
     for (size_t i = 0; i < n; ++i) dst[i] = value;
   }
   void synchronize() override {}
+  void to_backend_bytes(void* dst, const void* src, size_t bytes) override {
+    if (bytes) std::memcpy(dst, src, bytes);
+  }
+  void to_host_bytes(void* dst, const void* src, size_t bytes) override {
+    if (bytes) std::memcpy(dst, src, bytes);
+  }
 
   void dense_forward(const float* X, const float* W, const float* b, float* Y, int n, int in,
                      int out, Activation act, float slope) override {

@@ -65,6 +65,21 @@ class CudaBackend final : public Backend {
   }
 
   void synchronize() override { stream_.synchronize(); }
+  void to_backend_bytes(void* dst, const void* host_src, size_t bytes) override {
+    if (bytes == 0) return;
+    LK_CHECK(dst && host_src, "to_backend_bytes: null pointer for " << bytes << " bytes");
+    LK_CUDA_CHECK(
+        cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, stream_.get()));
+  }
+  void to_host_bytes(void* host_dst, const void* src, size_t bytes) override {
+    if (bytes == 0) return;
+    LK_CHECK(host_dst && src, "to_host_bytes: null pointer for " << bytes << " bytes");
+    LK_CUDA_CHECK(
+        cudaMemcpyAsync(host_dst, src, bytes, cudaMemcpyDeviceToHost, stream_.get()));
+    stream_.synchronize();
+  }
+  void* cuda_stream() override { return stream_.get(); }
+  void* cublas_handle() override { return blas_.get(); }
 
   // ---- ops ----
   void dense_forward(const float* X, const float* W, const float* b, float* Y, int n, int in,

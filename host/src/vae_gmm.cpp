@@ -275,6 +275,10 @@ VaeGmmResult run_vae_gmm(const VaeGmmOptions& opt_in, Backend& backend, std::ost
   }
   timings["generate"] = seconds_since(t0);
 
+  // ---- analysis stages: each one records its result as stages["<name>"] (with its own time in
+  // seconds as "seconds") and prints a short report to `log` ----
+  nlohmann::json stages = nlohmann::json::object();
+
   // ---- outputs ----
   t0 = Clock::now();
   const std::string& dir = opt.out_dir;
@@ -356,7 +360,7 @@ VaeGmmResult run_vae_gmm(const VaeGmmOptions& opt_in, Backend& backend, std::ost
   }
   summary["outputs"] = {"data.csv", "generated.csv", "latent.csv", "loss.csv"};
   if (opt.load_model.empty()) summary["outputs"].push_back("model.lkm");
-  summary["stages"] = nlohmann::json::object();  // filled by the analysis stages of later issues
+  summary["stages"] = stages;
   write_file_atomic(dir + "/summary.json", [&](std::ostream& os) { os << summary.dump(2) << "\n"; });
   log << "wrote " << dir << "/{data,generated,latent,loss}.csv"
       << (opt.load_model.empty() ? ", model.lkm" : "") << ", summary.json\n";

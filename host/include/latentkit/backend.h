@@ -72,6 +72,16 @@ class Backend {
   virtual void to_host(float* host_dst, const float* src, size_t n) = 0;  // synchronises
   virtual void fill(float* dst, float value, size_t n) = 0;
   virtual void synchronize() = 0;
+  // Byte copies for arrays of other element types (int32 labels and indices, doubles).
+  virtual void to_backend_bytes(void* dst, const void* host_src, size_t bytes) = 0;
+  virtual void to_host_bytes(void* host_dst, const void* src, size_t bytes) = 0;  // synchronises
+
+  // For the kernel families that live outside this interface (GMM-EM, pairwise distances,
+  // t-SNE, RBM: each dispatches on kind() to its CUDA launchers or its CPU reference): the CUDA
+  // stream (cudaStream_t) and cuBLAS handle (cublasHandle_t, bound to that stream) the backend's
+  // ops run on, so their work stays in order with the backend's. nullptr on the CPU backend.
+  virtual void* cuda_stream() { return nullptr; }
+  virtual void* cublas_handle() { return nullptr; }
 
   // ---- ops: semantics exactly as latentkit::ref (latentkit/ref/ops_ref.h) ----
   virtual void dense_forward(const float* X, const float* W, const float* b, float* Y, int n,
@@ -111,6 +121,16 @@ class Backend {
   std::vector<float> download(const float* src, size_t n) {
     std::vector<float> host(n);
     to_host(host.data(), src, n);
+    return host;
+  }
+  Array<int32_t> upload(const std::vector<int32_t>& host) {
+    Array<int32_t> a = alloc_int(host.size());
+    to_backend_bytes(a.data(), host.data(), host.size() * sizeof(int32_t));
+    return a;
+  }
+  std::vector<int32_t> download(const int32_t* src, size_t n) {
+    std::vector<int32_t> host(n);
+    to_host_bytes(host.data(), src, n * sizeof(int32_t));
     return host;
   }
 };
