@@ -23,6 +23,8 @@ int main(int argc, char** argv) {
       "samples_step{1,10,100,1000}.png, inpaint_{top,bottom,left,right}.png (original / masked /\n"
       "filled), model.lkm and summary.json."};
   app.get_formatter()->column_width(34);
+  // A repeated flag takes its last value (scripts can append overrides).
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.add_option("--device", device, "auto | cpu | cuda (auto: the GPU if there is one)")
       ->capture_default_str();
   app.add_option("--data", opt.data_dir,

@@ -22,10 +22,7 @@ bool on_gpu(Backend& be) { return be.kind() == DeviceKind::Cuda; }
 
 }  // namespace
 
-Rbm::Rbm(Backend& backend, int nv, int nh, const RbmTrainConfig& cfg)
-    : be_(backend), nv_(nv), nh_(nh), cfg_(cfg) {
-  LK_INPUT_CHECK(nv > 0 && nh > 0, "RBM needs positive sizes, got " << nv << " visible and " << nh
-                                                                     << " hidden units");
+void validate(const RbmTrainConfig& cfg) {
   LK_INPUT_CHECK(cfg.batch > 0, "--batch must be positive, got " << cfg.batch);
   LK_INPUT_CHECK(cfg.k > 0, "--k (Gibbs steps per minibatch) must be positive, got " << cfg.k);
   LK_INPUT_CHECK(std::isfinite(cfg.update.lr) && cfg.update.lr > 0,
@@ -35,6 +32,13 @@ Rbm::Rbm(Backend& backend, int nv, int nh, const RbmTrainConfig& cfg)
                  "--momentum must be in [0, 1), got " << cfg.update.momentum);
   LK_INPUT_CHECK(std::isfinite(cfg.update.weight_decay) && cfg.update.weight_decay >= 0,
                  "--weight-decay must be >= 0, got " << cfg.update.weight_decay);
+}
+
+Rbm::Rbm(Backend& backend, int nv, int nh, const RbmTrainConfig& cfg)
+    : be_(backend), nv_(nv), nh_(nh), cfg_(cfg) {
+  LK_INPUT_CHECK(nv > 0 && nh > 0, "RBM needs positive sizes, got " << nv << " visible and " << nh
+                                                                     << " hidden units");
+  validate(cfg);
   const size_t nw = static_cast<size_t>(nv) * nh;
   const size_t batch = static_cast<size_t>(cfg.batch);
   std::vector<float> w(nw);

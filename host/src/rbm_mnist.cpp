@@ -173,6 +173,7 @@ RbmMnistResult run_rbm_mnist(const RbmMnistOptions& opt, Backend& backend, std::
 
   // ---- check what can be checked before any work or output ----
   LK_INPUT_CHECK(opt.hidden > 0, "--hidden must be positive, got " << opt.hidden);
+  validate(opt.train);
   LK_INPUT_CHECK(opt.epochs >= 0, "--epochs must be >= 0, got " << opt.epochs);
   LK_INPUT_CHECK(opt.limit == -1 || opt.limit >= 1, "--limit must be >= 1 (or -1: all), got "
                                                         << opt.limit);
@@ -189,6 +190,10 @@ RbmMnistResult run_rbm_mnist(const RbmMnistOptions& opt, Backend& backend, std::
                  "data directory '" << opt.data_dir << "' does not exist: install the Debian "
                                     << "package dataset-fashion-mnist (scripts/setup.sh) or pass "
                                     << "--data DIR with MNIST-format IDX files");
+  const std::string ckpt_path = opt.out_dir + "/checkpoint.lkm";
+  LK_INPUT_CHECK(!opt.resume || std::filesystem::exists(ckpt_path),
+                 "--resume: no checkpoint at '" << ckpt_path
+                                                << "'; run with --checkpoint-every first");
 
   // ---- data ----
   auto t0 = Clock::now();
@@ -213,7 +218,6 @@ RbmMnistResult run_rbm_mnist(const RbmMnistOptions& opt, Backend& backend, std::
   timings["data"] = seconds_since(t0);
   ensure_directory(opt.out_dir);
   const std::string dir = opt.out_dir;
-  const std::string ckpt_path = dir + "/checkpoint.lkm";
 
   // ---- model and training ----
   Rbm rbm(backend, nv, opt.hidden, opt.train);
@@ -229,9 +233,6 @@ RbmMnistResult run_rbm_mnist(const RbmMnistOptions& opt, Backend& backend, std::
   std::vector<EpochMetrics> history;
   int epoch = 0;
   if (opt.resume) {
-    LK_INPUT_CHECK(std::filesystem::exists(ckpt_path),
-                   "--resume: no checkpoint at '" << ckpt_path
-                                                  << "'; run with --checkpoint-every first");
     const ModelFile f = read_model_file(ckpt_path);
     LK_INPUT_CHECK(f.header.value("kind", "") == "rbm_mnist-checkpoint",
                    "'" << ckpt_path << "' is not an rbm_mnist checkpoint");

@@ -29,6 +29,10 @@ struct RbmTrainConfig {
   uint64_t seed = 0;              // Philox seed of all sampling noise
 };
 
+// Throws InputError (naming the flag) for a non-positive batch or k, a non-positive or non-finite
+// lr, momentum outside [0, 1) or negative weight decay.
+void validate(const RbmTrainConfig& cfg);
+
 // Everything a checkpoint holds, on the host.
 struct RbmState {
   int nv = 0, nh = 0;
