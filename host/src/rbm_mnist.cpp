@@ -181,7 +181,9 @@ RbmMnistResult run_rbm_mnist(const RbmMnistOptions& opt, Backend& backend, std::
                  "--test-limit must be >= 1 (or -1: all), got " << opt.test_limit);
   LK_INPUT_CHECK(opt.eval_limit == -1 || opt.eval_limit >= 1,
                  "--eval-limit must be >= 1 (or -1: all), got " << opt.eval_limit);
-  LK_INPUT_CHECK(opt.inpaint_steps >= 1, "--inpaint-steps must be >= 1, got " << opt.inpaint_steps);
+  // Each side's chains own 2^24 Philox offsets, two per step (see the top of this file).
+  LK_INPUT_CHECK(opt.inpaint_steps >= 1 && opt.inpaint_steps <= 1000000,
+                 "--inpaint-steps must be in [1, 1000000], got " << opt.inpaint_steps);
   LK_INPUT_CHECK(opt.n_samples >= 1, "--n-samples must be >= 1, got " << opt.n_samples);
   LK_INPUT_CHECK(opt.sample_steps >= 1, "--sample-steps must be >= 1, got " << opt.sample_steps);
   LK_INPUT_CHECK(opt.checkpoint_every >= 0,
