@@ -25,10 +25,9 @@
 // captured in a graph: the issue's goal is <= 30 ms per epoch at 256 hidden, batch 64.
 // Gibbs step: 4 n nv nh flops (two products).
 #include <CLI/CLI.hpp>
-
 #include <algorithm>
-#include <chrono>
 #include <cfloat>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -52,7 +51,8 @@ using lk::bench::BenchResult;
 namespace {
 
 constexpr uint64_t kSeed = 20240601;  // fixed: the same operands and noise every run
-constexpr const char* kFashionMnist = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz";
+constexpr const char* kFashionMnist =
+    "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz";
 constexpr int kNv = 784;
 constexpr double kSyntheticDensity = 0.3;  // Fashion-MNIST's mean pixel is ~0.29
 
@@ -97,9 +97,19 @@ struct Trainer {
   int nh, batch;
   lk::cuda::DeviceBuffer<float> W_d, b_d, c_d, vW_d, vb_d, vc_d, P0_d, H_d, Pv_d, Vn_d, Pn_d, G_d;
   Trainer(int nh_, int batch_, const std::vector<float>& W)
-      : nh(nh_), batch(batch_), W_d(W.size()), b_d(kNv), c_d(nh_), vW_d(W.size()), vb_d(kNv),
-        vc_d(nh_), P0_d(size_t(batch_) * nh_), H_d(size_t(batch_) * nh_),
-        Pv_d(size_t(batch_) * kNv), Vn_d(size_t(batch_) * kNv), Pn_d(size_t(batch_) * nh_),
+      : nh(nh_),
+        batch(batch_),
+        W_d(W.size()),
+        b_d(kNv),
+        c_d(nh_),
+        vW_d(W.size()),
+        vb_d(kNv),
+        vc_d(nh_),
+        P0_d(size_t(batch_) * nh_),
+        H_d(size_t(batch_) * nh_),
+        Pv_d(size_t(batch_) * kNv),
+        Vn_d(size_t(batch_) * kNv),
+        Pn_d(size_t(batch_) * nh_),
         G_d(W.size()) {
     reset(W);
   }
@@ -120,8 +130,8 @@ struct Trainer {
     lk::cuda::rbm_hidden_step(Vn_d.data(), W_d.data(), c_d.data(), rows, kNv, nh, kSeed, off + 2,
                               Pn_d.data(), H_d.data(), blas, s);
     lk::cuda::rbm_update(V0, P0_d.data(), rows, Vn_d.data(), Pn_d.data(), rows, kNv, nh, cfg,
-                         W_d.data(), b_d.data(), c_d.data(), vW_d.data(), vb_d.data(),
-                         vc_d.data(), G_d.data(), blas, s);
+                         W_d.data(), b_d.data(), c_d.data(), vW_d.data(), vb_d.data(), vc_d.data(),
+                         G_d.data(), blas, s);
   }
   void epoch(const float* X_d, int n, const lk::ref::RbmUpdateConfig& cfg, cudaStream_t s,
              cublasHandle_t blas) {
@@ -136,8 +146,17 @@ struct RefTrainer {
   int nh;
   std::vector<float> W, b, c, vW, vb, vc, P0, H, Pv, Vn, Pn;
   RefTrainer(int nh_, int batch, const std::vector<float>& W0)
-      : nh(nh_), W(W0), b(kNv, 0.f), c(nh_, 0.f), vW(W0.size(), 0.f), vb(kNv, 0.f), vc(nh_, 0.f),
-        P0(size_t(batch) * nh_), H(P0.size()), Pv(size_t(batch) * kNv), Vn(Pv.size()),
+      : nh(nh_),
+        W(W0),
+        b(kNv, 0.f),
+        c(nh_, 0.f),
+        vW(W0.size(), 0.f),
+        vb(kNv, 0.f),
+        vc(nh_, 0.f),
+        P0(size_t(batch) * nh_),
+        H(P0.size()),
+        Pv(size_t(batch) * kNv),
+        Vn(Pv.size()),
         Pn(P0.size()) {}
   void step(const float* V0, int rows, uint32_t step, const lk::ref::RbmUpdateConfig& cfg) {
     const uint32_t off = 3u * step;
@@ -174,8 +193,8 @@ void validate_step(const Data& d, int nh, int batch, cudaStream_t s, cublasHandl
   std::vector<float> P0r(P0.size()), Pnr(Pn.size()), Hr(P0.size());
   lk::ref::rbm_hidden_step(d.x.data(), W.data(), std::vector<float>(nh, 0.f).data(), batch, kNv, nh,
                            kSeed, 0, P0r.data(), nullptr);
-  lk::ref::rbm_hidden_step(Vn.data(), W.data(), std::vector<float>(nh, 0.f).data(), batch, kNv,
-                           nh, kSeed, 2, Pnr.data(), Hr.data());
+  lk::ref::rbm_hidden_step(Vn.data(), W.data(), std::vector<float>(nh, 0.f).data(), batch, kNv, nh,
+                           kSeed, 2, Pnr.data(), Hr.data());
   // z = x W: 784-term float sums of |x w| <= 0.05: (8 sqrt(784) + 8) eps ~ 2.8e-5 absolute.
   const double tol = (8.0 * std::sqrt(784.0) + 8.0) * FLT_EPSILON;
   const lk::test::Tolerance pt{tol, 0.0, tol};
@@ -234,8 +253,8 @@ void bench_epochs(const Data& d, const lk::bench::BenchOptions& opt, const lk::b
                                std::to_string(hidden) + " hidden, batch " + std::to_string(batch);
       auto eager = lk::bench::summarize(
           name + " (eager)",
-          lk::bench::time_cuda([&](cudaStream_t st) { t.epoch(X_d.data(), d.n, cfg, st, blas); },
-                               s, epoch_plan(opt)),
+          lk::bench::time_cuda([&](cudaStream_t st) { t.epoch(X_d.data(), d.n, cfg, st, blas); }, s,
+                               epoch_plan(opt)),
           flops, bytes, peaks);
       eager.note = std::to_string((d.n + batch - 1) / batch) + " minibatches, 10 launches each";
       eager.extra.push_back({"ms_per_minibatch", eager.median_ms / ((d.n + batch - 1) / batch)});
@@ -286,8 +305,8 @@ void bench_gibbs(const lk::bench::BenchOptions& opt, const lk::bench::Peaks& pea
       for (int t = 0; t < steps; ++t) {
         lk::cuda::rbm_hidden_step(V_d.data(), W_d.data(), c_d.data(), n, kNv, nh, kSeed, 2 * t,
                                   Ph_d.data(), H_d.data(), blas, st);
-        lk::cuda::rbm_visible_step(H_d.data(), W_d.data(), b_d.data(), n, kNv, nh, kSeed,
-                                   2 * t + 1, nullptr, nullptr, P_d.data(), V_d.data(), blas, st);
+        lk::cuda::rbm_visible_step(H_d.data(), W_d.data(), b_d.data(), n, kNv, nh, kSeed, 2 * t + 1,
+                                   nullptr, nullptr, P_d.data(), V_d.data(), blas, st);
       }
     };
     lk::bench::TimingPlan p;
@@ -295,8 +314,8 @@ void bench_gibbs(const lk::bench::BenchOptions& opt, const lk::bench::Peaks& pea
     p.max_runs = 50;
     auto r = lk::bench::summarize(
         "Gibbs " + std::to_string(n) + " chains x " + std::to_string(steps) + " steps, 784x256",
-        lk::bench::time_cuda(run, s, lk::bench::plan_from(opt, p)), 4.0 * n * steps * kNv * nh,
-        0.0, peaks);
+        lk::bench::time_cuda(run, s, lk::bench::plan_from(opt, p)), 4.0 * n * steps * kNv * nh, 0.0,
+        peaks);
     const double chain_steps_per_s = n * double(steps) / (r.median_ms * 1e-3);
     r.note = std::to_string(static_cast<long long>(chain_steps_per_s)) + " chain-steps/s";
     r.extra.push_back({"chain_steps_per_s", chain_steps_per_s});
@@ -320,12 +339,14 @@ BenchResult cpu_epoch(const Data& d, int runs) {
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
   std::sort(ms.begin(), ms.end());
-  auto r = lk::bench::summarize("[CPU] CD-1 epoch " + std::to_string(d.n) + "x784, 256 hidden, "
-                                "batch 64",
+  auto r = lk::bench::summarize("[CPU] CD-1 epoch " + std::to_string(d.n) +
+                                    "x784, 256 hidden, "
+                                    "batch 64",
                                 ms, 10.0 * d.n * kNv * nh, 0.0, lk::bench::Peaks{});
   r.pct_peak_flops = r.pct_peak_bw = lk::bench::kNaN;
-  r.note = "CPU reference (float64 accumulation, 1 thread, zero inputs skipped), host wall clock, " +
-           std::to_string(runs) + " run(s): context, not a GPU figure";
+  r.note =
+      "CPU reference (float64 accumulation, 1 thread, zero inputs skipped), host wall clock, " +
+      std::to_string(runs) + " run(s): context, not a GPU figure";
   return r;
 }
 
@@ -368,7 +389,8 @@ int main(int argc, char** argv) {
     lk::bench::Report report(header, peaks);
     bench_epochs(data, opt, peaks, report, stream.get(), blas.get());
     bench_gibbs(opt, peaks, report, stream.get(), blas.get());
-    report.note("data: " + data.source + ". Peers: bench/peers/rbm_torch.py (same CD-1 epoch in "
+    report.note("data: " + data.source +
+                ". Peers: bench/peers/rbm_torch.py (same CD-1 epoch in "
                 "PyTorch), bench/peers/rbm_sklearn.py (scikit-learn, CPU).");
     report.finish(opt);
     return 0;

@@ -40,9 +40,8 @@ __device__ __forceinline__ float bernoulli_dev(float p, uint64_t seed, RngStream
 // P[r, col] = sigmoid(P[r, col] + bias[col]) in place; S = Bernoulli(P); clamp if asked.
 // `width` is the row length (nh for the hidden step, nv for the visible step).
 __global__ void gibbs_epilogue_kernel(float* __restrict__ P, const float* __restrict__ bias,
-                                      long long count, int width, uint64_t seed,
-                                      RngStream stream, uint32_t offset,
-                                      const float* __restrict__ clamp_mask,
+                                      long long count, int width, uint64_t seed, RngStream stream,
+                                      uint32_t offset, const float* __restrict__ clamp_mask,
                                       const float* __restrict__ clamp_values,
                                       float* __restrict__ S) {
   for (long long idx = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; idx < count;
@@ -62,12 +61,12 @@ __global__ void gibbs_epilogue_kernel(float* __restrict__ P, const float* __rest
 // Fused SGD-momentum update. G holds V0^T P0 / rows - Vn^T Pn / chains ([nv, nh]).
 // Thread items [0, nv*nh): W; [nv*nh, +nv): b (column sums of V0 and Vn); then c (of P0, Pn).
 __global__ void update_kernel(const float* __restrict__ G, const float* __restrict__ V0,
-                              const float* __restrict__ P0, int rows,
-                              const float* __restrict__ Vn, const float* __restrict__ Pn,
-                              int chains, int nv, int nh, float lr, float momentum,
-                              float weight_decay, float* __restrict__ W, float* __restrict__ b,
-                              float* __restrict__ c, float* __restrict__ vel_W,
-                              float* __restrict__ vel_b, float* __restrict__ vel_c) {
+                              const float* __restrict__ P0, int rows, const float* __restrict__ Vn,
+                              const float* __restrict__ Pn, int chains, int nv, int nh, float lr,
+                              float momentum, float weight_decay, float* __restrict__ W,
+                              float* __restrict__ b, float* __restrict__ c,
+                              float* __restrict__ vel_W, float* __restrict__ vel_b,
+                              float* __restrict__ vel_c) {
   const long long nw = static_cast<long long>(nv) * nh;
   const long long total = nw + nv + nh;
   for (long long idx = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; idx < total;
@@ -118,8 +117,8 @@ __device__ double block_sum(double v, double* scratch) {
 __global__ void __launch_bounds__(kRowThreads)
     free_energy_kernel(const float* __restrict__ V, const float* __restrict__ W,
                        const float* __restrict__ b, const float* __restrict__ c,
-                       const float* __restrict__ Z, int nv, int nh, uint64_t seed,
-                       uint32_t offset, double* __restrict__ fe, double* __restrict__ pl) {
+                       const float* __restrict__ Z, int nv, int nh, uint64_t seed, uint32_t offset,
+                       double* __restrict__ fe, double* __restrict__ pl) {
   __shared__ double scratch[kRowThreads / kWarp];
   const int r = blockIdx.x;
   const float* v = V + static_cast<size_t>(r) * nv;
@@ -192,8 +191,8 @@ void rbm_hidden_step(const float* V, const float* W, const float* c, int n, int 
   // Row-major P[n, nh] = V[n, nv] W[nv, nh]  <=>  column-major P^T = W^T V^T:
   // m = nh, n = n, k = nv; A = W (column-major W^T, ld nh), B = V (column-major V^T, ld nv).
   const float one = 1.f, zero = 0.f;
-  LK_CUBLAS_CHECK(cublasSgemm(blas, CUBLAS_OP_N, CUBLAS_OP_N, nh, n, nv, &one, W, nh, V, nv, &zero,
-                              P, nh));
+  LK_CUBLAS_CHECK(
+      cublasSgemm(blas, CUBLAS_OP_N, CUBLAS_OP_N, nh, n, nv, &one, W, nh, V, nv, &zero, P, nh));
   launch_epilogue(P, c, n, nh, seed, RngStream::RbmHidden, offset, nullptr, nullptr, S, stream);
 }
 
@@ -210,8 +209,8 @@ void rbm_visible_step(const float* H, const float* W, const float* b, int n, int
   // A = W read transposed (its column-major view is W^T[nh, nv], ld nh, so op T gives W),
   // B = H (column-major H^T[nh, n], ld nh); m = nv, n = n, k = nh.
   const float one = 1.f, zero = 0.f;
-  LK_CUBLAS_CHECK(cublasSgemm(blas, CUBLAS_OP_T, CUBLAS_OP_N, nv, n, nh, &one, W, nh, H, nh, &zero,
-                              P, nv));
+  LK_CUBLAS_CHECK(
+      cublasSgemm(blas, CUBLAS_OP_T, CUBLAS_OP_N, nv, n, nh, &one, W, nh, H, nh, &zero, P, nv));
   launch_epilogue(P, b, n, nv, seed, RngStream::RbmVisible, offset, clamp_mask, clamp_values, S,
                   stream);
 }
@@ -235,13 +234,13 @@ void rbm_update(const float* V0, const float* P0, int rows, const float* Vn, con
                               Vn, nv, &one, grad_scratch, nh));
   const long long total = static_cast<long long>(nv) * nh + nv + nh;
   update_kernel<<<grid_stride_blocks(total), kGridStrideThreads, 0, stream>>>(
-      grad_scratch, V0, P0, rows, Vn, Pn, chains, nv, nh, cfg.lr, cfg.momentum, cfg.weight_decay,
-      W, b, c, vel_W, vel_b, vel_c);
+      grad_scratch, V0, P0, rows, Vn, Pn, chains, nv, nh, cfg.lr, cfg.momentum, cfg.weight_decay, W,
+      b, c, vel_W, vel_b, vel_c);
   LK_LAUNCH_CHECK();
 }
 
-void rbm_free_energy(const float* V, const float* W, const float* b, const float* c, int n,
-                     int nv, int nh, uint64_t seed, uint32_t offset, double* fe, double* pl,
+void rbm_free_energy(const float* V, const float* W, const float* b, const float* c, int n, int nv,
+                     int nh, uint64_t seed, uint32_t offset, double* fe, double* pl,
                      float* z_scratch, cublasHandle_t blas, cudaStream_t stream) {
   check_shape("rbm_free_energy", n, nv, nh);
   LK_CHECK(V && W && b && c && fe && z_scratch && blas,
@@ -251,15 +250,15 @@ void rbm_free_energy(const float* V, const float* W, const float* b, const float
   const float one = 1.f, zero = 0.f;
   LK_CUBLAS_CHECK(cublasSgemm(blas, CUBLAS_OP_N, CUBLAS_OP_N, nh, n, nv, &one, W, nh, V, nv, &zero,
                               z_scratch, nh));
-  free_energy_kernel<<<n, kRowThreads, 0, stream>>>(V, W, b, c, z_scratch, nv, nh, seed, offset,
-                                                    fe, pl);
+  free_energy_kernel<<<n, kRowThreads, 0, stream>>>(V, W, b, c, z_scratch, nv, nh, seed, offset, fe,
+                                                    pl);
   LK_LAUNCH_CHECK();
 }
 
 void rbm_row_sq_error(const float* V, const float* P, int n, int nv, double* err,
                       cudaStream_t stream) {
-  LK_CHECK(n > 0 && nv > 0, "rbm_row_sq_error: shape must be positive, got n=" << n
-                                                                              << " nv=" << nv);
+  LK_CHECK(n > 0 && nv > 0,
+           "rbm_row_sq_error: shape must be positive, got n=" << n << " nv=" << nv);
   LK_CHECK(V && P && err, "rbm_row_sq_error: null pointer");
   row_sq_error_kernel<<<n, kRowThreads, 0, stream>>>(V, P, nv, err);
   LK_LAUNCH_CHECK();

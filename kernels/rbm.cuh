@@ -36,8 +36,8 @@ void rbm_update(const float* V0, const float* P0, int rows, const float* Vn, con
 
 // Free energy fe[n] and, if pl != nullptr, the pseudo-likelihood pl[n] (both float64, device
 // memory). z_scratch: n*nh floats.
-void rbm_free_energy(const float* V, const float* W, const float* b, const float* c, int n,
-                     int nv, int nh, uint64_t seed, uint32_t offset, double* fe, double* pl,
+void rbm_free_energy(const float* V, const float* W, const float* b, const float* c, int n, int nv,
+                     int nh, uint64_t seed, uint32_t offset, double* fe, double* pl,
                      float* z_scratch, cublasHandle_t blas, cudaStream_t stream);
 
 // err[r] = sum_i (V - P)^2 over row r (float64, device memory).

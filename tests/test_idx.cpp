@@ -121,8 +121,7 @@ TEST_F(Idx, RejectsMissingWrongMagicTruncatedAndWrongSize) {
   EXPECT_NE(image_error(path("zero_dim")).find("zero dimension"), std::string::npos);
 
   // The same checks apply after inflating: a well-formed gzip of a truncated IDX.
-  dump(path("trunc.gz"),
-       gzip_compress(std::vector<uint8_t>(good.begin(), good.end() - 5)));
+  dump(path("trunc.gz"), gzip_compress(std::vector<uint8_t>(good.begin(), good.end() - 5)));
   EXPECT_NE(image_error(path("trunc.gz")).find("truncated"), std::string::npos);
 
   try {

@@ -84,9 +84,9 @@ TEST(Png, WriteMatchesEncodeAndIsAtomic) {
 
 TEST(Png, GridLayoutClampingAndPerTileNormalisation) {
   // Three 2x3 tiles in a grid of 2 columns with 1 pixel of padding: 2 x 2 cells.
-  std::vector<float> tiles = {0.f, 0.5f, 1.f,  2.f,  -1.f, 0.25f,   // clamped to [0, 1]
-                              3.f, 3.f,  3.f,  3.f,  3.f,  3.f,     // constant
-                              -2.f, 0.f, 2.f, -2.f, 0.f,  2.f};     // spans -2..2
+  std::vector<float> tiles = {0.f,  0.5f, 1.f, 2.f,  -1.f, 0.25f,  // clamped to [0, 1]
+                              3.f,  3.f,  3.f, 3.f,  3.f,  3.f,    // constant
+                              -2.f, 0.f,  2.f, -2.f, 0.f,  2.f};   // spans -2..2
   const GrayImage clamped = image_grid(tiles.data(), 3, 2, 3, 2, 1, false);
   EXPECT_EQ(clamped.width, 2 * 3 + 3 * 1);
   EXPECT_EQ(clamped.height, 2 * 2 + 3 * 1);
@@ -100,7 +100,7 @@ TEST(Png, GridLayoutClampingAndPerTileNormalisation) {
   EXPECT_EQ(px(clamped, 5, 1), 255);  // tile 1 starts at x = 1 + 3 + 1
   const GrayImage norm = image_grid(tiles.data(), 3, 2, 3, 2, 1, true);
   EXPECT_EQ(px(norm, 5, 1), 128) << "a constant tile is mid-gray";
-  EXPECT_EQ(px(norm, 1, 4), 0);      // tile 2 at y = 1 + 2 + 1: -2 is its minimum
+  EXPECT_EQ(px(norm, 1, 4), 0);  // tile 2 at y = 1 + 2 + 1: -2 is its minimum
   EXPECT_EQ(px(norm, 2, 4), 128);
   EXPECT_EQ(px(norm, 3, 4), 255);
   EXPECT_EQ(px(norm, 6, 5), 0) << "the empty fourth cell stays black";

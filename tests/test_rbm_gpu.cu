@@ -43,7 +43,8 @@ struct Shape {
   int n, nv, nh;
 };
 // Tails of every tile and warp size, a single element, and the app's shape.
-constexpr Shape kShapes[] = {{1, 1, 1}, {31, 33, 7}, {33, 784, 256}, {1021, 31, 33}, {64, 784, 512}};
+constexpr Shape kShapes[] = {
+    {1, 1, 1}, {31, 33, 7}, {33, 784, 256}, {1021, 31, 33}, {64, 784, 512}};
 
 // Binary rows with probability 1/2 (like chain states) or grey levels (like the data).
 std::vector<float> random_rows(size_t count, std::mt19937_64& rng, bool binary) {
@@ -100,7 +101,8 @@ TEST_F(RbmGpu, HalfStepsMatchReference) {
                    " nh=" + std::to_string(s.nh) + (clamp ? " clamped" : ""));
       // Weights of sklearn's trained scale (|w| up to 0.1..0.3 after training).
       const float wmax = 0.2f;
-      const std::vector<float> W = random_uniform(static_cast<size_t>(s.nv) * s.nh, rng, -wmax, wmax);
+      const std::vector<float> W =
+          random_uniform(static_cast<size_t>(s.nv) * s.nh, rng, -wmax, wmax);
       const std::vector<float> b = random_uniform(s.nv, rng, -1, 1);
       const std::vector<float> c = random_uniform(s.nh, rng, -1, 1);
       const std::vector<float> V = random_rows(static_cast<size_t>(s.n) * s.nv, rng, false);
@@ -162,8 +164,8 @@ TEST_F(RbmGpu, UpdateMatchesReference) {
     int rows, chains, nv, nh;
   };
   // Includes a short last minibatch (rows < chains) and rows > chains.
-  const UpdateShape shapes[] = {{1, 1, 1, 1}, {31, 33, 33, 31}, {64, 64, 784, 256},
-                                {7, 64, 1021, 5}, {128, 3, 31, 512}};
+  const UpdateShape shapes[] = {
+      {1, 1, 1, 1}, {31, 33, 33, 31}, {64, 64, 784, 256}, {7, 64, 1021, 5}, {128, 3, 31, 512}};
   for (const UpdateShape& s : shapes) {
     SCOPED_TRACE("rows=" + std::to_string(s.rows) + " chains=" + std::to_string(s.chains) +
                  " nv=" + std::to_string(s.nv) + " nh=" + std::to_string(s.nh));
@@ -257,11 +259,12 @@ double first_step_margin(const latentkit::RbmState& st, const latentkit::RbmTrai
       margin = std::min(margin, std::fabs(philox_uniform(cfg.seed, stream, off, k) - p[k]));
   };
   uint32_t off = 0;
-  std::vector<float> P0(static_cast<size_t>(rows) * nh), Hc = st.chains,
-      Pv(static_cast<size_t>(chains) * nv), Vn(Pv.size()), Pn(static_cast<size_t>(chains) * nh);
+  std::vector<float> P0(static_cast<size_t>(rows) * nh),
+      Hc = st.chains, Pv(static_cast<size_t>(chains) * nv), Vn(Pv.size()),
+      Pn(static_cast<size_t>(chains) * nh);
   if (!cfg.pcd) Hc.assign(static_cast<size_t>(rows) * nh, 0.f);
-  ref::rbm_hidden_step(V0.data(), st.W.data(), st.c.data(), rows, nv, nh, cfg.seed, off,
-                       P0.data(), cfg.pcd ? nullptr : Hc.data());
+  ref::rbm_hidden_step(V0.data(), st.W.data(), st.c.data(), rows, nv, nh, cfg.seed, off, P0.data(),
+                       cfg.pcd ? nullptr : Hc.data());
   if (!cfg.pcd) track(P0, RngStream::RbmHidden, off);
   ++off;
   for (int t = 0; t < cfg.k; ++t) {
@@ -348,8 +351,10 @@ TEST_F(RbmGpu, InpaintingKeepsClampedPixelsAndRunsAreReproducible) {
         ASSERT_TRUE(V[k] == 0.f || V[k] == 1.f) << k;
       }
     }
-    if (run == 0) first = P;
-    else EXPECT_EQ(P, first) << "same seed and offsets give bitwise identical chains";
+    if (run == 0)
+      first = P;
+    else
+      EXPECT_EQ(P, first) << "same seed and offsets give bitwise identical chains";
   }
 }
 
@@ -367,11 +372,11 @@ TEST_F(RbmGpu, LaunchersRejectBadArguments) {
                                                  buf.data(), nullptr, buf.data(), nullptr,
                                                  blas.get(), stream.get()),
                latentkit::Error);
-  EXPECT_THROW(latentkit::cuda::rbm_update(buf.data(), buf.data(), 2, buf.data(), buf.data(), 0, 4,
-                                           4, {}, buf.data(), buf.data(), buf.data(), buf.data(),
-                                           buf.data(), buf.data(), buf.data(), blas.get(),
-                                           stream.get()),
-               latentkit::Error);
+  EXPECT_THROW(
+      latentkit::cuda::rbm_update(buf.data(), buf.data(), 2, buf.data(), buf.data(), 0, 4, 4, {},
+                                  buf.data(), buf.data(), buf.data(), buf.data(), buf.data(),
+                                  buf.data(), buf.data(), blas.get(), stream.get()),
+      latentkit::Error);
 }
 
 }  // namespace

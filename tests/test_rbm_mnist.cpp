@@ -7,10 +7,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "latentkit/data.h"
 #include "latentkit/idx.h"
@@ -76,8 +75,7 @@ class RbmMnistApp : public ::testing::Test {
   RunResult run(const std::string& args) {
     const fs::path err = dir_ / "stderr.txt";
     const std::string cmd = std::string(LATENTKIT_BIN_DIR) + "/rbm_mnist " + args + " > " +
-                            (dir_ / "stdout.txt").string() + " 2> " + err.string() +
-                            " < /dev/null";
+                            (dir_ / "stdout.txt").string() + " 2> " + err.string() + " < /dev/null";
     const int status = std::system(cmd.c_str());
     RunResult r;
     r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -127,8 +125,8 @@ class RbmMnistApp : public ::testing::Test {
 
 TEST_F(RbmMnistApp, HelpDocumentsTheFlags) {
   const fs::path out = dir_ / "help.txt";
-  const int status = std::system((std::string(LATENTKIT_BIN_DIR) + "/rbm_mnist --help > " +
-                                  out.string() + " 2>&1").c_str());
+  const int status = std::system(
+      (std::string(LATENTKIT_BIN_DIR) + "/rbm_mnist --help > " + out.string() + " 2>&1").c_str());
   ASSERT_EQ(WEXITSTATUS(status), 0);
   const std::string help = slurp(out);
   for (const char* flag :
@@ -222,8 +220,7 @@ TEST_F(RbmMnistApp, ReadsTheOtherNamingSchemeAndBinarises) {
 }
 
 TEST_F(RbmMnistApp, BadInputFailsCleanly) {
-  const std::string data =
-      " --device cpu --inpaint-rows 4 --data " + (dir_ / "data").string();
+  const std::string data = " --device cpu --inpaint-rows 4 --data " + (dir_ / "data").string();
   expect_clean_failure("--device cpu --data " + (dir_ / "nowhere").string(), 1,
                        "dataset-fashion-mnist");
   fs::create_directories(dir_ / "empty");

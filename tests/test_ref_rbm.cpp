@@ -122,7 +122,8 @@ TEST(RbmRef, BernoulliSamplesFollowTheDocumentedRuleAndMoments) {
   // u < q with the documented Philox draw, and their mean is q within 5 standard errors.
   const int n = 4000, nv = 3, nh = 5;
   const double q = 0.3;
-  std::vector<float> V(n * nv, 1.f), W(nv * nh, 0.f), c(nh, static_cast<float>(std::log(q / (1 - q))));
+  std::vector<float> V(n * nv, 1.f), W(nv * nh, 0.f),
+      c(nh, static_cast<float>(std::log(q / (1 - q))));
   std::vector<float> P(n * nh), S(n * nh);
   const uint64_t seed = 12345;
   ref::rbm_hidden_step(V.data(), W.data(), c.data(), n, nv, nh, seed, 9, P.data(), S.data());
@@ -141,15 +142,15 @@ TEST(RbmRef, BernoulliSamplesFollowTheDocumentedRuleAndMoments) {
 enum class Sampler { Correct, MeanFieldHidden, FrozenNoise };
 std::vector<double> gibbs_histogram(const TinyRbm& m, int chains, int burn_in, int steps,
                                     uint64_t seed, Sampler sampler) {
-  std::vector<float> V(static_cast<size_t>(chains) * kNv, 0.f), Ph(chains * kNh),
-      Sh(chains * kNh), Pv(chains * kNv);
+  std::vector<float> V(static_cast<size_t>(chains) * kNv, 0.f), Ph(chains * kNh), Sh(chains * kNh),
+      Pv(chains * kNv);
   std::vector<double> hist(1 << kNv, 0.0);
   uint32_t offset = 0;
   for (int t = 0; t < burn_in + steps; ++t) {
     const uint32_t off_h = sampler == Sampler::FrozenNoise ? 0 : offset++;
     const uint32_t off_v = sampler == Sampler::FrozenNoise ? 1 : offset++;
-    ref::rbm_hidden_step(V.data(), m.W.data(), m.c.data(), chains, kNv, kNh, seed, off_h,
-                         Ph.data(), Sh.data());
+    ref::rbm_hidden_step(V.data(), m.W.data(), m.c.data(), chains, kNv, kNh, seed, off_h, Ph.data(),
+                         Sh.data());
     const float* h = sampler == Sampler::MeanFieldHidden ? Ph.data() : Sh.data();
     ref::rbm_visible_step(h, m.W.data(), m.b.data(), chains, kNv, kNh, seed, off_v, nullptr,
                           nullptr, Pv.data(), V.data());
@@ -181,15 +182,15 @@ TEST(RbmRef, LongGibbsChainMatchesExactMarginal) {
   // the mean-field bug below 0.043-0.11, frozen noise 0.17-0.30. The bound 0.025 sits between,
   // twice the worst correct value.
   constexpr double kTvBound = 0.025;
-  const double tv = total_variation(
-      gibbs_histogram(m, 512, 50, 400, noise_seed, Sampler::Correct), exact);
+  const double tv =
+      total_variation(gibbs_histogram(m, 512, 50, 400, noise_seed, Sampler::Correct), exact);
   EXPECT_LT(tv, kTvBound);
   // The bound catches a broken sampler: (a) propagating hidden probabilities instead of samples
   // (mean-field bug), (b) reusing the same noise every step (frozen chains).
   const double tv_mean_field = total_variation(
       gibbs_histogram(m, 512, 50, 100, noise_seed, Sampler::MeanFieldHidden), exact);
-  const double tv_frozen = total_variation(
-      gibbs_histogram(m, 512, 50, 100, noise_seed, Sampler::FrozenNoise), exact);
+  const double tv_frozen =
+      total_variation(gibbs_histogram(m, 512, 50, 100, noise_seed, Sampler::FrozenNoise), exact);
   EXPECT_GT(tv_mean_field, kTvBound) << "correct sampler TV " << tv;
   EXPECT_GT(tv_frozen, kTvBound) << "correct sampler TV " << tv;
 }
@@ -256,8 +257,8 @@ TEST(RbmRef, UpdateIsTheFreeEnergyGradientWithMomentumAndDecay) {
     std::vector<double> f0(rows), fn(chains);
     ref::rbm_free_energy(V0.data(), w.data(), bb.data(), cc.data(), rows, nv, nh, 0, 0, f0.data(),
                          nullptr);
-    ref::rbm_free_energy(Vn.data(), w.data(), bb.data(), cc.data(), chains, nv, nh, 0, 0,
-                         fn.data(), nullptr);
+    ref::rbm_free_energy(Vn.data(), w.data(), bb.data(), cc.data(), chains, nv, nh, 0, 0, fn.data(),
+                         nullptr);
     double s = 0.0;
     for (double x : f0) s -= x / rows;
     for (double x : fn) s += x / chains;
@@ -292,8 +293,8 @@ TEST(RbmRef, UpdateIsTheFreeEnergyGradientWithMomentumAndDecay) {
   //   vel' = 0.5 vel + 0.3 (g - 0.1 W)  (decay on W only);  param' = param + vel'.
   const std::vector<float> W1 = W, b1 = b, vW1 = vW, vb1 = vb;
   ref::RbmUpdateConfig cfg2{0.3f, 0.5f, 0.1f};
-  ref::rbm_update(V0.data(), P0.data(), rows, Vn.data(), Pn.data(), chains, nv, nh, cfg2,
-                  W.data(), b.data(), c.data(), vW.data(), vb.data(), vc.data());
+  ref::rbm_update(V0.data(), P0.data(), rows, Vn.data(), Pn.data(), chains, nv, nh, cfg2, W.data(),
+                  b.data(), c.data(), vW.data(), vb.data(), vc.data());
   for (size_t k = 0; k < W.size(); ++k) {
     const double g = vW1[k];  // the first step's velocity was lr 1 x the gradient
     const double vel = 0.5 * vW1[k] + 0.3 * (g - 0.1 * W1[k]);
@@ -385,20 +386,20 @@ TEST(RbmCpu, TrainStepIsTheDocumentedSequence) {
     uint32_t off = 0;
     const int chains = pcd ? cfg.batch : rows;
     std::vector<float> P0(rows * nh), Hc = st.chains, Vn(chains * nv), Pv(chains * nv),
-        Pn(chains * nh);
+                                      Pn(chains * nh);
     for (int step = 0; step < 2; ++step) {
       if (!pcd) Hc.assign(rows * nh, 0.f);
       ref::rbm_hidden_step(V0.data(), st.W.data(), st.c.data(), rows, nv, nh, cfg.seed, off++,
                            P0.data(), pcd ? nullptr : Hc.data());
       for (int t = 0; t < cfg.k; ++t) {
-        ref::rbm_visible_step(Hc.data(), st.W.data(), st.b.data(), chains, nv, nh, cfg.seed,
-                              off++, nullptr, nullptr, Pv.data(), Vn.data());
-        ref::rbm_hidden_step(Vn.data(), st.W.data(), st.c.data(), chains, nv, nh, cfg.seed,
-                             off++, Pn.data(), Hc.data());
+        ref::rbm_visible_step(Hc.data(), st.W.data(), st.b.data(), chains, nv, nh, cfg.seed, off++,
+                              nullptr, nullptr, Pv.data(), Vn.data());
+        ref::rbm_hidden_step(Vn.data(), st.W.data(), st.c.data(), chains, nv, nh, cfg.seed, off++,
+                             Pn.data(), Hc.data());
       }
-      ref::rbm_update(V0.data(), P0.data(), rows, Vn.data(), Pn.data(), chains, nv, nh,
-                      cfg.update, st.W.data(), st.b.data(), st.c.data(), st.vel_W.data(),
-                      st.vel_b.data(), st.vel_c.data());
+      ref::rbm_update(V0.data(), P0.data(), rows, Vn.data(), Pn.data(), chains, nv, nh, cfg.update,
+                      st.W.data(), st.b.data(), st.c.data(), st.vel_W.data(), st.vel_b.data(),
+                      st.vel_c.data());
     }
     EXPECT_EQ(got.W, st.W);
     EXPECT_EQ(got.b, st.b);

@@ -52,8 +52,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--limit", opt.limit, "use the first N training images (-1: all)")
       ->capture_default_str();
-  app.add_option("--test-limit", opt.test_limit,
-                 "inpaint the first N test images (-1: all 10000)")
+  app.add_option("--test-limit", opt.test_limit, "inpaint the first N test images (-1: all 10000)")
       ->capture_default_str();
   app.add_option("--eval-limit", opt.eval_limit,
                  "per-epoch metrics on the first N training images (-1: all)")

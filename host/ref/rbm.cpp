@@ -51,7 +51,8 @@ void rbm_hidden_step(const float* V, const float* W, const float* c, int n, int 
     if (S) {
       float* s = S + static_cast<size_t>(r) * nh;
       for (int j = 0; j < nh; ++j)
-        s[j] = bernoulli(p[j], seed, RngStream::RbmHidden, offset, static_cast<uint64_t>(r) * nh + j);
+        s[j] =
+            bernoulli(p[j], seed, RngStream::RbmHidden, offset, static_cast<uint64_t>(r) * nh + j);
     }
   }
 }
@@ -76,7 +77,8 @@ void rbm_visible_step(const float* H, const float* W, const float* b, int n, int
     if (S) {
       float* s = S + static_cast<size_t>(r) * nv;
       for (int i = 0; i < nv; ++i)
-        s[i] = bernoulli(p[i], seed, RngStream::RbmVisible, offset, static_cast<uint64_t>(r) * nv + i);
+        s[i] =
+            bernoulli(p[i], seed, RngStream::RbmVisible, offset, static_cast<uint64_t>(r) * nv + i);
     }
     if (clamp_mask) {
       const size_t base = static_cast<size_t>(r) * nv;
@@ -138,8 +140,8 @@ void rbm_update(const float* V0, const float* P0, int rows, const float* Vn, con
   }
 }
 
-void rbm_free_energy(const float* V, const float* W, const float* b, const float* c, int n,
-                     int nv, int nh, uint64_t seed, uint32_t offset, double* fe, double* pl) {
+void rbm_free_energy(const float* V, const float* W, const float* b, const float* c, int n, int nv,
+                     int nh, uint64_t seed, uint32_t offset, double* fe, double* pl) {
   check_shape("rbm_free_energy", n, nv, nh);
   LK_CHECK(V && W && b && c && fe, "rbm_free_energy: null pointer");
   std::vector<double> z(nh);

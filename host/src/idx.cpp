@@ -49,8 +49,8 @@ long long check_idx(const std::vector<uint8_t>& b, const std::string& path, uint
                     const char* kind, std::vector<uint32_t>& dims) {
   const int ndims = static_cast<int>(magic & 0xff);
   const size_t header = 4 + 4 * static_cast<size_t>(ndims);
-  LK_INPUT_CHECK(b.size() >= 4, "'" << path << "' is too short to be an IDX file (" << b.size()
-                                    << " bytes)");
+  LK_INPUT_CHECK(b.size() >= 4,
+                 "'" << path << "' is too short to be an IDX file (" << b.size() << " bytes)");
   const uint32_t got = be32(b, 0);
   LK_INPUT_CHECK(got == magic, "'" << path << "' is not an IDX " << kind << " file (magic 0x"
                                    << std::hex << got << ", expected 0x" << magic << std::dec
@@ -153,10 +153,9 @@ std::vector<int32_t> read_idx_labels(const std::string& path, long long max_labe
 
 void write_idx_images(const std::string& path, int n, int rows, int cols,
                       const std::vector<uint8_t>& pixels, bool gzip) {
-  LK_CHECK(n >= 0 && rows > 0 && cols > 0 &&
-               pixels.size() == static_cast<size_t>(n) * rows * cols,
-           "write_idx_images: " << pixels.size() << " bytes for " << n << "x" << rows << "x"
-                                << cols);
+  LK_CHECK(
+      n >= 0 && rows > 0 && cols > 0 && pixels.size() == static_cast<size_t>(n) * rows * cols,
+      "write_idx_images: " << pixels.size() << " bytes for " << n << "x" << rows << "x" << cols);
   std::vector<uint8_t> b;
   put_be32(b, kIdxImagesMagic);
   put_be32(b, static_cast<uint32_t>(n));

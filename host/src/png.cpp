@@ -25,8 +25,8 @@ void put_chunk(std::vector<uint8_t>& out, const char type[4], const std::vector<
   const size_t type_at = out.size();
   out.insert(out.end(), type, type + 4);
   out.insert(out.end(), data.begin(), data.end());
-  const uLong crc = crc32(crc32(0L, Z_NULL, 0), out.data() + type_at,
-                          static_cast<uInt>(4 + data.size()));
+  const uLong crc =
+      crc32(crc32(0L, Z_NULL, 0), out.data() + type_at, static_cast<uInt>(4 + data.size()));
   put_be32(out, static_cast<uint32_t>(crc));
 }
 
@@ -35,8 +35,7 @@ void put_chunk(std::vector<uint8_t>& out, const char type[4], const std::vector<
 std::vector<uint8_t> encode_png(const GrayImage& img) {
   LK_CHECK(img.width > 0 && img.height > 0 &&
                img.pixels.size() == static_cast<size_t>(img.width) * img.height,
-           "encode_png: " << img.pixels.size() << " pixels for " << img.width << "x"
-                          << img.height);
+           "encode_png: " << img.pixels.size() << " pixels for " << img.width << "x" << img.height);
   std::vector<uint8_t> out(kPngSignature, kPngSignature + 8);
   std::vector<uint8_t> ihdr;
   put_be32(ihdr, static_cast<uint32_t>(img.width));

@@ -27,9 +27,9 @@ void validate(const RbmTrainConfig& cfg) {
   LK_INPUT_CHECK(cfg.k > 0, "--k (Gibbs steps per minibatch) must be positive, got " << cfg.k);
   LK_INPUT_CHECK(std::isfinite(cfg.update.lr) && cfg.update.lr > 0,
                  "--lr must be a positive number, got " << cfg.update.lr);
-  LK_INPUT_CHECK(std::isfinite(cfg.update.momentum) && cfg.update.momentum >= 0 &&
-                     cfg.update.momentum < 1,
-                 "--momentum must be in [0, 1), got " << cfg.update.momentum);
+  LK_INPUT_CHECK(
+      std::isfinite(cfg.update.momentum) && cfg.update.momentum >= 0 && cfg.update.momentum < 1,
+      "--momentum must be in [0, 1), got " << cfg.update.momentum);
   LK_INPUT_CHECK(std::isfinite(cfg.update.weight_decay) && cfg.update.weight_decay >= 0,
                  "--weight-decay must be >= 0, got " << cfg.update.weight_decay);
 }
@@ -37,7 +37,7 @@ void validate(const RbmTrainConfig& cfg) {
 Rbm::Rbm(Backend& backend, int nv, int nh, const RbmTrainConfig& cfg)
     : be_(backend), nv_(nv), nh_(nh), cfg_(cfg) {
   LK_INPUT_CHECK(nv > 0 && nh > 0, "RBM needs positive sizes, got " << nv << " visible and " << nh
-                                                                     << " hidden units");
+                                                                    << " hidden units");
   validate(cfg);
   const size_t nw = static_cast<size_t>(nv) * nh;
   const size_t batch = static_cast<size_t>(cfg.batch);
@@ -97,19 +97,18 @@ void Rbm::train_minibatch(const float* V0, int rows) {
   }
   if (on_gpu(be_))
     cuda::rbm_update(V0, P0_.data(), rows, Vn_.data(), Pn_.data(), chains, nv_, nh_, cfg_.update,
-                     W_.data(), b_.data(), c_.data(), vel_W_.data(), vel_b_.data(),
-                     vel_c_.data(), grad_.data(), blas_of(be_), stream_of(be_));
+                     W_.data(), b_.data(), c_.data(), vel_W_.data(), vel_b_.data(), vel_c_.data(),
+                     grad_.data(), blas_of(be_), stream_of(be_));
   else
     ref::rbm_update(V0, P0_.data(), rows, Vn_.data(), Pn_.data(), chains, nv_, nh_, cfg_.update,
-                    W_.data(), b_.data(), c_.data(), vel_W_.data(), vel_b_.data(),
-                    vel_c_.data());
+                    W_.data(), b_.data(), c_.data(), vel_W_.data(), vel_b_.data(), vel_c_.data());
 }
 
 namespace {
 // fe (and pl) for rows [0, n) of V, chunked; `with_pl` selects the pseudo-likelihood output.
 std::vector<double> free_energy_rows(Backend& be, const float* V, int n, int nv, int nh,
-                                     const float* W, const float* b, const float* c,
-                                     uint64_t seed, uint32_t offset, bool with_pl) {
+                                     const float* W, const float* b, const float* c, uint64_t seed,
+                                     uint32_t offset, bool with_pl) {
   LK_CHECK(n >= 0, "free energy of " << n << " rows");
   std::vector<double> fe(n), pl(with_pl ? n : 0);
   if (n == 0) return with_pl ? pl : fe;
@@ -213,8 +212,8 @@ void Rbm::load_state(const RbmState& st) {
                      st.c.size() == size_t(nh_) && st.vel_W.size() == nw &&
                      st.vel_b.size() == size_t(nv_) && st.vel_c.size() == size_t(nh_) &&
                      st.chains.size() == static_cast<size_t>(cfg_.batch) * nh_,
-                 "RBM state of " << st.nv << "x" << st.nh << " does not fit a " << nv_ << "x"
-                                 << nh_ << " RBM with batch " << cfg_.batch);
+                 "RBM state of " << st.nv << "x" << st.nh << " does not fit a " << nv_ << "x" << nh_
+                                 << " RBM with batch " << cfg_.batch);
   be_.to_backend(W_.data(), st.W.data(), nw);
   be_.to_backend(b_.data(), st.b.data(), nv_);
   be_.to_backend(c_.data(), st.c.data(), nh_);

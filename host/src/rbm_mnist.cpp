@@ -91,8 +91,10 @@ struct EpochMetrics {
 nlohmann::json history_json(const std::vector<EpochMetrics>& h) {
   nlohmann::json a = nlohmann::json::array();
   for (auto& e : h)
-    a.push_back({{"epoch", e.epoch}, {"pseudo_likelihood", e.pseudo_likelihood},
-                 {"reconstruction_error", e.reconstruction_error}, {"seconds", e.seconds}});
+    a.push_back({{"epoch", e.epoch},
+                 {"pseudo_likelihood", e.pseudo_likelihood},
+                 {"reconstruction_error", e.reconstruction_error},
+                 {"seconds", e.seconds}});
   return a;
 }
 
@@ -107,8 +109,11 @@ std::vector<EpochMetrics> history_from_json(const nlohmann::json& a) {
 void save_checkpoint(const std::string& path, const nlohmann::json& identity, int epoch,
                      const std::vector<EpochMetrics>& history, const RbmState& st) {
   ModelFile f;
-  f.header = {{"kind", "rbm_mnist-checkpoint"}, {"run", identity}, {"epoch", epoch},
-              {"half_steps", st.half_steps}, {"history", history_json(history)}};
+  f.header = {{"kind", "rbm_mnist-checkpoint"},
+              {"run", identity},
+              {"epoch", epoch},
+              {"half_steps", st.half_steps},
+              {"history", history_json(history)}};
   f.sections = {{"W", st.W},         {"b", st.b},         {"c", st.c},          {"vel_W", st.vel_W},
                 {"vel_b", st.vel_b}, {"vel_c", st.vel_c}, {"chains", st.chains}};
   write_model_file(path, f);
@@ -160,9 +165,12 @@ Binarize parse_binarize(const std::string& s) {
 
 const char* binarize_name(Binarize b) {
   switch (b) {
-    case Binarize::None: return "none";
-    case Binarize::Threshold: return "threshold";
-    case Binarize::Stochastic: return "stochastic";
+    case Binarize::None:
+      return "none";
+    case Binarize::Threshold:
+      return "threshold";
+    case Binarize::Stochastic:
+      return "stochastic";
   }
   return "none";
 }
@@ -175,8 +183,8 @@ RbmMnistResult run_rbm_mnist(const RbmMnistOptions& opt, Backend& backend, std::
   LK_INPUT_CHECK(opt.hidden > 0, "--hidden must be positive, got " << opt.hidden);
   validate(opt.train);
   LK_INPUT_CHECK(opt.epochs >= 0, "--epochs must be >= 0, got " << opt.epochs);
-  LK_INPUT_CHECK(opt.limit == -1 || opt.limit >= 1, "--limit must be >= 1 (or -1: all), got "
-                                                        << opt.limit);
+  LK_INPUT_CHECK(opt.limit == -1 || opt.limit >= 1,
+                 "--limit must be >= 1 (or -1: all), got " << opt.limit);
   LK_INPUT_CHECK(opt.test_limit == -1 || opt.test_limit >= 1,
                  "--test-limit must be >= 1 (or -1: all), got " << opt.test_limit);
   LK_INPUT_CHECK(opt.eval_limit == -1 || opt.eval_limit >= 1,
@@ -193,9 +201,9 @@ RbmMnistResult run_rbm_mnist(const RbmMnistOptions& opt, Backend& backend, std::
                                     << "package dataset-fashion-mnist (scripts/setup.sh) or pass "
                                     << "--data DIR with MNIST-format IDX files");
   const std::string ckpt_path = opt.out_dir + "/checkpoint.lkm";
-  LK_INPUT_CHECK(!opt.resume || std::filesystem::exists(ckpt_path),
-                 "--resume: no checkpoint at '" << ckpt_path
-                                                << "'; run with --checkpoint-every first");
+  LK_INPUT_CHECK(
+      !opt.resume || std::filesystem::exists(ckpt_path),
+      "--resume: no checkpoint at '" << ckpt_path << "'; run with --checkpoint-every first");
 
   // ---- data ----
   auto t0 = Clock::now();
@@ -208,13 +216,14 @@ RbmMnistResult run_rbm_mnist(const RbmMnistOptions& opt, Backend& backend, std::
                                         << test.rows << "x" << test.cols);
   const int rows = train.rows, cols = train.cols, nv = rows * cols;
   LK_INPUT_CHECK(opt.inpaint_rows >= 1 && opt.inpaint_rows < std::min(rows, cols),
-                 "--inpaint-rows must be in [1, " << std::min(rows, cols) - 1 << "] for "
-                                                  << rows << "x" << cols << " images, got "
+                 "--inpaint-rows must be in [1, " << std::min(rows, cols) - 1 << "] for " << rows
+                                                  << "x" << cols << " images, got "
                                                   << opt.inpaint_rows);
   binarize_in_place(train.pixels, opt.binarize, opt.train.seed, 0);
   binarize_in_place(test.pixels, opt.binarize, opt.train.seed, 1);
   const int n = train.n;
-  const int n_eval = static_cast<int>(opt.eval_limit < 0 ? n : std::min<long long>(n, opt.eval_limit));
+  const int n_eval =
+      static_cast<int>(opt.eval_limit < 0 ? n : std::min<long long>(n, opt.eval_limit));
   log << "data: " << n << " training and " << test.n << " test images of " << rows << "x" << cols
       << " from " << opt.data_dir << " (binarize " << binarize_name(opt.binarize) << ")\n";
   timings["data"] = seconds_since(t0);
@@ -224,14 +233,17 @@ RbmMnistResult run_rbm_mnist(const RbmMnistOptions& opt, Backend& backend, std::
   // ---- model and training ----
   Rbm rbm(backend, nv, opt.hidden, opt.train);
   const RbmTrainConfig& tc = opt.train;
-  const nlohmann::json identity = {
-      {"hidden", opt.hidden},   {"nv", nv},
-      {"batch", tc.batch},      {"k", tc.k},
-      {"pcd", tc.pcd},          {"lr", decimal(tc.update.lr)},
-      {"momentum", decimal(tc.update.momentum)},
-      {"weight_decay", decimal(tc.update.weight_decay)},
-      {"seed", tc.seed},        {"n_train", n},
-      {"binarize", binarize_name(opt.binarize)}};
+  const nlohmann::json identity = {{"hidden", opt.hidden},
+                                   {"nv", nv},
+                                   {"batch", tc.batch},
+                                   {"k", tc.k},
+                                   {"pcd", tc.pcd},
+                                   {"lr", decimal(tc.update.lr)},
+                                   {"momentum", decimal(tc.update.momentum)},
+                                   {"weight_decay", decimal(tc.update.weight_decay)},
+                                   {"seed", tc.seed},
+                                   {"n_train", n},
+                                   {"binarize", binarize_name(opt.binarize)}};
   std::vector<EpochMetrics> history;
   int epoch = 0;
   if (opt.resume) {
@@ -267,8 +279,8 @@ RbmMnistResult run_rbm_mnist(const RbmMnistOptions& opt, Backend& backend, std::
   Array<float> batch_buf = backend.alloc(static_cast<size_t>(tc.batch) * nv);
   const int batches = (n + tc.batch - 1) / tc.batch;
   log << "training: " << (tc.pcd ? "PCD-" : "CD-") << tc.k << ", " << nv << " visible x "
-      << opt.hidden << " hidden, " << opt.epochs << " epochs of " << batches << " minibatches (batch "
-      << tc.batch << ", lr " << decimal(tc.update.lr) << ", momentum "
+      << opt.hidden << " hidden, " << opt.epochs << " epochs of " << batches
+      << " minibatches (batch " << tc.batch << ", lr " << decimal(tc.update.lr) << ", momentum "
       << decimal(tc.update.momentum) << ", weight decay " << decimal(tc.update.weight_decay)
       << ") on " << backend.description() << "\n";
   const auto t_train = Clock::now();
@@ -412,13 +424,16 @@ RbmMnistResult run_rbm_mnist(const RbmMnistOptions& opt, Backend& backend, std::
       c[2].push_back(e.reconstruction_error);
       c[3].push_back(e.seconds);
     }
-    write_csv(dir + "/metrics.csv", {"epoch", "pseudo_likelihood", "reconstruction_error", "seconds"},
-              c);
+    write_csv(dir + "/metrics.csv",
+              {"epoch", "pseudo_likelihood", "reconstruction_error", "seconds"}, c);
   }
   {
     ModelFile f;
-    f.header = {{"kind", "rbm_mnist-model"}, {"run", identity}, {"epochs", epoch},
-                {"rows", rows}, {"cols", cols}};
+    f.header = {{"kind", "rbm_mnist-model"},
+                {"run", identity},
+                {"epochs", epoch},
+                {"rows", rows},
+                {"cols", cols}};
     f.sections = {{"W", st.W}, {"b", st.b}, {"c", st.c}};
     write_model_file(dir + "/model.lkm", f);
   }
@@ -464,7 +479,8 @@ RbmMnistResult run_rbm_mnist(const RbmMnistOptions& opt, Backend& backend, std::
   for (auto& f : sample_files) outputs.push_back(f);
   for (auto& side : sides) outputs.push_back("inpaint_" + side + ".png");
   summary["outputs"] = outputs;
-  write_file_atomic(dir + "/summary.json", [&](std::ostream& os) { os << summary.dump(2) << "\n"; });
+  write_file_atomic(dir + "/summary.json",
+                    [&](std::ostream& os) { os << summary.dump(2) << "\n"; });
   log << "wrote " << dir << "/{metrics.csv, filters.png, samples_step*.png, inpaint_*.png, "
       << "model.lkm, summary.json}\n";
 

@@ -22,11 +22,11 @@
 namespace latentkit {
 
 struct RbmTrainConfig {
-  int batch = 64;                 // minibatch size = number of persistent chains
-  int k = 1;                      // Gibbs steps per minibatch
-  bool pcd = true;                // persistent chains (scikit-learn) or CD-k from the data
-  ref::RbmUpdateConfig update;    // lr, momentum, weight_decay
-  uint64_t seed = 0;              // Philox seed of all sampling noise
+  int batch = 64;               // minibatch size = number of persistent chains
+  int k = 1;                    // Gibbs steps per minibatch
+  bool pcd = true;              // persistent chains (scikit-learn) or CD-k from the data
+  ref::RbmUpdateConfig update;  // lr, momentum, weight_decay
+  uint64_t seed = 0;            // Philox seed of all sampling noise
 };
 
 // Throws InputError (naming the flag) for a non-positive batch or k, a non-positive or non-finite
@@ -90,9 +90,9 @@ class Rbm {
   int nv_, nh_;
   RbmTrainConfig cfg_;
   Array<float> W_, b_, c_, vel_W_, vel_b_, vel_c_;
-  Array<float> chains_;               // persistent hidden states [batch, nh]
+  Array<float> chains_;                  // persistent hidden states [batch, nh]
   Array<float> P0_, Hs_, Vn_, Pv_, Pn_;  // minibatch scratch
-  Array<float> grad_;                 // [nv*nh], CUDA update scratch
+  Array<float> grad_;                    // [nv*nh], CUDA update scratch
   uint32_t half_steps_ = 0;
 };
 

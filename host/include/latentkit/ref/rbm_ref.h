@@ -54,8 +54,8 @@ void rbm_update(const float* V0, const float* P0, int rows, const float* Vn, con
 // score (BernoulliRBM.score_samples): flip one visible unit per row, v'_i = 1 - v_i with
 //   i = min(nv - 1, floor(u * nv)),  u = philox_uniform(seed, RngStream::RbmScore, offset, row),
 // and pl[r] = nv * log sigmoid(F(v') - F(v)) = -nv * softplus(F(v) - F(v')).
-void rbm_free_energy(const float* V, const float* W, const float* b, const float* c, int n,
-                     int nv, int nh, uint64_t seed, uint32_t offset, double* fe, double* pl);
+void rbm_free_energy(const float* V, const float* W, const float* b, const float* c, int n, int nv,
+                     int nh, uint64_t seed, uint32_t offset, double* fe, double* pl);
 
 // Sum over each row of (V - P)^2: err[n] (float64 out).
 void rbm_row_sq_error(const float* V, const float* P, int n, int nv, double* err);
