@@ -130,9 +130,10 @@ TEST_F(RbmMnistApp, HelpDocumentsTheFlags) {
   ASSERT_EQ(WEXITSTATUS(status), 0);
   const std::string help = slurp(out);
   for (const char* flag :
-       {"--hidden", "--lr", "--batch", "--epochs", "--k", "--pcd", "--cd", "--momentum",
-        "--weight-decay", "--seed", "--limit", "--data", "--out", "--device", "--test-limit",
-        "--binarize", "--inpaint-rows", "--checkpoint-every", "--resume"})
+       {"--hidden",   "--lr",           "--batch",       "--epochs",           "--k",
+        "--pcd",      "--cd",           "--momentum",    "--weight-decay",     "--seed",
+        "--limit",    "--data",         "--out",         "--device",           "--test-limit",
+        "--binarize", "--inpaint-rows", "--sample-init", "--checkpoint-every", "--resume"})
     EXPECT_NE(help.find(flag), std::string::npos) << flag;
 }
 
@@ -212,11 +213,14 @@ TEST_F(RbmMnistApp, ReadsTheOtherNamingSchemeAndBinarises) {
                    bar_images(kTrain, 3), false);
   write_idx_images((dir_ / "mnist/t10k-images.idx3-ubyte").string(), kTest, kSide, kSide,
                    bar_images(kTest, 4), false);
-  const RunResult r = run(small("out", "mnist") + " --binarize threshold --limit 50 --epochs 1");
+  const RunResult r =
+      run(small("out", "mnist") + " --binarize threshold --limit 50 --epochs 1 --sample-init data");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto s = summary("out");
   EXPECT_EQ(s.at("config").at("n_train"), 50);
   EXPECT_EQ(s.at("config").at("binarize"), "threshold");
+  EXPECT_EQ(s.at("config").at("sample_init"), "data");
+  EXPECT_TRUE(fs::exists(dir_ / "out/samples_step10.png"));
 }
 
 TEST_F(RbmMnistApp, BadInputFailsCleanly) {
@@ -228,6 +232,7 @@ TEST_F(RbmMnistApp, BadInputFailsCleanly) {
   expect_clean_failure(data + " --inpaint-rows 12", 1, "--inpaint-rows");
   expect_clean_failure(data + " --inpaint-rows 0", 1, "--inpaint-rows");
   expect_clean_failure(data + " --binarize maybe", 1, "--binarize");
+  expect_clean_failure(data + " --sample-init zeros", 1, "--sample-init");
   expect_clean_failure(data + " --lr -1", 1, "--lr");
   expect_clean_failure(data + " --momentum 1", 1, "--momentum");
   expect_clean_failure(data + " --k 0", 1, "--k");

@@ -15,7 +15,7 @@
 int main(int argc, char** argv) {
   using namespace latentkit;
   RbmMnistOptions opt;
-  std::string device = "auto", binarize = "none";
+  std::string device = "auto", binarize = "none", sample_init = "random";
   CLI::App app{
       "rbm_mnist: train a Bernoulli RBM (scikit-learn's BernoulliRBM semantics: PCD with one\n"
       "persistent chain per minibatch row by default) on Fashion-MNIST IDX files and write to\n"
@@ -70,6 +70,10 @@ int main(int argc, char** argv) {
   app.add_option("--sample-steps", opt.sample_steps,
                  "longest sample chain (grids at 1, 10, 100, 1000 steps up to this)")
       ->capture_default_str();
+  app.add_option("--sample-init", sample_init,
+                 "start of the sample chains: random (binary, p = 1/2) | noise (uniform grey) |\n"
+                 "data (the first test images)")
+      ->capture_default_str();
   app.add_option("--checkpoint-every", opt.checkpoint_every,
                  "write <out>/checkpoint.lkm every N epochs (0: never)")
       ->capture_default_str();
@@ -87,6 +91,7 @@ int main(int argc, char** argv) {
 
   try {
     opt.binarize = parse_binarize(binarize);
+    opt.sample_init = parse_sample_init(sample_init);
     opt.progress_tty = ::isatty(STDERR_FILENO);
     auto backend = select_backend(parse_device_choice(device), std::cerr);
     run_rbm_mnist(opt, *backend, std::cerr);

@@ -175,6 +175,25 @@ const char* binarize_name(Binarize b) {
   return "none";
 }
 
+SampleInit parse_sample_init(const std::string& s) {
+  if (s == "random") return SampleInit::Random;
+  if (s == "noise") return SampleInit::Noise;
+  if (s == "data") return SampleInit::Data;
+  throw InputError("--sample-init must be random, noise or data, got '" + s + "'");
+}
+
+const char* sample_init_name(SampleInit s) {
+  switch (s) {
+    case SampleInit::Random:
+      return "random";
+    case SampleInit::Noise:
+      return "noise";
+    case SampleInit::Data:
+      return "data";
+  }
+  return "random";
+}
+
 RbmMnistResult run_rbm_mnist(const RbmMnistOptions& opt, Backend& backend, std::ostream& log) {
   nlohmann::json timings;
   const auto t_start = Clock::now();
@@ -327,13 +346,25 @@ RbmMnistResult run_rbm_mnist(const RbmMnistOptions& opt, Backend& backend, std::
               image_grid(tiles.data(), shown, rows, cols, kFilterGridCols, kGridPad, true));
   }
 
-  // ---- samples after 1, 10, 100, 1000 Gibbs steps from random binary images ----
+  // ---- samples after 1, 10, 100, 1000 Gibbs steps from --sample-init states ----
   nlohmann::json sample_files = nlohmann::json::array();
   {
     const int chains = opt.n_samples;
     std::vector<float> init(static_cast<size_t>(chains) * nv);
-    for (size_t i = 0; i < init.size(); ++i)  // Bernoulli(1/2) pixels
-      init[i] = philox_uniform(tc.seed, RngStream::RbmChainInit, 0, i) < 0.5 ? 1.f : 0.f;
+    for (size_t i = 0; i < init.size(); ++i) {
+      const double u = philox_uniform(tc.seed, RngStream::RbmChainInit, 0, i);
+      switch (opt.sample_init) {
+        case SampleInit::Random:
+          init[i] = u < 0.5 ? 1.f : 0.f;
+          break;  // Bernoulli(1/2)
+        case SampleInit::Noise:
+          init[i] = static_cast<float>(u);
+          break;                // uniform grey
+        case SampleInit::Data:  // test image (i / nv) mod n_test
+          init[i] = test.pixels[((i / nv) % test.n) * nv + i % nv];
+          break;
+      }
+    }
     Array<float> v = backend.upload(init);
     Array<float> p = backend.alloc(init.size());
     const int grid_cols = std::max(1, static_cast<int>(std::lround(std::sqrt(chains))));
@@ -463,6 +494,7 @@ RbmMnistResult run_rbm_mnist(const RbmMnistOptions& opt, Backend& backend, std::
                        {"inpaint_steps", opt.inpaint_steps},
                        {"n_samples", opt.n_samples},
                        {"sample_steps", opt.sample_steps},
+                       {"sample_init", sample_init_name(opt.sample_init)},
                        {"resume", opt.resume},
                        {"checkpoint_every", opt.checkpoint_every}};
   summary["epochs"] = history_json(history);

@@ -16,6 +16,11 @@ namespace latentkit {
 inline const char* kDefaultMnistDir = "/usr/share/datasets/fashion-mnist";
 
 enum class Binarize { None, Threshold, Stochastic };
+// Initial state of the sampling chains: random binary pixels (Bernoulli 1/2), uniform grey noise,
+// or the first test images.
+enum class SampleInit { Random, Noise, Data };
+SampleInit parse_sample_init(const std::string& s);  // throws InputError
+const char* sample_init_name(SampleInit s);
 Binarize parse_binarize(const std::string& s);  // throws InputError
 const char* binarize_name(Binarize b);
 
@@ -29,10 +34,11 @@ struct RbmMnistOptions {
   long long test_limit = 1000;   // first N test images for inpainting (-1: all)
   long long eval_limit = 10000;  // first N training images for the per-epoch metrics (-1: all)
   Binarize binarize = Binarize::None;
-  int inpaint_rows = 14;     // rows (or columns) removed per side: half of a 28-pixel image
-  int inpaint_steps = 50;    // Gibbs steps of inpainting
-  int n_samples = 64;        // chains drawn for the sample grids (an 8 x 8 grid)
-  int sample_steps = 1000;   // last step shown (grids at 1, 10, 100, 1000 up to this)
+  int inpaint_rows = 14;    // rows (or columns) removed per side: half of a 28-pixel image
+  int inpaint_steps = 50;   // Gibbs steps of inpainting
+  int n_samples = 64;       // chains drawn for the sample grids (an 8 x 8 grid)
+  int sample_steps = 1000;  // last step shown (grids at 1, 10, 100, 1000 up to this)
+  SampleInit sample_init = SampleInit::Random;
   int checkpoint_every = 0;  // epochs between checkpoints (0: never)
   bool resume = false;
   bool progress_tty = false;
