@@ -188,7 +188,7 @@ void validate_step(const Data& d, int nh, int batch, cudaStream_t s, cublasHandl
   LK_CUDA_CHECK(cudaDeviceSynchronize());
   g.step(V_d.data(), batch, 0, cfg, s, blas);
   // Reference half-steps from the GPU's own samples, so one threshold flip cannot cascade.
-  const auto H0 = fetch(g.H_d, s);  // after the step: the final hidden samples
+  const auto H1 = fetch(g.H_d, s);  // after the step: the final hidden samples h1
   const auto Vn = fetch(g.Vn_d, s), Pn = fetch(g.Pn_d, s), P0 = fetch(g.P0_d, s);
   std::vector<float> P0r(P0.size()), Pnr(Pn.size()), Hr(P0.size());
   lk::ref::rbm_hidden_step(d.x.data(), W.data(), std::vector<float>(nh, 0.f).data(), batch, kNv, nh,
@@ -207,7 +207,7 @@ void validate_step(const Data& d, int nh, int batch, cudaStream_t s, cublasHandl
     const double u = lk::philox_uniform(kSeed, lk::RngStream::RbmHidden, 2, k);
     if (std::fabs(u - Pnr[k]) <= tol) continue;
     ++compared;
-    mismatched += H0[k] != Hr[k];
+    mismatched += H1[k] != Hr[k];
   }
   check(mismatched == 0, "h1 samples",
         std::to_string(compared) + " compared away from their thresholds, " +
