@@ -1,0 +1,246 @@
+// MMD kernels (declared in kernels/mmd.cuh) on the pairwise tile core (kernels/pairwise_tile.cuh).
+//
+// mmd_kernel_sum: blocks own a 64-row tile of A and a contiguous range of 64-column tiles of B;
+//   per pair the kernel value in float, per thread and tile a float sum of its 16 pairs added to a
+//   double, then a fixed shared-memory tree per block; the host sums the block partials in order
+//   (reproducible). A is B: only tiles on or above the diagonal, the off-diagonal ones doubled.
+// mmd_weighted_sums: R = F V, a block per (64-row tile of A, 64-column batch of V): each B tile's
+//   kernel values go to shared memory once and are used for all 64 columns (the permutation test
+//   evaluates 62 permutations per pass over the kernel tiles, the gradient all coordinates).
+//   Per tile a float product over its 64 rows, added to double accumulators.
+// Kernel values: a halving RBF list is one expf and repeated squaring (each squaring doubles the
+// relative error: ~2^(count-1) x expf's 2 ulp for the narrowest bandwidth, ~1e-5 for 7
+// bandwidths, harmless for a sum dominated by the wide ones); other lists one expf each.
+// Tests: tests/test_mmd_gpu.cu. Benchmark: bench/bench_mmd.cu.
+#include <algorithm>
+#include <vector>
+
+#include "kernels/cuda_check.cuh"
+#include "kernels/cuda_resources.cuh"
+#include "kernels/mmd.cuh"
+#include "kernels/pairwise_tile.cuh"
+
+namespace latentkit::cuda {
+namespace {
+namespace pt = pairwise_tile;
+
+__device__ __forceinline__ float kernel_value(const MmdKernelParams& kp, float d2) {
+  float s = 0.f;
+  if (kp.imq) {
+#pragma unroll
+    for (int b = 0; b < kMmdDeviceMaxParams; ++b)
+      if (b < kp.count) s += kp.param[b] / (kp.param[b] + d2);
+  } else if (kp.halving) {
+    float e = expf(d2 * kp.neg_inv_2h0);
+#pragma unroll
+    for (int b = 0; b < kMmdDeviceMaxParams; ++b)
+      if (b < kp.count) {
+        s += e;
+        e *= e;
+      }
+  } else {
+#pragma unroll
+    for (int b = 0; b < kMmdDeviceMaxParams; ++b)
+      if (b < kp.count) s += expf(d2 * kp.neg_inv_2h[b]);
+  }
+  return s;
+}
+
+// g(d2) = -dk/d(d2): RBF sum_b exp(-d2/(2h_b)) / (2 h_b); IMQ sum_b C_b / (C_b + d2)^2.
+__device__ __forceinline__ float kernel_slope(const MmdKernelParams& kp, float d2) {
+  float s = 0.f;
+#pragma unroll
+  for (int b = 0; b < kMmdDeviceMaxParams; ++b) {
+    if (b < kp.count) {
+      if (kp.imq) {
+        const float den = kp.param[b] + d2;
+        s += kp.param[b] / (den * den);
+      } else {
+        s += expf(d2 * kp.neg_inv_2h[b]) * -kp.neg_inv_2h[b];
+      }
+    }
+  }
+  return s;
+}
+
+template <int DC>
+__global__ void __launch_bounds__(pt::kThreads)
+    kernel_sum_kernel(const float* __restrict__ A, int na, const float* __restrict__ B, int nb,
+                      int d, MmdKernelParams kp, bool symmetric, int tiles_per_block,
+                      double* __restrict__ partials) {
+  __shared__ pt::Smem<DC> sm;
+  __shared__ double red[pt::kThreads];
+  const int it = blockIdx.x;
+  const int i0 = it * pt::kTileM;
+  const int n_col_tiles = (nb + pt::kTileN - 1) / pt::kTileN;
+  const int jt_begin = blockIdx.y * tiles_per_block;
+  const int jt_end = min(n_col_tiles, jt_begin + tiles_per_block);
+  double local = 0.0;
+  for (int jt = jt_begin; jt < jt_end; ++jt) {
+    if (symmetric && jt < it) continue;  // block-uniform: the mirror tile counts it twice
+    const int j0 = jt * pt::kTileN;
+    float acc[pt::kRegM][pt::kRegN];
+    pt::tile_sqdist<DC>(A, na, B, nb, d, i0, j0, sm, acc);
+    float tile_sum = 0.f;
+#pragma unroll
+    for (int a = 0; a < pt::kRegM; ++a) {
+      const bool row_ok = i0 + threadIdx.y + pt::kThreadsY * a < na;
+#pragma unroll
+      for (int b = 0; b < pt::kRegN; ++b)
+        if (row_ok && j0 + threadIdx.x + pt::kThreadsX * b < nb)
+          tile_sum += kernel_value(kp, acc[a][b]);
+    }
+    local += (symmetric && jt > it) ? 2.0 * tile_sum : static_cast<double>(tile_sum);
+  }
+  const int t = threadIdx.y * pt::kThreadsX + threadIdx.x;
+  red[t] = local;
+  __syncthreads();
+  for (int half = pt::kThreads / 2; half > 0; half /= 2) {
+    if (t < half) red[t] += red[t + half];
+    __syncthreads();
+  }
+  if (t == 0) partials[blockIdx.y * gridDim.x + blockIdx.x] = red[0];
+}
+
+constexpr int kVCols = 64;  // columns of V per block (4 per thread)
+
+template <int DC, bool kSlope>
+__global__ void __launch_bounds__(pt::kThreads)
+    weighted_sums_kernel(const float* __restrict__ A, int na, const float* __restrict__ B, int nb,
+                         int d, MmdKernelParams kp, const float* __restrict__ V,
+                         int ncols, double* __restrict__ R) {
+  __shared__ pt::Smem<DC> sm;
+  __shared__ float ks[pt::kTileM][pt::kTileN + 1];  // +1: rows read by 2 ty per warp, no conflict
+  __shared__ float vs[pt::kTileN][kVCols];
+  const int i0 = blockIdx.x * pt::kTileM;
+  const int col0 = blockIdx.y * kVCols;
+  const int tx = threadIdx.x, ty = threadIdx.y, t = ty * pt::kThreadsX + tx;
+  double racc[pt::kRegM][pt::kRegN] = {};
+  for (int j0 = 0; j0 < nb; j0 += pt::kTileN) {
+    float acc[pt::kRegM][pt::kRegN];
+    pt::tile_sqdist<DC>(A, na, B, nb, d, i0, j0, sm, acc);
+#pragma unroll
+    for (int a = 0; a < pt::kRegM; ++a)
+#pragma unroll
+      for (int b = 0; b < pt::kRegN; ++b) {
+        const int jj = tx + pt::kThreadsX * b;
+        ks[ty + pt::kThreadsY * a][jj] =
+            j0 + jj < nb ? (kSlope ? kernel_slope(kp, acc[a][b]) : kernel_value(kp, acc[a][b]))
+                         : 0.f;
+      }
+    for (int e = t; e < pt::kTileN * kVCols; e += pt::kThreads) {
+      const int r = e / kVCols, c = e % kVCols;
+      vs[r][c] = (j0 + r < nb && col0 + c < ncols)
+                     ? V[static_cast<size_t>(j0 + r) * ncols + col0 + c]
+                     : 0.f;
+    }
+    __syncthreads();
+    float part[pt::kRegM][pt::kRegN] = {};
+    for (int jj = 0; jj < pt::kTileN; ++jj) {
+      float kv[pt::kRegM], vv[pt::kRegN];
+#pragma unroll
+      for (int a = 0; a < pt::kRegM; ++a) kv[a] = ks[ty + pt::kThreadsY * a][jj];
+#pragma unroll
+      for (int b = 0; b < pt::kRegN; ++b) vv[b] = vs[jj][tx + pt::kThreadsX * b];
+#pragma unroll
+      for (int a = 0; a < pt::kRegM; ++a)
+#pragma unroll
+        for (int b = 0; b < pt::kRegN; ++b) part[a][b] = fmaf(kv[a], vv[b], part[a][b]);
+    }
+#pragma unroll
+    for (int a = 0; a < pt::kRegM; ++a)
+#pragma unroll
+      for (int b = 0; b < pt::kRegN; ++b) racc[a][b] += part[a][b];
+    __syncthreads();
+  }
+#pragma unroll
+  for (int a = 0; a < pt::kRegM; ++a) {
+    const int i = i0 + ty + pt::kThreadsY * a;
+#pragma unroll
+    for (int b = 0; b < pt::kRegN; ++b) {
+      const int c = col0 + tx + pt::kThreadsX * b;
+      if (i < na && c < ncols) R[static_cast<size_t>(i) * ncols + c] = racc[a][b];
+    }
+  }
+}
+
+void check_params(const MmdKernelParams& kp) {
+  LK_CHECK(kp.count >= 1 && kp.count <= kMmdDeviceMaxParams,
+           "mmd: need 1.." << kMmdDeviceMaxParams << " kernel params, got " << kp.count);
+}
+
+// Blocks in flight wanted for a kernel-sum launch: ~16 per SM on a 132-SM H100 (enough to hide
+// latency; more only adds partials).
+constexpr int kTargetBlocks = 2048;
+
+}  // namespace
+
+double mmd_kernel_sum(const float* A, int na, const float* B, int nb, int d,
+                      const MmdKernelParams& kp, cudaStream_t stream) {
+  check_params(kp);
+  LK_CHECK(na >= 0 && nb >= 0 && d >= 1, "mmd_kernel_sum: bad shape na=" << na << " nb=" << nb
+                                                                          << " d=" << d);
+  if (na == 0 || nb == 0) return 0.0;
+  LK_CHECK(A && B, "mmd_kernel_sum: null pointer");
+  const bool symmetric = A == B && na == nb;
+  const int row_tiles = static_cast<int>(grid_for(na, pt::kTileM));
+  const int col_tiles = static_cast<int>(grid_for(nb, pt::kTileN));
+  const int chunks = std::min(col_tiles, std::max(1, kTargetBlocks / row_tiles));
+  const int tiles_per_block = (col_tiles + chunks - 1) / chunks;
+  const int grid_y = (col_tiles + tiles_per_block - 1) / tiles_per_block;
+  LK_CHECK(grid_y <= 65535, "mmd_kernel_sum: too many column chunks");
+  DeviceBuffer<double> partials(static_cast<size_t>(row_tiles) * grid_y);
+  const dim3 grid(row_tiles, grid_y), block(pt::kThreadsX, pt::kThreadsY);
+  switch (pt::dim_chunk_for(d)) {
+    case 4:
+      kernel_sum_kernel<4><<<grid, block, 0, stream>>>(A, na, B, nb, d, kp, symmetric,
+                                                       tiles_per_block, partials.data());
+      break;
+    case 8:
+      kernel_sum_kernel<8><<<grid, block, 0, stream>>>(A, na, B, nb, d, kp, symmetric,
+                                                       tiles_per_block, partials.data());
+      break;
+    default:
+      kernel_sum_kernel<16><<<grid, block, 0, stream>>>(A, na, B, nb, d, kp, symmetric,
+                                                        tiles_per_block, partials.data());
+      break;
+  }
+  LK_LAUNCH_CHECK();
+  std::vector<double> host(partials.size());
+  LK_CUDA_CHECK(cudaMemcpyAsync(host.data(), partials.data(), partials.bytes(),
+                                cudaMemcpyDeviceToHost, stream));
+  LK_CUDA_CHECK(cudaStreamSynchronize(stream));
+  double total = 0.0;
+  for (double p : host) total += p;  // fixed order: reproducible
+  return total;
+}
+
+void mmd_weighted_sums(const float* A, int na, const float* B, int nb, int d,
+                       const MmdKernelParams& kp, bool slope, const float* V, int ncols, double* R,
+                       cudaStream_t stream) {
+  check_params(kp);
+  LK_CHECK(na >= 0 && nb >= 1 && d >= 1 && ncols >= 1,
+           "mmd_weighted_sums: bad shape na=" << na << " nb=" << nb << " d=" << d
+                                              << " ncols=" << ncols);
+  if (na == 0) return;
+  LK_CHECK(A && B && V && R, "mmd_weighted_sums: null pointer");
+  const dim3 grid(grid_for(na, pt::kTileM), grid_for(ncols, kVCols));
+  LK_CHECK(grid.y <= 65535u, "mmd_weighted_sums: too many columns");
+  const dim3 block(pt::kThreadsX, pt::kThreadsY);
+  const int dc = pt::dim_chunk_for(d);
+#define LK_WS_LAUNCH(DC, SLOPE) \
+  weighted_sums_kernel<DC, SLOPE><<<grid, block, 0, stream>>>(A, na, B, nb, d, kp, V, ncols, R)
+  if (slope) {
+    if (dc == 4) LK_WS_LAUNCH(4, true);
+    else if (dc == 8) LK_WS_LAUNCH(8, true);
+    else LK_WS_LAUNCH(16, true);
+  } else {
+    if (dc == 4) LK_WS_LAUNCH(4, false);
+    else if (dc == 8) LK_WS_LAUNCH(8, false);
+    else LK_WS_LAUNCH(16, false);
+  }
+#undef LK_WS_LAUNCH
+  LK_LAUNCH_CHECK();
+}
+
+}  // namespace latentkit::cuda
