@@ -50,7 +50,8 @@ TEST_P(KMeansGpu, AssignAndUpdateMatchReference) {
       Xd.data(), n, d, Cd.data(), k, prev.data(), ref_labels.data(), ref_md.data(), &ref_changed);
 
   Stream stream;
-  auto Xg = to_device(X), Cg = to_device(C), Pg = to_device(prev);
+  auto Xg = to_device(X), Cg = to_device(C);
+  auto Pg = to_device(prev);
   auto Lg = to_device(std::vector<int32_t>(n, -1));
   auto Mg = latentkit::test::poisoned(n);
   const int blocks = latentkit::cuda::kmeans_assign_blocks(n);

@@ -113,7 +113,7 @@ nlohmann::json kmeans_report(const KMeansSweep& sweep, int d, int silhouette_sam
   j["best_k_silhouette"] = sweep.best_k_silhouette;
   j["silhouette"] = {{"sample_size", silhouette_sample},
                      {"points", sweep.per_k.empty() ? 0 : sweep.per_k.front().silhouette.points},
-                     {"exact", silhouette_sample == 0}};
+                     {"exact", sweep.per_k.empty() || !sweep.per_k.front().silhouette.sampled}};
   if (best) {
     nlohmann::json centers = nlohmann::json::array();
     for (int c = 0; c < best->fit.k; ++c)

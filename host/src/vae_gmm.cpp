@@ -174,6 +174,7 @@ VaeGmmResult run_vae_gmm(const VaeGmmOptions& opt_in, Backend& backend, std::ost
   LK_INPUT_CHECK(opt.model.beta >= 0, "--beta must be >= 0, got " << opt.model.beta);
   LK_INPUT_CHECK(!(opt.resume && !opt.load_model.empty()), "--resume and --load exclude each other");
   validate(opt.train);
+  validate_pairwise_stages(opt.kmeans_stage, opt.mmd_stage);
   if (opt.load_model.empty()) (void)VaeLayout(opt.model);  // checks --hidden and --latent
 
   // ---- data ----

@@ -1,7 +1,9 @@
 // vae_gmm's kmeans and mmd stages (latentkit/vae_gmm_mmd_kmeans.h).
 #include "latentkit/vae_gmm_mmd_kmeans.h"
 
+#include <algorithm>
 #include <chrono>
+#include <string>
 #include <cstdio>
 
 #include "latentkit/check.h"
@@ -16,16 +18,37 @@ double seconds_since(Clock::time_point t0) {
 }
 }  // namespace
 
+void validate_pairwise_stages(const VaeGmmKMeansStage& kmeans, const VaeGmmMmdStage& mmd) {
+  if (kmeans.enabled) {
+    LK_INPUT_CHECK(kmeans.k_min >= 2 && kmeans.k_min <= kmeans.k_max,
+                   "--kmeans-k-min/--kmeans-k-max: need 2 <= k_min <= k_max, got "
+                       << kmeans.k_min << ".." << kmeans.k_max);
+    LK_INPUT_CHECK(kmeans.n_init >= 1, "--kmeans-n-init must be >= 1, got " << kmeans.n_init);
+    LK_INPUT_CHECK(kmeans.silhouette_sample >= -1,
+                   "--silhouette-sample must be -1 (auto), 0 (exact) or a sample size, got "
+                       << kmeans.silhouette_sample);
+  }
+  if (mmd.enabled) {
+    LK_INPUT_CHECK(mmd.permutations >= 0,
+                   "--mmd-permutations must be >= 0, got " << mmd.permutations);
+    LK_INPUT_CHECK(mmd.perm_max_points >= -1,
+                   "--mmd-perm-max-points must be -1 (auto), 0 (all) or a point count, got "
+                       << mmd.perm_max_points);
+  }
+}
+
 nlohmann::json vae_gmm_kmeans_stage(Backend& backend, const std::vector<float>& generated, int n,
-                                    int d, const VaeGmmKMeansStage& opt, uint64_t seed,
+                                    int d, const VaeGmmKMeansStage& opt_in, uint64_t seed,
                                     std::ostream& log) {
   const auto t0 = Clock::now();
-  LK_INPUT_CHECK(opt.k_min >= 2 && opt.k_min <= opt.k_max,
-                 "--kmeans-k-min/--kmeans-k-max: need 2 <= k_min <= k_max, got " << opt.k_min << ".."
-                                                                                  << opt.k_max);
-  LK_INPUT_CHECK(opt.k_max < n, "the kmeans stage needs more generated samples than --kmeans-k-max ("
-                                    << opt.k_max << "), got " << n
-                                    << "; raise --n-generate or use --skip-kmeans");
+  VaeGmmKMeansStage opt = opt_in;
+  opt.k_max = std::min(opt.k_max, n - 1);  // the silhouette needs k <= n - 1
+  if (opt.k_max < opt.k_min) {
+    const std::string why = "skipped: " + std::to_string(n) +
+                            " generated samples are too few for k >= " + std::to_string(opt.k_min);
+    log << "kmeans " << why << "\n";
+    return {{"skipped", why}};
+  }
   const int sample = opt.silhouette_sample >= 0 ? opt.silhouette_sample
                      : backend.kind() == DeviceKind::Cpu ? kCpuSilhouetteSample
                                                          : 0;
@@ -38,6 +61,8 @@ nlohmann::json vae_gmm_kmeans_stage(Backend& backend, const std::vector<float>& 
   j["on"] = "generated";
   j["n"] = n;
   j["n_init"] = opt.n_init;
+  j["k_max_requested"] = opt_in.k_max;
+  j["k_max_used"] = opt.k_max;
   j["seconds"] = seconds_since(t0);
   log << "kmeans on " << n << " generated samples, k=" << opt.k_min << ".." << opt.k_max
       << ": best k by silhouette = " << sweep.best_k_silhouette;

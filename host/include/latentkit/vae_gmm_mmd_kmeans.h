@@ -35,6 +35,11 @@ struct VaeGmmMmdStage {
   bool unbiased = false;
 };
 
+// Checks the stages' flags up front (before training); throws InputError naming the flag.
+void validate_pairwise_stages(const VaeGmmKMeansStage& kmeans, const VaeGmmMmdStage& mmd);
+
+// With fewer generated samples than k_max + 1, the sweep stops at k = n - 1 (recorded as
+// "k_max_used"); below k_min + 1 samples the stage is skipped and says why.
 nlohmann::json vae_gmm_kmeans_stage(Backend& backend, const std::vector<float>& generated, int n,
                                     int d, const VaeGmmKMeansStage& opt, uint64_t seed,
                                     std::ostream& log);
