@@ -7,6 +7,8 @@
 //    the chunk partials in chunk order: no atomics, the same bits every run.
 //  silhouette: one thread per point over the cluster-sorted points; per cluster a float64 sum of
 //    sqrt(d2); a = own sum / (own count - 1), b = min over other non-empty clusters of the mean.
+//    Divisions as products with correctly rounded reciprocals (__drcp_rn): one extra rounding in
+//    float64, and no division slow path (which spilled registers).
 // Tests: tests/test_kmeans_gpu.cu. Benchmark: bench/bench_kmeans.cu.
 #include <cfloat>
 #include <climits>
@@ -21,7 +23,7 @@ constexpr int kAssignThreads = 256;
 // Centres staged in dynamic shared memory up to 10 Ki floats (40 KiB: with the 3 KiB of reduction
 // arrays under the 48 KiB a block may use without opting in); sized k*d, so small k costs little.
 constexpr int kAssignSmemFloats = 10 * 1024;
-constexpr int kUpdateChunk = 1024;            // points per update block: ~1000 blocks at 1M points
+constexpr int kUpdateChunk = 1024;  // points per update block: ~1000 blocks at 1M points
 constexpr int kUpdateThreads = 256;
 constexpr int kSilThreads = 128;
 
@@ -88,7 +90,8 @@ __global__ void __launch_bounds__(kUpdateThreads)
     const int c = s / (d + 1), j = s % (d + 1);
     double acc = 0.0;
     for (int i = begin; i < end; ++i)
-      if (labels[i] == c) acc += j < d ? static_cast<double>(X[static_cast<size_t>(i) * d + j]) : 1.0;
+      if (labels[i] == c)
+        acc += j < d ? static_cast<double>(X[static_cast<size_t>(i) * d + j]) : 1.0;
     partial[static_cast<size_t>(blockIdx.x) * slots + s] = acc;
   }
 }
@@ -133,9 +136,9 @@ __global__ void __launch_bounds__(kSilThreads)
     }
     const int cnt = r1 - r0;
     if (c == own) {
-      a = cnt > 1 ? total / (cnt - 1) : 0.0;
+      a = cnt > 1 ? total * __drcp_rn(cnt - 1.0) : 0.0;
     } else {
-      b = fmin(b, total / cnt);
+      b = fmin(b, total * __drcp_rn(static_cast<double>(cnt)));
       has_other = true;
     }
   }
@@ -143,7 +146,7 @@ __global__ void __launch_bounds__(kSilThreads)
   double s = 0.0;
   if (own_count > 1 && has_other) {
     const double den = fmax(a, b);
-    s = den > 0 ? (b - a) / den : 0.0;
+    s = den > 0 ? (b - a) * __drcp_rn(den) : 0.0;
   }
   s_out[i] = s;
 }
@@ -155,8 +158,8 @@ int kmeans_assign_blocks(int n) { return static_cast<int>(grid_for(n, kAssignThr
 void kmeans_assign(const float* X, int n, int d, const float* C, int k, const int32_t* prev_labels,
                    int32_t* labels, float* mindist, double* block_inertia, int* block_changed,
                    cudaStream_t stream) {
-  LK_CHECK(n >= 0 && d >= 1 && k >= 1, "kmeans_assign: bad shape n=" << n << " d=" << d
-                                                                     << " k=" << k);
+  LK_CHECK(n >= 0 && d >= 1 && k >= 1,
+           "kmeans_assign: bad shape n=" << n << " d=" << d << " k=" << k);
   if (n == 0) return;
   LK_CHECK(X && C && labels && mindist && block_inertia && block_changed,
            "kmeans_assign: null pointer");
@@ -174,8 +177,8 @@ size_t kmeans_update_scratch(int n, int k, int d) {
 
 void kmeans_update_sums(const float* X, int n, int d, const int32_t* labels, int k, double* sums,
                         double* counts, double* scratch, cudaStream_t stream) {
-  LK_CHECK(n >= 1 && d >= 1 && k >= 1, "kmeans_update_sums: bad shape n=" << n << " d=" << d
-                                                                          << " k=" << k);
+  LK_CHECK(n >= 1 && d >= 1 && k >= 1,
+           "kmeans_update_sums: bad shape n=" << n << " d=" << d << " k=" << k);
   LK_CHECK(X && labels && sums && counts && scratch, "kmeans_update_sums: null pointer");
   const int chunks = static_cast<int>(grid_for(n, kUpdateChunk));
   update_partial_kernel<<<chunks, kUpdateThreads, 0, stream>>>(X, n, d, labels, k, scratch);
@@ -188,11 +191,10 @@ void kmeans_update_sums(const float* X, int n, int d, const int32_t* labels, int
 
 void silhouette_samples_sorted(const float* Xs, int n, int d, const int32_t* labels_sorted,
                                const int32_t* begin, int k, double* s, cudaStream_t stream) {
-  LK_CHECK(n >= 1 && d >= 1 && k >= 1, "silhouette: bad shape n=" << n << " d=" << d
-                                                                  << " k=" << k);
+  LK_CHECK(n >= 1 && d >= 1 && k >= 1, "silhouette: bad shape n=" << n << " d=" << d << " k=" << k);
   LK_CHECK(Xs && labels_sorted && begin && s, "silhouette: null pointer");
   silhouette_kernel<<<grid_for(n, kSilThreads), kSilThreads, 0, stream>>>(Xs, n, d, labels_sorted,
-                                                                         begin, k, s);
+                                                                          begin, k, s);
   LK_LAUNCH_CHECK();
 }
 

@@ -3,8 +3,9 @@
 // squared differences in ascending dimension order) with float64 reductions in a fixed order:
 // reproducible run to run. Tests: tests/test_kmeans_gpu.cu. Benchmark: bench/bench_kmeans.cu.
 #pragma once
-#include <cstdint>
 #include <cuda_runtime.h>
+
+#include <cstdint>
 
 namespace latentkit::cuda {
 

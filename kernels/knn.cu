@@ -13,10 +13,9 @@
 // exactly (distance, index)), sorted per query with CUB's segmented radix sort; the first k kept.
 //
 // Tests: tests/test_pairwise_gpu.cu. Benchmark: bench/bench_pairwise.cu.
-#include <cub/device/device_segmented_radix_sort.cuh>
-
 #include <algorithm>
 #include <climits>
+#include <cub/device/device_segmented_radix_sort.cuh>
 #include <vector>
 
 #include "kernels/cuda_check.cuh"
@@ -122,14 +121,15 @@ __global__ void knn_keys_kernel(const float* __restrict__ Q, int q0, int batch,
       const float diff = qr[c] - xr[c];
       acc = fmaf(diff, diff, acc);
     }
-    const unsigned long long bits =
-        (exclude_self && j == q) ? 0xffffffffull : static_cast<unsigned long long>(__float_as_uint(acc));
+    const unsigned long long bits = (exclude_self && j == q)
+                                        ? 0xffffffffull
+                                        : static_cast<unsigned long long>(__float_as_uint(acc));
     keys[e] = (bits << 32) | static_cast<unsigned int>(j);
   }
 }
 
-__global__ void knn_unpack_kernel(const unsigned long long* __restrict__ sorted, int q0,
-                                  int batch, int nx, int k, int32_t* __restrict__ idx_out,
+__global__ void knn_unpack_kernel(const unsigned long long* __restrict__ sorted, int q0, int batch,
+                                  int nx, int k, int32_t* __restrict__ idx_out,
                                   float* __restrict__ dist_out) {
   const size_t total = static_cast<size_t>(batch) * k;
   const size_t stride = static_cast<size_t>(gridDim.x) * blockDim.x;
@@ -161,8 +161,8 @@ void knn_sorted(const float* Q, int nq, const float* X, int nx, int d, int k, bo
   std::vector<int> offsets_host(batch + 1);
   for (int s = 0; s <= batch; ++s) offsets_host[s] = s * nx;  // batch*nx < 2^31 by the bound
   DeviceBuffer<int> offsets(offsets_host.size());
-  LK_CUDA_CHECK(cudaMemcpyAsync(offsets.data(), offsets_host.data(), sizeof(int) * offsets_host.size(),
-                                cudaMemcpyHostToDevice, stream));
+  LK_CUDA_CHECK(cudaMemcpyAsync(offsets.data(), offsets_host.data(),
+                                sizeof(int) * offsets_host.size(), cudaMemcpyHostToDevice, stream));
   size_t temp_bytes = 0;
   LK_CUDA_CHECK(cub::DeviceSegmentedRadixSort::SortKeys(
       nullptr, temp_bytes, keys_in.data(), keys_out.data(), static_cast<int>(elems), batch,
@@ -192,13 +192,16 @@ void knn(const float* Q, int nq, const float* X, int nx, int d, int k, bool excl
   const int available = exclude_self ? nx - 1 : nx;
   LK_CHECK(d >= 1 && nq >= 0 && k >= 1 && k <= available,
            "knn: need d >= 1 and 1 <= k <= " << available << ", got d=" << d << " k=" << k);
-  LK_CHECK(!exclude_self || nq == nx, "knn: exclude_self needs Q == X, got nq=" << nq
-                                                                               << " nx=" << nx);
+  LK_CHECK(!exclude_self || nq == nx,
+           "knn: exclude_self needs Q == X, got nq=" << nq << " nx=" << nx);
   if (nq == 0) return;
   LK_CHECK(Q && X && idx_out && dist2_out, "knn: null pointer");
-  if (k <= 16) return launch_fused<16>(Q, nq, X, nx, d, k, exclude_self, idx_out, dist2_out, stream);
-  if (k <= 32) return launch_fused<32>(Q, nq, X, nx, d, k, exclude_self, idx_out, dist2_out, stream);
-  if (k <= 64) return launch_fused<64>(Q, nq, X, nx, d, k, exclude_self, idx_out, dist2_out, stream);
+  if (k <= 16)
+    return launch_fused<16>(Q, nq, X, nx, d, k, exclude_self, idx_out, dist2_out, stream);
+  if (k <= 32)
+    return launch_fused<32>(Q, nq, X, nx, d, k, exclude_self, idx_out, dist2_out, stream);
+  if (k <= 64)
+    return launch_fused<64>(Q, nq, X, nx, d, k, exclude_self, idx_out, dist2_out, stream);
   if (k <= 128)
     return launch_fused<128>(Q, nq, X, nx, d, k, exclude_self, idx_out, dist2_out, stream);
   if (k <= kKnnMaxFusedK)

@@ -3,8 +3,9 @@
 // smaller index, exclude_self for Q == X. Distances are float sums of squared differences in
 // ascending dimension order. Tests: tests/test_pairwise_gpu.cu. Benchmark: bench/bench_pairwise.cu.
 #pragma once
-#include <cstdint>
 #include <cuda_runtime.h>
+
+#include <cstdint>
 
 namespace latentkit::cuda {
 

@@ -53,8 +53,10 @@ __device__ __forceinline__ float kernel_slope(const MmdKernelParams& kp, float d
   for (int b = 0; b < kMmdDeviceMaxParams; ++b) {
     if (b < kp.count) {
       if (kp.imq) {
-        const float den = kp.param[b] + d2;
-        s += kp.param[b] / (den * den);
+        // C / (C + d2)^2 as C * r * r with r = 1 / (C + d2) correctly rounded (__frcp_rn): 3
+        // roundings instead of 2, and no division slow path (which spilled registers here).
+        const float r = __frcp_rn(kp.param[b] + d2);
+        s += kp.param[b] * r * r;
       } else {
         s += expf(d2 * kp.neg_inv_2h[b]) * -kp.neg_inv_2h[b];
       }
@@ -107,8 +109,8 @@ constexpr int kVCols = 64;  // columns of V per block (4 per thread)
 template <int DC, bool kSlope>
 __global__ void __launch_bounds__(pt::kThreads)
     weighted_sums_kernel(const float* __restrict__ A, int na, const float* __restrict__ B, int nb,
-                         int d, MmdKernelParams kp, const float* __restrict__ V,
-                         int ncols, double* __restrict__ R) {
+                         int d, MmdKernelParams kp, const float* __restrict__ V, int ncols,
+                         double* __restrict__ R) {
   __shared__ pt::Smem<DC> sm;
   __shared__ float ks[pt::kTileM][pt::kTileN + 1];  // +1: rows read by 2 ty per warp, no conflict
   __shared__ float vs[pt::kTileN][kVCols];
@@ -178,8 +180,8 @@ constexpr int kTargetBlocks = 2048;
 double mmd_kernel_sum(const float* A, int na, const float* B, int nb, int d,
                       const MmdKernelParams& kp, cudaStream_t stream) {
   check_params(kp);
-  LK_CHECK(na >= 0 && nb >= 0 && d >= 1, "mmd_kernel_sum: bad shape na=" << na << " nb=" << nb
-                                                                          << " d=" << d);
+  LK_CHECK(na >= 0 && nb >= 0 && d >= 1,
+           "mmd_kernel_sum: bad shape na=" << na << " nb=" << nb << " d=" << d);
   if (na == 0 || nb == 0) return 0.0;
   LK_CHECK(A && B, "mmd_kernel_sum: null pointer");
   const bool symmetric = A == B && na == nb;
@@ -219,9 +221,9 @@ void mmd_weighted_sums(const float* A, int na, const float* B, int nb, int d,
                        const MmdKernelParams& kp, bool slope, const float* V, int ncols, double* R,
                        cudaStream_t stream) {
   check_params(kp);
-  LK_CHECK(na >= 0 && nb >= 1 && d >= 1 && ncols >= 1,
-           "mmd_weighted_sums: bad shape na=" << na << " nb=" << nb << " d=" << d
-                                              << " ncols=" << ncols);
+  LK_CHECK(
+      na >= 0 && nb >= 1 && d >= 1 && ncols >= 1,
+      "mmd_weighted_sums: bad shape na=" << na << " nb=" << nb << " d=" << d << " ncols=" << ncols);
   if (na == 0) return;
   LK_CHECK(A && B && V && R, "mmd_weighted_sums: null pointer");
   const dim3 grid(grid_for(na, pt::kTileM), grid_for(ncols, kVCols));
@@ -231,13 +233,19 @@ void mmd_weighted_sums(const float* A, int na, const float* B, int nb, int d,
 #define LK_WS_LAUNCH(DC, SLOPE) \
   weighted_sums_kernel<DC, SLOPE><<<grid, block, 0, stream>>>(A, na, B, nb, d, kp, V, ncols, R)
   if (slope) {
-    if (dc == 4) LK_WS_LAUNCH(4, true);
-    else if (dc == 8) LK_WS_LAUNCH(8, true);
-    else LK_WS_LAUNCH(16, true);
+    if (dc == 4)
+      LK_WS_LAUNCH(4, true);
+    else if (dc == 8)
+      LK_WS_LAUNCH(8, true);
+    else
+      LK_WS_LAUNCH(16, true);
   } else {
-    if (dc == 4) LK_WS_LAUNCH(4, false);
-    else if (dc == 8) LK_WS_LAUNCH(8, false);
-    else LK_WS_LAUNCH(16, false);
+    if (dc == 4)
+      LK_WS_LAUNCH(4, false);
+    else if (dc == 8)
+      LK_WS_LAUNCH(8, false);
+    else
+      LK_WS_LAUNCH(16, false);
   }
 #undef LK_WS_LAUNCH
   LK_LAUNCH_CHECK();

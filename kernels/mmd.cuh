@@ -17,8 +17,8 @@ struct MmdKernelParams {
   int count = 1;      // number of bandwidths / scales
   int halving = 0;    // RBF list h, h/2, h/4, ...: one exp, then squaring
   float neg_inv_2h0;  // -1 / (2 h_0) (halving RBF)
-  float param[kMmdDeviceMaxParams];        // h_b or C_b
-  float neg_inv_2h[kMmdDeviceMaxParams];   // -1 / (2 h_b) (general RBF)
+  float param[kMmdDeviceMaxParams];       // h_b or C_b
+  float neg_inv_2h[kMmdDeviceMaxParams];  // -1 / (2 h_b) (general RBF)
 };
 
 // sum_{i,j} k(A_i, B_j) in double (A is B: pass the same pointer; the diagonal is included).

@@ -51,7 +51,8 @@ __global__ void __launch_bounds__(pt::kThreads)
         if (j0 + threadIdx.x + pt::kThreadsX * b < m) local[a] += acc[a][b];
   }
 #pragma unroll
-  for (int a = 0; a < pt::kRegM; ++a) partial[threadIdx.y + pt::kThreadsY * a][threadIdx.x] = local[a];
+  for (int a = 0; a < pt::kRegM; ++a)
+    partial[threadIdx.y + pt::kThreadsY * a][threadIdx.x] = local[a];
   __syncthreads();
   const int t = threadIdx.y * pt::kThreadsX + threadIdx.x;
   if (t < pt::kTileM && i0 + t < n) {
@@ -77,9 +78,15 @@ void pairwise_sqdist(const float* X, int n, const float* Y, int m, int d, float*
   const dim3 grid(grid_for(m, pt::kTileN), grid_for(n, pt::kTileM));
   LK_CHECK(grid.y <= 65535u, "pairwise_sqdist: n=" << n << " exceeds the grid's y limit");
   switch (pt::dim_chunk_for(d)) {
-    case 4: sqdist_kernel<4><<<grid, block, 0, stream>>>(X, n, Y, m, d, out); break;
-    case 8: sqdist_kernel<8><<<grid, block, 0, stream>>>(X, n, Y, m, d, out); break;
-    default: sqdist_kernel<16><<<grid, block, 0, stream>>>(X, n, Y, m, d, out); break;
+    case 4:
+      sqdist_kernel<4><<<grid, block, 0, stream>>>(X, n, Y, m, d, out);
+      break;
+    case 8:
+      sqdist_kernel<8><<<grid, block, 0, stream>>>(X, n, Y, m, d, out);
+      break;
+    default:
+      sqdist_kernel<16><<<grid, block, 0, stream>>>(X, n, Y, m, d, out);
+      break;
   }
   LK_LAUNCH_CHECK();
 }
@@ -95,9 +102,15 @@ void pairwise_row_sums(const float* X, int n, const float* Y, int m, int d, doub
   const dim3 block(pt::kThreadsX, pt::kThreadsY);
   const unsigned grid = grid_for(n, pt::kTileM);
   switch (pt::dim_chunk_for(d)) {
-    case 4: row_sums_kernel<4><<<grid, block, 0, stream>>>(X, n, Y, m, d, row_sum); break;
-    case 8: row_sums_kernel<8><<<grid, block, 0, stream>>>(X, n, Y, m, d, row_sum); break;
-    default: row_sums_kernel<16><<<grid, block, 0, stream>>>(X, n, Y, m, d, row_sum); break;
+    case 4:
+      row_sums_kernel<4><<<grid, block, 0, stream>>>(X, n, Y, m, d, row_sum);
+      break;
+    case 8:
+      row_sums_kernel<8><<<grid, block, 0, stream>>>(X, n, Y, m, d, row_sum);
+      break;
+    default:
+      row_sums_kernel<16><<<grid, block, 0, stream>>>(X, n, Y, m, d, row_sum);
+      break;
   }
   LK_LAUNCH_CHECK();
 }

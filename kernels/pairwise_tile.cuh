@@ -24,7 +24,7 @@ constexpr int kRegM = 4;  // 4 x 4 distances per thread: 16 accumulators, ample 
 constexpr int kRegN = 4;
 constexpr int kTileM = kThreadsY * kRegM;  // 64 rows of X per block
 constexpr int kTileN = kThreadsX * kRegN;  // 64 rows of Y per block
-constexpr int kPad = 1;                    // shared rows of 65 floats: transposed stores conflict-free
+constexpr int kPad = 1;  // shared rows of 65 floats: transposed stores conflict-free
 
 // Dimensions staged per pass: 4 for D <= 4 (D = 2, 3 waste at most 2 of 4 slots), 8 for D <= 8,
 // else 16 (two 16 x 65 float tiles = 8.3 KB of shared memory per block).

@@ -74,7 +74,8 @@ TEST_P(KMeansGpu, AssignAndUpdateMatchReference) {
     // rounding, in float64.
     ASSERT_TRUE(labels[i] >= 0 && labels[i] < k) << "point " << i;
     double alt = 0;
-    for (int j = 0; j < d; ++j) alt += std::pow(Xd[size_t(i) * d + j] - Cd[size_t(labels[i]) * d + j], 2);
+    for (int j = 0; j < d; ++j)
+      alt += std::pow(Xd[size_t(i) * d + j] - Cd[size_t(labels[i]) * d + j], 2);
     EXPECT_NEAR(alt, ref_md[i], 2 * rtol * ref_md[i] + 1e-7) << "point " << i;
   }
   double inertia = 0;
@@ -105,8 +106,7 @@ TEST_P(KMeansGpu, AssignAndUpdateMatchReference) {
 
 INSTANTIATE_TEST_SUITE_P(Shapes, KMeansGpu,
                          testing::Values(Case{1, 1, 1}, Case{31, 3, 2}, Case{1021, 3, 15},
-                                         Case{5000, 2, 10}, Case{333, 784, 7},
-                                         Case{257, 33, 400}),
+                                         Case{5000, 2, 10}, Case{333, 784, 7}, Case{257, 33, 400}),
                          [](const testing::TestParamInfo<Case>& info) {
                            return "n" + std::to_string(info.param.n) + "_d" +
                                   std::to_string(info.param.d) + "_k" +
@@ -124,7 +124,8 @@ TEST(KMeansGpuHostApi, FitAndSilhouetteMatchCpu) {
   std::vector<float> X;
   for (int c = 0; c < k; ++c)
     for (int i = 0; i < per; ++i)
-      for (int j = 0; j < d; ++j) X.push_back(float(8.0 * ((c >> j) & 1) + 3.0 * (c == 4) + g(rng)));
+      for (int j = 0; j < d; ++j)
+        X.push_back(float(8.0 * ((c >> j) & 1) + 3.0 * (c == 4) + g(rng)));
   auto Xc = cpu->upload(X), Xg = gpu->upload(X);
   latentkit::KMeansOptions opt;
   opt.k = k;

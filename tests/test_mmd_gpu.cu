@@ -72,21 +72,25 @@ TEST_P(MmdGpu, KernelSumsMatchReference) {
   LK_REQUIRE_GPU();
   const auto [n, m, d] = GetParam();
   LK_SEEDED_RNG(rng);
-  // Spread so that distances cover the bandwidths (not all ~0 or all ~huge).
-  const auto X = random_uniform<float>(size_t(n) * d, rng, -2.0, 2.0);
-  const auto Y = random_uniform<float>(size_t(m) * d, rng, -1.5, 2.5);
+  // Spread so that distances cover the bandwidths at every d (coordinates scaled by sqrt(3/d):
+  // at d = 784 unscaled points would sit ~2000 apart and every kernel value underflow to 0).
+  const double s3 = std::sqrt(3.0 / d);
+  const auto X = random_uniform<float>(size_t(n) * d, rng, -2.0 * s3, 2.0 * s3);
+  const auto Y = random_uniform<float>(size_t(m) * d, rng, -1.5 * s3, 2.5 * s3);
   Stream stream;
   auto Xg = to_device(X), Yg = to_device(Y);
   for (const auto& s : specs()) {
     SCOPED_TRACE(s.name);
     const int cnt = static_cast<int>(s.params.size());
-    const double ref_xy = latentkit::ref::mmd_kernel_sum(X.data(), n, Y.data(), m, d, s.kind,
-                                                         s.params.data(), cnt);
-    const double ref_xx = latentkit::ref::mmd_kernel_sum(X.data(), n, X.data(), n, d, s.kind,
-                                                         s.params.data(), cnt);
+    const double ref_xy =
+        latentkit::ref::mmd_kernel_sum(X.data(), n, Y.data(), m, d, s.kind, s.params.data(), cnt);
+    const double ref_xx =
+        latentkit::ref::mmd_kernel_sum(X.data(), n, X.data(), n, d, s.kind, s.params.data(), cnt);
     const auto kp = device_params(s);
-    const double xy = latentkit::cuda::mmd_kernel_sum(Xg.data(), n, Yg.data(), m, d, kp, stream.get());
-    const double xx = latentkit::cuda::mmd_kernel_sum(Xg.data(), n, Xg.data(), n, d, kp, stream.get());
+    const double xy =
+        latentkit::cuda::mmd_kernel_sum(Xg.data(), n, Yg.data(), m, d, kp, stream.get());
+    const double xx =
+        latentkit::cuda::mmd_kernel_sum(Xg.data(), n, Xg.data(), n, d, kp, stream.get());
     const double rtol = kernel_rtol(s, d);  // a sum of positive terms keeps their relative error
     ASSERT_TRUE(std::isfinite(xy) && std::isfinite(xx));
     EXPECT_NEAR(xy, ref_xy, rtol * ref_xy + 1e-30);
@@ -100,8 +104,9 @@ TEST_P(MmdGpu, WeightedSumsMatchReference) {
   LK_REQUIRE_GPU();
   const auto [n, m, d] = GetParam();
   LK_SEEDED_RNG(rng);
-  const auto A = random_uniform<float>(size_t(n) * d, rng, -2.0, 2.0);
-  const auto B = random_uniform<float>(size_t(m) * d, rng, -2.0, 2.0);
+  const double s3 = std::sqrt(3.0 / d);  // as above: distances comparable to the bandwidths
+  const auto A = random_uniform<float>(size_t(n) * d, rng, -2.0 * s3, 2.0 * s3);
+  const auto B = random_uniform<float>(size_t(m) * d, rng, -2.0 * s3, 2.0 * s3);
   for (int ncols : {1, 65}) {
     const auto V = random_uniform<float>(size_t(m) * ncols, rng, -1.0, 1.0);
     std::vector<float> Vabs(V.size());
@@ -110,15 +115,15 @@ TEST_P(MmdGpu, WeightedSumsMatchReference) {
     auto Ag = to_device(A), Bg = to_device(B), Vg = to_device(V);
     for (const auto& s : specs())
       for (bool slope : {false, true}) {
-        SCOPED_TRACE(std::string(s.name) + (slope ? " slope" : " value") + " ncols=" +
-                     std::to_string(ncols));
+        SCOPED_TRACE(std::string(s.name) + (slope ? " slope" : " value") +
+                     " ncols=" + std::to_string(ncols));
         const int cnt = static_cast<int>(s.params.size());
         std::vector<double> ref(size_t(n) * ncols), bound(size_t(n) * ncols);
-        latentkit::ref::mmd_weighted_sums(A.data(), n, B.data(), m, d, s.kind, s.params.data(),
-                                          cnt, slope, V.data(), ncols, ref.data());
+        latentkit::ref::mmd_weighted_sums(A.data(), n, B.data(), m, d, s.kind, s.params.data(), cnt,
+                                          slope, V.data(), ncols, ref.data());
         // sum_j |f_ij| |V_jc|: the scale of the rounding in a signed sum (f >= 0 always).
-        latentkit::ref::mmd_weighted_sums(A.data(), n, B.data(), m, d, s.kind, s.params.data(),
-                                          cnt, slope, Vabs.data(), ncols, bound.data());
+        latentkit::ref::mmd_weighted_sums(A.data(), n, B.data(), m, d, s.kind, s.params.data(), cnt,
+                                          slope, Vabs.data(), ncols, bound.data());
         DeviceBuffer<double> R(ref.size());
         LK_CUDA_CHECK(cudaMemset(R.data(), 0xff, R.bytes()));  // NaN poison
         latentkit::cuda::mmd_weighted_sums(Ag.data(), n, Bg.data(), m, d, device_params(s), slope,
@@ -129,8 +134,8 @@ TEST_P(MmdGpu, WeightedSumsMatchReference) {
         const double rtol = 2 * kernel_rtol(s, d) + 64 * FLT_EPSILON;
         int bad = 0;
         for (size_t e = 0; e < ref.size(); ++e) {
-          const bool ok = std::isfinite(out[e]) &&
-                          std::fabs(out[e] - ref[e]) <= rtol * bound[e] + 1e-30;
+          const bool ok =
+              std::isfinite(out[e]) && std::fabs(out[e] - ref[e]) <= rtol * bound[e] + 1e-30;
           if (!ok && bad++ < 3)
             ADD_FAILURE() << "element " << e << ": " << out[e] << " vs " << ref[e] << " (bound "
                           << rtol * bound[e] << ")";
@@ -161,12 +166,15 @@ TEST(MmdGpuHostApi, Mmd2GradientAndPermutationTestMatchCpu) {
   for (auto& v : Y) v = float(g(rng) + 0.3);
   const latentkit::MmdKernelSpec spec{MmdKernel::Rbf, latentkit::halving_list(4.0, 7)};
   auto Xc = cpu->upload(X), Yc = cpu->upload(Y), Xg = gpu->upload(X), Yg = gpu->upload(Y);
+  // MMD^2 combines three normalised kernel sums (each <= 7, the number of kernels) with weights
+  // 1, 1, 2: its absolute error is at most the per-term relative error times 28.
+  const Spec as_spec{spec.kind, spec.params, "rbf_halving7"};
+  const double mmd_atol = 28 * kernel_rtol(as_spec, d);
   for (bool unbiased : {false, true}) {
     SCOPED_TRACE(unbiased ? "unbiased" : "biased");
     const double c = latentkit::mmd2(*cpu, Xc.data(), n, Yc.data(), m, d, spec, unbiased);
     const double gv = latentkit::mmd2(*gpu, Xg.data(), n, Yg.data(), m, d, spec, unbiased);
-    // MMD^2 is a difference of sums ~7 each (per normalised pair): absolute error ~ rtol * 7 * 3.
-    EXPECT_NEAR(gv, c, 3 * 7 * 300 * FLT_EPSILON);
+    EXPECT_NEAR(gv, c, mmd_atol);
 
     auto gc = cpu->alloc(size_t(m) * d), gg = gpu->alloc(size_t(m) * d);
     gpu->fill(gg.data(), latentkit::test::kPoison, gg.size());
@@ -183,7 +191,7 @@ TEST(MmdGpuHostApi, Mmd2GradientAndPermutationTestMatchCpu) {
                                                     unbiased, perms, 1234, 0);
     const auto pg = latentkit::mmd_permutation_test(*gpu, Xg.data(), n, Yg.data(), m, d, spec,
                                                     unbiased, perms, 1234, 0);
-    EXPECT_NEAR(pg.observed, pc.observed, 3 * 7 * 300 * FLT_EPSILON);
+    EXPECT_NEAR(pg.observed, pc.observed, mmd_atol);
     // Same permutations: the p-values agree unless a permuted statistic lies within rounding of
     // the observed one (then one count moves).
     EXPECT_NEAR(pg.p_value, pc.p_value, 1.5 / (perms + 1));

@@ -8,11 +8,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "latentkit/data.h"
 #include "test_util.h"
@@ -109,11 +108,13 @@ TEST_F(PairwiseApps, MmdWritesResultAndSeparatesDistributions) {
   const auto a = normal_csv("a.csv", 300, 3, 0.0, 1, true);
   const auto b = normal_csv("b.csv", 250, 3, 0.0, 2);
   const auto c = normal_csv("c.csv", 250, 3, 1.0, 3);
-  const Run same = run("mmd", "--device cpu --x " + a.string() + " --y " + b.string() +
-                                  " --permutations 99 --unbiased --out " + (dir_ / "same").string());
+  const Run same =
+      run("mmd", "--device cpu --x " + a.string() + " --y " + b.string() +
+                     " --permutations 99 --unbiased --out " + (dir_ / "same").string());
   ASSERT_EQ(same.code, 0) << same.err;
-  const Run diff = run("mmd", "--device cpu --x " + a.string() + " --y " + c.string() +
-                                  " --permutations 99 --unbiased --out " + (dir_ / "diff").string());
+  const Run diff =
+      run("mmd", "--device cpu --x " + a.string() + " --y " + c.string() +
+                     " --permutations 99 --unbiased --out " + (dir_ / "diff").string());
   ASSERT_EQ(diff.code, 0) << diff.err;
   const auto js = nlohmann::json::parse(slurp(dir_ / "same/result.json"));
   const auto jd = nlohmann::json::parse(slurp(dir_ / "diff/result.json"));
@@ -158,18 +159,15 @@ TEST_F(PairwiseApps, MmdBadInput) {
   const auto b2 = normal_csv("b2.csv", 20, 2, 0.0, 2);
   const std::string xa = "--device cpu --x " + a.string();
   expect_clean_failure("mmd", xa + " --y " + b2.string(), 1, "same number of columns");
-  expect_clean_failure("mmd", xa + " --y " + write("n.csv", "1,2,3\nnan,1,2\n").string(), 1,
-                       "NaN");
+  expect_clean_failure("mmd", xa + " --y " + write("n.csv", "1,2,3\nnan,1,2\n").string(), 1, "NaN");
   expect_clean_failure("mmd", xa + " --y " + write("e.csv", "").string(), 1, "no data rows");
   expect_clean_failure("mmd", xa + " --y " + (dir_ / "missing.csv").string(), 1, "cannot open");
   expect_clean_failure("mmd", xa + " --y " + a.string() + " --kernel gauss", 1, "rbf or imq");
   expect_clean_failure("mmd", xa + " --y " + a.string() + " --bandwidths 1,-2", 1, "positive");
-  expect_clean_failure("mmd", xa + " --y " + a.string() + " --bandwidths 1 --median", 1,
-                       "exclude");
+  expect_clean_failure("mmd", xa + " --y " + a.string() + " --bandwidths 1 --median", 1, "exclude");
   expect_clean_failure("mmd", xa + " --y " + a.string() + " --permutations x", 2, "--permutations");
-  expect_clean_failure(
-      "mmd", xa + " --y " + write("one.csv", "1,2,3\n").string() + " --unbiased", 1,
-      "at least 2 rows");
+  expect_clean_failure("mmd", xa + " --y " + write("one.csv", "1,2,3\n").string() + " --unbiased",
+                       1, "at least 2 rows");
   // Identical points everywhere: the median heuristic has nothing to measure.
   const auto flat = write("flat.csv", "1,1,1\n1,1,1\n1,1,1\n");
   expect_clean_failure("mmd", "--device cpu --x " + flat.string() + " --y " + flat.string(), 1,
@@ -186,8 +184,9 @@ TEST_F(PairwiseApps, KMeansWritesResultAndLabels) {
   for (int c = 0; c < 3; ++c)
     for (int i = 0; i < 70; ++i) os << cx[c] + g(rng) << "," << cy[c] + g(rng) << "\n";
   const auto in = write("blobs.csv", os.str());
-  const Run r = run("kmeans", "--device cpu --input " + in.string() +
-                                  " --k-min 2 --k-max 6 --n-init 3 --out " + (dir_ / "km").string());
+  const Run r =
+      run("kmeans", "--device cpu --input " + in.string() +
+                        " --k-min 2 --k-max 6 --n-init 3 --out " + (dir_ / "km").string());
   ASSERT_EQ(r.code, 0) << r.err;
   const auto j = nlohmann::json::parse(slurp(dir_ / "km/result.json"));
   ASSERT_EQ(j["per_k"].size(), 5u);
@@ -219,9 +218,9 @@ TEST_F(PairwiseApps, KMeansBadInput) {
   expect_clean_failure("kmeans", base + write("e.csv", "").string(), 1, "no data rows");
   expect_clean_failure("kmeans", base + write("r.csv", "1,2\n3\n").string(), 1, "ragged");
   // All points identical: one cluster only, so no silhouette.
-  expect_clean_failure("kmeans", base + write("flat.csv", "1,1\n1,1\n1,1\n1,1\n1,1\n").string() +
-                                     " --k-max 3",
-                       1, "silhouette");
+  expect_clean_failure(
+      "kmeans", base + write("flat.csv", "1,1\n1,1\n1,1\n1,1\n1,1\n").string() + " --k-max 3", 1,
+      "silhouette");
   expect_clean_failure("kmeans", base + small.string() + " --k-max three", 2, "--k-max");
   if (!test::gpu_available())
     expect_clean_failure("kmeans", "--device cuda --input " + small.string() + " --k-max 3", 2,

@@ -166,8 +166,8 @@ TEST_P(KnnGpu, RandomDataMatchesReference) {
       const double dr = ref_dist[e], tol = 2 * rtol * dr + 1e-7;
       const bool near_prev = r > 0 && std::fabs(ref_dist[e - 1] - dr) <= tol;
       const bool near_next = std::fabs(double(gd[e]) - dr) <= tol;
-      EXPECT_TRUE(near_prev || near_next) << "query " << q << " rank " << r << ": " << gi[e]
-                                          << " vs reference " << ref_idx[e];
+      EXPECT_TRUE(near_prev || near_next)
+          << "query " << q << " rank " << r << ": " << gi[e] << " vs reference " << ref_idx[e];
       ++swapped;
     }
   // Near-ties are rare with continuous data: a handful at most.

@@ -46,9 +46,8 @@ TEST(RefKMeans, AssignMatchesBruteForceWithTies) {
   std::vector<int32_t> labels(n), prev(n, 0);
   std::vector<float> md(n);
   int changed = -1;
-  const double inertia =
-      latentkit::ref::kmeans_assign(X.data(), n, d, C.data(), k, prev.data(), labels.data(),
-                                    md.data(), &changed);
+  const double inertia = latentkit::ref::kmeans_assign(X.data(), n, d, C.data(), k, prev.data(),
+                                                       labels.data(), md.data(), &changed);
   double expect_inertia = 0;
   int expect_changed = 0;
   for (int i = 0; i < n; ++i) {
@@ -56,7 +55,10 @@ TEST(RefKMeans, AssignMatchesBruteForceWithTies) {
     double bd = std::numeric_limits<double>::infinity();
     for (int c = 0; c < k; ++c) {
       const double dd = std::pow(X[i * d] - C[c * d], 2) + std::pow(X[i * d + 1] - C[c * d + 1], 2);
-      if (dd < bd) { bd = dd; best = c; }
+      if (dd < bd) {
+        bd = dd;
+        best = c;
+      }
     }
     EXPECT_EQ(labels[i], best);
     EXPECT_NE(labels[i], 1);
@@ -97,7 +99,8 @@ TEST(RefKMeans, InertiaNonIncreasingAndRecoversBlobs) {
   for (const auto& c : kCentres) {
     double best = 1e9;
     for (int j = 0; j < 4; ++j)
-      best = std::min<double>(best, std::hypot(res.centers[j * 2] - c[0], res.centers[j * 2 + 1] - c[1]));
+      best = std::min<double>(best,
+                              std::hypot(res.centers[j * 2] - c[0], res.centers[j * 2 + 1] - c[1]));
     EXPECT_LT(best, 0.2);
   }
   // Inertia ~ n d sigma^2 = 600 * 2 * 0.25 = 300 (chi-square with 1200 dof: +-4 sd = +-16%).

@@ -22,8 +22,8 @@ namespace {
 using latentkit::MmdKernel;
 using latentkit::test::random_uniform;
 
-double direct_kernel_sum(const std::vector<double>& A, int na, const std::vector<double>& B,
-                         int nb, int d, MmdKernel kind, const std::vector<double>& p) {
+double direct_kernel_sum(const std::vector<double>& A, int na, const std::vector<double>& B, int nb,
+                         int d, MmdKernel kind, const std::vector<double>& p) {
   double total = 0.0;
   for (int i = 0; i < na; ++i)
     for (int j = 0; j < nb; ++j) {
@@ -180,7 +180,9 @@ TEST(RefMmd, StatisticsSameVersusShiftedDistribution) {
   auto backend = latentkit::make_cpu_backend();
   const int n = 200, m = 200, d = 3, perms = 99;
   latentkit::MmdKernelSpec spec{MmdKernel::Rbf, latentkit::halving_list(6.0, 7)};
-  const auto to_f = [](const std::vector<double>& v) { return std::vector<float>(v.begin(), v.end()); };
+  const auto to_f = [](const std::vector<double>& v) {
+    return std::vector<float>(v.begin(), v.end());
+  };
   const auto X = backend->upload(to_f(normal(n * d, rng)));
   const auto Ysame = backend->upload(to_f(normal(m * d, rng)));
   const auto Yshift = backend->upload(to_f(normal(m * d, rng, 1.0)));
@@ -190,8 +192,8 @@ TEST(RefMmd, StatisticsSameVersusShiftedDistribution) {
   EXPECT_GE(latentkit::mmd2(*backend, X.data(), n, Ysame.data(), m, d, spec, false), -1e-12);
 
   // The null spread from the permutation statistics: recompute them by the same labels.
-  const auto same = latentkit::mmd_permutation_test(*backend, X.data(), n, Ysame.data(), m, d,
-                                                    spec, true, perms, seed, 0);
+  const auto same = latentkit::mmd_permutation_test(*backend, X.data(), n, Ysame.data(), m, d, spec,
+                                                    true, perms, seed, 0);
   const double mmd_same = latentkit::mmd2(*backend, X.data(), n, Ysame.data(), m, d, spec, true);
   EXPECT_NEAR(same.observed, mmd_same, 1e-9);
   // Under H0 the unbiased MMD^2 has mean 0 and standard error ~ sqrt(2) k0 / n ~ 0.05 here (7
@@ -203,16 +205,16 @@ TEST(RefMmd, StatisticsSameVersusShiftedDistribution) {
 
   const double mmd_shift = latentkit::mmd2(*backend, X.data(), n, Yshift.data(), m, d, spec, true);
   EXPECT_GT(mmd_shift, 10 * se);  // a unit shift in every dimension: ~0.9 here
-  const auto shifted = latentkit::mmd_permutation_test(*backend, X.data(), n, Yshift.data(), m,
-                                                       d, spec, true, perms, seed, 0);
+  const auto shifted = latentkit::mmd_permutation_test(*backend, X.data(), n, Yshift.data(), m, d,
+                                                       spec, true, perms, seed, 0);
   EXPECT_DOUBLE_EQ(shifted.p_value, 1.0 / (1 + perms));
 
   // Same seed: same p-value (reproducible); a subsample is recorded as such.
   const auto again = latentkit::mmd_permutation_test(*backend, X.data(), n, Ysame.data(), m, d,
                                                      spec, true, perms, seed, 0);
   EXPECT_EQ(again.p_value, same.p_value);
-  const auto sub = latentkit::mmd_permutation_test(*backend, X.data(), n, Yshift.data(), m, d,
-                                                   spec, true, 19, seed, 100);
+  const auto sub = latentkit::mmd_permutation_test(*backend, X.data(), n, Yshift.data(), m, d, spec,
+                                                   true, 19, seed, 100);
   EXPECT_TRUE(sub.subsampled);
   EXPECT_EQ(sub.points_x + sub.points_y, 100);
 }
@@ -224,8 +226,8 @@ TEST(RefMmd, MedianHeuristicAndBadInput) {
   int used = 0;
   std::vector<float> big(1000);
   for (int i = 0; i < 1000; ++i) big[i] = float(i);
-  latentkit::median_heuristic(big, 600, std::vector<float>(big.begin() + 600, big.end()), 400, 1,
-                              7, 50, &used);
+  latentkit::median_heuristic(big, 600, std::vector<float>(big.begin() + 600, big.end()), 400, 1, 7,
+                              50, &used);
   EXPECT_EQ(used, 50);
   const std::vector<float> same(10, 2.f);
   EXPECT_THROW(latentkit::median_heuristic(same, 5, same, 5, 2, 7, 0), latentkit::InputError);

@@ -142,15 +142,15 @@ TEST(RefPairwise, HostApiOnCpuAndBadK) {
     const auto all = brute_knn_row(Xh, q, Xh, n, d, true);
     for (int r = 0; r < k; ++r) EXPECT_EQ(idx_h[size_t(q) * k + r], all[r].second);
   }
-  EXPECT_THROW(latentkit::knn(*backend, X.data(), n, X.data(), n, d, n, true, idx.data(),
-                              dist.data()),
-               latentkit::InputError);  // k = n with exclude_self: only n-1 candidates
-  EXPECT_THROW(latentkit::knn(*backend, X.data(), n, X.data(), n, d, 0, false, idx.data(),
-                              dist.data()),
-               latentkit::InputError);
-  EXPECT_THROW(latentkit::knn(*backend, X.data(), 3, X.data(), n, d, 2, true, idx.data(),
-                              dist.data()),
-               latentkit::InputError);  // exclude_self with nq != nx
+  EXPECT_THROW(
+      latentkit::knn(*backend, X.data(), n, X.data(), n, d, n, true, idx.data(), dist.data()),
+      latentkit::InputError);  // k = n with exclude_self: only n-1 candidates
+  EXPECT_THROW(
+      latentkit::knn(*backend, X.data(), n, X.data(), n, d, 0, false, idx.data(), dist.data()),
+      latentkit::InputError);
+  EXPECT_THROW(
+      latentkit::knn(*backend, X.data(), 3, X.data(), n, d, 2, true, idx.data(), dist.data()),
+      latentkit::InputError);  // exclude_self with nq != nx
 }
 
 }  // namespace

@@ -14,8 +14,8 @@ namespace latentkit::ref {
 template <class T>
 double kmeans_assign(const T* X, int n, int d, const T* C, int k, const int32_t* prev_labels,
                      int32_t* labels, T* mindist, int* changed) {
-  LK_CHECK(n >= 0 && d >= 1 && k >= 1, "kmeans_assign: bad shape n=" << n << " d=" << d
-                                                                     << " k=" << k);
+  LK_CHECK(n >= 0 && d >= 1 && k >= 1,
+           "kmeans_assign: bad shape n=" << n << " d=" << d << " k=" << k);
   double inertia = 0.0;
   int n_changed = 0;
   for (int i = 0; i < n; ++i) {
@@ -52,7 +52,8 @@ void kmeans_update_sums(const T* X, int n, int d, const int32_t* labels, int k, 
     const int c = labels[i];
     LK_CHECK(c >= 0 && c < k, "kmeans_update_sums: label " << c << " outside [0, " << k << ")");
     counts[c] += 1.0;
-    for (int j = 0; j < d; ++j) sums[static_cast<size_t>(c) * d + j] += X[static_cast<size_t>(i) * d + j];
+    for (int j = 0; j < d; ++j)
+      sums[static_cast<size_t>(c) * d + j] += X[static_cast<size_t>(i) * d + j];
   }
 }
 
@@ -64,8 +65,8 @@ void silhouette_samples(const T* X, int n, int d, const int32_t* labels, int k, 
   std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return labels[a] < labels[b]; });
   std::vector<int> begin(static_cast<size_t>(k) + 1, 0);
   for (int i = 0; i < n; ++i) {
-    LK_CHECK(labels[i] >= 0 && labels[i] < k, "silhouette: label " << labels[i] << " outside [0, "
-                                                                    << k << ")");
+    LK_CHECK(labels[i] >= 0 && labels[i] < k,
+             "silhouette: label " << labels[i] << " outside [0, " << k << ")");
     ++begin[labels[i] + 1];
   }
   for (int c = 0; c < k; ++c) begin[c + 1] += begin[c];
@@ -107,11 +108,10 @@ void silhouette_samples(const T* X, int n, int d, const int32_t* labels, int k, 
   }
 }
 
-#define LK_KMEANS_INSTANTIATE(T)                                                              \
-  template double kmeans_assign<T>(const T*, int, int, const T*, int, const int32_t*,        \
-                                   int32_t*, T*, int*);                                       \
-  template void kmeans_update_sums<T>(const T*, int, int, const int32_t*, int, double*,      \
-                                      double*);                                               \
+#define LK_KMEANS_INSTANTIATE(T)                                                                  \
+  template double kmeans_assign<T>(const T*, int, int, const T*, int, const int32_t*, int32_t*,   \
+                                   T*, int*);                                                     \
+  template void kmeans_update_sums<T>(const T*, int, int, const int32_t*, int, double*, double*); \
   template void silhouette_samples<T>(const T*, int, int, const int32_t*, int, double*);
 LK_KMEANS_INSTANTIATE(float)
 LK_KMEANS_INSTANTIATE(double)

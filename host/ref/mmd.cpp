@@ -54,8 +54,8 @@ void sqdist_row(const T* a, const T* B, int j_begin, int nb, int d, double* out)
 }
 
 void check_spec(const double* params, int count) {
-  LK_CHECK(count >= 1 && count <= kMmdMaxParams && params, "mmd: need 1.." << kMmdMaxParams
-                                                                            << " kernel params");
+  LK_CHECK(count >= 1 && count <= kMmdMaxParams && params,
+           "mmd: need 1.." << kMmdMaxParams << " kernel params");
 }
 
 }  // namespace
@@ -197,15 +197,14 @@ double mmd2_from_label_sums(double s_xx, double sum_x_rowsums, double total, int
   return s_xx / (n * n) + syy / (m * m) - 2.0 * sxy / (n * m);
 }
 
-#define LK_MMD_INSTANTIATE(T)                                                                  \
-  template double mmd_kernel_sum<T>(const T*, int, const T*, int, int, MmdKernel,             \
-                                    const double*, int);                                       \
-  template double mmd2<T>(const T*, int, const T*, int, int, MmdKernel, const double*, int,   \
-                          bool);                                                               \
-  template double mmd2_grad_y<T>(const T*, int, const T*, int, int, MmdKernel, const double*, \
-                                 int, bool, T*);                                               \
-  template void mmd_weighted_sums<T>(const T*, int, const T*, int, int, MmdKernel,            \
-                                     const double*, int, bool, const float*, int, double*);
+#define LK_MMD_INSTANTIATE(T)                                                                      \
+  template double mmd_kernel_sum<T>(const T*, int, const T*, int, int, MmdKernel, const double*,   \
+                                    int);                                                          \
+  template double mmd2<T>(const T*, int, const T*, int, int, MmdKernel, const double*, int, bool); \
+  template double mmd2_grad_y<T>(const T*, int, const T*, int, int, MmdKernel, const double*, int, \
+                                 bool, T*);                                                        \
+  template void mmd_weighted_sums<T>(const T*, int, const T*, int, int, MmdKernel, const double*,  \
+                                     int, bool, const float*, int, double*);
 LK_MMD_INSTANTIATE(float)
 LK_MMD_INSTANTIATE(double)
 #undef LK_MMD_INSTANTIATE

@@ -22,8 +22,8 @@ double sqdist_row(const T* x, const T* y, int d) {
 
 template <class T>
 void pairwise_sqdist(const T* X, int n, const T* Y, int m, int d, T* out) {
-  LK_CHECK(n >= 0 && m >= 0 && d >= 1, "pairwise_sqdist: bad shape n=" << n << " m=" << m
-                                                                      << " d=" << d);
+  LK_CHECK(n >= 0 && m >= 0 && d >= 1,
+           "pairwise_sqdist: bad shape n=" << n << " m=" << m << " d=" << d);
   for (int i = 0; i < n; ++i)
     for (int j = 0; j < m; ++j)
       out[static_cast<size_t>(i) * m + j] = static_cast<T>(
@@ -31,13 +31,13 @@ void pairwise_sqdist(const T* X, int n, const T* Y, int m, int d, T* out) {
 }
 
 template <class T>
-void knn(const T* Q, int nq, const T* X, int nx, int d, int k, bool exclude_self,
-         int32_t* idx_out, T* dist2_out) {
+void knn(const T* Q, int nq, const T* X, int nx, int d, int k, bool exclude_self, int32_t* idx_out,
+         T* dist2_out) {
   const int available = exclude_self ? nx - 1 : nx;
   LK_CHECK(d >= 1 && nq >= 0 && k >= 1 && k <= available,
            "knn: need d >= 1 and 1 <= k <= " << available << ", got d=" << d << " k=" << k);
-  LK_CHECK(!exclude_self || nq == nx, "knn: exclude_self needs Q == X, got nq=" << nq
-                                                                               << " nx=" << nx);
+  LK_CHECK(!exclude_self || nq == nx,
+           "knn: exclude_self needs Q == X, got nq=" << nq << " nx=" << nx);
   std::vector<std::pair<double, int>> cand(static_cast<size_t>(nx));
   const auto less = [](const std::pair<double, int>& a, const std::pair<double, int>& b) {
     return a.first < b.first || (a.first == b.first && a.second < b.second);

@@ -57,14 +57,25 @@ class CpuSteps : public LloydSteps {
 class CudaSteps : public LloydSteps {
  public:
   CudaSteps(const float* X, int n, int d, int k, cudaStream_t stream)
-      : X_(X), n_(n), d_(d), k_(k), stream_(stream), C_(static_cast<size_t>(k) * d),
-        labels_(n), prev_(n), mindist_(n), blocks_(cuda::kmeans_assign_blocks(n)),
-        block_inertia_(blocks_), block_changed_(blocks_), sums_(static_cast<size_t>(k) * d),
-        counts_(k), scratch_(cuda::kmeans_update_scratch(n, k, d)) {}
+      : X_(X),
+        n_(n),
+        d_(d),
+        k_(k),
+        stream_(stream),
+        C_(static_cast<size_t>(k) * d),
+        labels_(n),
+        prev_(n),
+        mindist_(n),
+        blocks_(cuda::kmeans_assign_blocks(n)),
+        block_inertia_(blocks_),
+        block_changed_(blocks_),
+        sums_(static_cast<size_t>(k) * d),
+        counts_(k),
+        scratch_(cuda::kmeans_update_scratch(n, k, d)) {}
   double assign(const std::vector<float>& C, bool count_changes, int* changed) override {
     std::swap(labels_, prev_);
-    LK_CUDA_CHECK(cudaMemcpyAsync(C_.data(), C.data(), C_.bytes(), cudaMemcpyHostToDevice,
-                                  stream_));
+    LK_CUDA_CHECK(
+        cudaMemcpyAsync(C_.data(), C.data(), C_.bytes(), cudaMemcpyHostToDevice, stream_));
     cuda::kmeans_assign(X_, n_, d_, C_.data(), k_, count_changes ? prev_.data() : nullptr,
                         labels_.data(), mindist_.data(), block_inertia_.data(),
                         block_changed_.data(), stream_);
@@ -83,8 +94,8 @@ class CudaSteps : public LloydSteps {
   void update(std::vector<double>& sums, std::vector<double>& counts) override {
     cuda::kmeans_update_sums(X_, n_, d_, labels_.data(), k_, sums_.data(), counts_.data(),
                              scratch_.data(), stream_);
-    LK_CUDA_CHECK(cudaMemcpyAsync(sums.data(), sums_.data(), sums_.bytes(),
-                                  cudaMemcpyDeviceToHost, stream_));
+    LK_CUDA_CHECK(
+        cudaMemcpyAsync(sums.data(), sums_.data(), sums_.bytes(), cudaMemcpyDeviceToHost, stream_));
     LK_CUDA_CHECK(cudaMemcpyAsync(counts.data(), counts_.data(), counts_.bytes(),
                                   cudaMemcpyDeviceToHost, stream_));
     LK_CUDA_CHECK(cudaStreamSynchronize(stream_));
@@ -186,9 +197,8 @@ KMeansResult lloyd(LloydSteps& steps, const std::vector<float>& Xh, int n, int d
       std::vector<int> order(static_cast<size_t>(n));
       std::iota(order.begin(), order.end(), 0);
       const size_t take = std::min(empty.size(), order.size());
-      std::partial_sort(order.begin(), order.begin() + take, order.end(), [&](int a, int b) {
-        return md[a] > md[b] || (md[a] == md[b] && a < b);
-      });
+      std::partial_sort(order.begin(), order.begin() + take, order.end(),
+                        [&](int a, int b) { return md[a] > md[b] || (md[a] == md[b] && a < b); });
       for (size_t e = 0; e < take; ++e)
         std::copy_n(Xh.data() + static_cast<size_t>(order[e]) * d, d,
                     next.data() + static_cast<size_t>(empty[e]) * d);
@@ -216,11 +226,12 @@ KMeansResult lloyd(LloydSteps& steps, const std::vector<float>& Xh, int n, int d
 
 }  // namespace
 
-std::vector<float> kmeans_plus_plus(const std::vector<float>& X, int n, int d, int k,
-                                    uint64_t seed, int restart) {
-  LK_INPUT_CHECK(k >= 1 && k <= n, "kmeans: k=" << k << " clusters need at least k points, got "
-                                                << n);
-  const uint32_t offset = (static_cast<uint32_t>(restart) << 16) | static_cast<uint32_t>(k & 0xffff);
+std::vector<float> kmeans_plus_plus(const std::vector<float>& X, int n, int d, int k, uint64_t seed,
+                                    int restart) {
+  LK_INPUT_CHECK(k >= 1 && k <= n,
+                 "kmeans: k=" << k << " clusters need at least k points, got " << n);
+  const uint32_t offset =
+      (static_cast<uint32_t>(restart) << 16) | static_cast<uint32_t>(k & 0xffff);
   uint64_t draw = 0;
   const auto uniform = [&]() {  // (0, 1]
     return philox_uniform(seed, RngStream::KMeansInit, offset, draw++);
@@ -267,8 +278,8 @@ std::vector<float> kmeans_plus_plus(const std::vector<float>& X, int n, int d, i
 
 KMeansResult kmeans(Backend& backend, const float* X, int n, int d, const KMeansOptions& opt) {
   LK_INPUT_CHECK(n >= 1 && d >= 1, "kmeans: need at least one point with one column");
-  LK_INPUT_CHECK(opt.k >= 1 && opt.k <= n, "kmeans: k=" << opt.k << " clusters need k <= n = "
-                                                        << n << " points");
+  LK_INPUT_CHECK(opt.k >= 1 && opt.k <= n,
+                 "kmeans: k=" << opt.k << " clusters need k <= n = " << n << " points");
   LK_INPUT_CHECK(opt.n_init >= 1 && opt.max_iter >= 1 && opt.tol >= 0 && std::isfinite(opt.tol),
                  "kmeans: need n_init >= 1, max_iter >= 1 and tol >= 0");
   const std::vector<float> Xh = backend.download(X, static_cast<size_t>(n) * d);
@@ -295,7 +306,8 @@ SilhouetteResult silhouette(Backend& backend, const float* X, int n, int d, cons
     std::vector<float> xs(static_cast<size_t>(sample_size) * d);
     std::vector<int32_t> ls(static_cast<size_t>(sample_size));
     for (int r = 0; r < sample_size; ++r) {
-      std::copy_n(Xh.data() + static_cast<size_t>(idx[r]) * d, d, xs.data() + static_cast<size_t>(r) * d);
+      std::copy_n(Xh.data() + static_cast<size_t>(idx[r]) * d, d,
+                  xs.data() + static_cast<size_t>(r) * d);
       ls[r] = lh[idx[r]];
     }
     Xh.swap(xs);
@@ -326,16 +338,20 @@ SilhouetteResult silhouette(Backend& backend, const float* X, int n, int d, cons
     std::vector<float> xs(Xh.size());
     std::vector<int32_t> ls(static_cast<size_t>(m));
     for (int r = 0; r < m; ++r) {
-      std::copy_n(Xh.data() + static_cast<size_t>(order[r]) * d, d, xs.data() + static_cast<size_t>(r) * d);
+      std::copy_n(Xh.data() + static_cast<size_t>(order[r]) * d, d,
+                  xs.data() + static_cast<size_t>(r) * d);
       ls[r] = lh[order[r]];
     }
     const cudaStream_t stream = static_cast<cudaStream_t>(backend.cuda_stream());
     cuda::DeviceBuffer<float> xd(xs.size());
     cuda::DeviceBuffer<int32_t> ld(ls.size()), bd(begin.size());
     cuda::DeviceBuffer<double> sd(s.size());
-    LK_CUDA_CHECK(cudaMemcpyAsync(xd.data(), xs.data(), xd.bytes(), cudaMemcpyHostToDevice, stream));
-    LK_CUDA_CHECK(cudaMemcpyAsync(ld.data(), ls.data(), ld.bytes(), cudaMemcpyHostToDevice, stream));
-    LK_CUDA_CHECK(cudaMemcpyAsync(bd.data(), begin.data(), bd.bytes(), cudaMemcpyHostToDevice, stream));
+    LK_CUDA_CHECK(
+        cudaMemcpyAsync(xd.data(), xs.data(), xd.bytes(), cudaMemcpyHostToDevice, stream));
+    LK_CUDA_CHECK(
+        cudaMemcpyAsync(ld.data(), ls.data(), ld.bytes(), cudaMemcpyHostToDevice, stream));
+    LK_CUDA_CHECK(
+        cudaMemcpyAsync(bd.data(), begin.data(), bd.bytes(), cudaMemcpyHostToDevice, stream));
     cuda::silhouette_samples_sorted(xd.data(), m, d, ld.data(), bd.data(), k, sd.data(), stream);
     LK_CUDA_CHECK(cudaMemcpyAsync(s.data(), sd.data(), sd.bytes(), cudaMemcpyDeviceToHost, stream));
     LK_CUDA_CHECK(cudaStreamSynchronize(stream));
@@ -350,8 +366,8 @@ KMeansSweep kmeans_sweep(Backend& backend, const float* X, int n, int d, int k_m
                          const KMeansOptions& opt, int silhouette_sample) {
   LK_INPUT_CHECK(k_min >= 2 && k_min <= k_max,
                  "kmeans sweep: need 2 <= k_min <= k_max, got " << k_min << ".." << k_max);
-  LK_INPUT_CHECK(k_max < n, "kmeans sweep: k_max=" << k_max << " needs more than k_max points, got "
-                                                   << n);
+  LK_INPUT_CHECK(k_max < n,
+                 "kmeans sweep: k_max=" << k_max << " needs more than k_max points, got " << n);
   KMeansSweep sweep;
   double best = -std::numeric_limits<double>::infinity();
   for (int k = k_min; k <= k_max; ++k) {

@@ -38,8 +38,8 @@ cudaStream_t stream_of(Backend& backend) {
 
 void check_sizes(int n, int m, int d, bool unbiased) {
   LK_INPUT_CHECK(d >= 1, "mmd: the samples need at least one column");
-  LK_INPUT_CHECK(n >= 1 && m >= 1, "mmd: both samples need at least one row, got " << n << " and "
-                                                                                   << m);
+  LK_INPUT_CHECK(n >= 1 && m >= 1,
+                 "mmd: both samples need at least one row, got " << n << " and " << m);
   LK_INPUT_CHECK(!unbiased || (n >= 2 && m >= 2),
                  "mmd: the unbiased estimator needs at least 2 rows in each sample, got "
                      << n << " and " << m << "; use the biased estimator");
@@ -105,9 +105,9 @@ std::vector<double> halving_list(double h, int count) {
 }
 
 void validate_mmd_kernel(const MmdKernelSpec& spec) {
-  LK_INPUT_CHECK(!spec.params.empty() &&
-                     static_cast<int>(spec.params.size()) <= kMmdMaxParams,
-                 "mmd: give 1 to " << kMmdMaxParams << " " << (spec.kind == MmdKernel::Rbf ? "bandwidths" : "scales")
+  LK_INPUT_CHECK(!spec.params.empty() && static_cast<int>(spec.params.size()) <= kMmdMaxParams,
+                 "mmd: give 1 to " << kMmdMaxParams << " "
+                                   << (spec.kind == MmdKernel::Rbf ? "bandwidths" : "scales")
                                    << ", got " << spec.params.size());
   for (double p : spec.params)
     LK_INPUT_CHECK(std::isfinite(p) && p > 0 && p < 1e30,
@@ -126,7 +126,8 @@ double median_heuristic(const std::vector<float>& X, int n, const std::vector<fl
     for (int i = 0; i < pooled; ++i) idx[i] = i;
   }
   const auto row = [&](int p) {
-    return p < n ? X.data() + static_cast<size_t>(p) * d : Y.data() + static_cast<size_t>(p - n) * d;
+    return p < n ? X.data() + static_cast<size_t>(p) * d
+                 : Y.data() + static_cast<size_t>(p - n) * d;
   };
   std::vector<double> d2;
   d2.reserve(idx.size() * (idx.size() - 1) / 2);
@@ -207,8 +208,8 @@ double mmd2_grad_y(Backend& backend, const float* X, int n, const float* Y, int 
     const double* ryx = r_yx.data() + static_cast<size_t>(j) * ncols;
     for (int c = 0; c < d; ++c) {
       const double yc = yh[static_cast<size_t>(j) * d + c] - mu[c];
-      g[static_cast<size_t>(j) * d + c] = static_cast<float>(
-          c_yy * (ryy[1 + c] - yc * ryy[0]) - c_xy * (ryx[1 + c] - yc * ryx[0]));
+      g[static_cast<size_t>(j) * d + c] =
+          static_cast<float>(c_yy * (ryy[1 + c] - yc * ryy[0]) - c_xy * (ryx[1 + c] - yc * ryx[0]));
     }
   }
   backend.to_backend(grad_y, g.data(), g.size());
@@ -245,7 +246,8 @@ MmdPermutationResult mmd_permutation_test(Backend& backend, const float* X, int 
   const int pooled = nx + ny;
   std::vector<float> Z(static_cast<size_t>(pooled) * d);
   for (int r = 0; r < nx; ++r)
-    std::copy_n(xh.data() + static_cast<size_t>(xi[r]) * d, d, Z.data() + static_cast<size_t>(r) * d);
+    std::copy_n(xh.data() + static_cast<size_t>(xi[r]) * d, d,
+                Z.data() + static_cast<size_t>(r) * d);
   for (int r = 0; r < ny; ++r)
     std::copy_n(yh.data() + static_cast<size_t>(yi[r]) * d, d,
                 Z.data() + static_cast<size_t>(nx + r) * d);

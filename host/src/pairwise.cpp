@@ -14,8 +14,8 @@ void knn(Backend& backend, const float* Q, int nq, const float* X, int nx, int d
   LK_INPUT_CHECK(d >= 1, "knn: the points need at least one column, got d=" << d);
   LK_INPUT_CHECK(nq >= 0 && nx >= 1, "knn: need at least one reference point, got nx=" << nx);
   LK_INPUT_CHECK(!exclude_self || nq == nx,
-                 "knn: exclude_self means the queries are the reference points, but nq=" << nq
-                                                                                        << " != nx=" << nx);
+                 "knn: exclude_self means the queries are the reference points, but nq="
+                     << nq << " != nx=" << nx);
   const int available = exclude_self ? nx - 1 : nx;
   LK_INPUT_CHECK(k >= 1 && k <= available,
                  "knn: k=" << k << " neighbours requested but only " << available

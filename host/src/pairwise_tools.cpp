@@ -33,13 +33,14 @@ nlohmann::json mmd_report(Backend& backend, const std::vector<float>& X, int n,
   LK_INPUT_CHECK(opt.permutations >= 0, "--permutations must be >= 0, got " << opt.permutations);
   nlohmann::json j;
   if (opt.bandwidths.empty()) {
-    LK_INPUT_CHECK(opt.n_bandwidths >= 1 && opt.n_bandwidths <= kMmdMaxParams,
-                   "--n-bandwidths must be in 1.." << kMmdMaxParams << ", got " << opt.n_bandwidths);
+    LK_INPUT_CHECK(
+        opt.n_bandwidths >= 1 && opt.n_bandwidths <= kMmdMaxParams,
+        "--n-bandwidths must be in 1.." << kMmdMaxParams << ", got " << opt.n_bandwidths);
     int used = 0;
     const double h = median_heuristic(X, n, Y, m, d, opt.seed, kMedianMaxPoints, &used);
     spec.params = halving_list(h, opt.n_bandwidths);
-    j["median_heuristic"] = {{"median_sq_distance", h}, {"points", used},
-                             {"subsampled", used < n + m}};
+    j["median_heuristic"] = {
+        {"median_sq_distance", h}, {"points", used}, {"subsampled", used < n + m}};
   } else {
     spec.params = opt.bandwidths;
   }
@@ -56,15 +57,15 @@ nlohmann::json mmd_report(Backend& backend, const std::vector<float>& X, int n,
   j["d"] = d;
   j["permutations"] = opt.permutations;
   if (opt.permutations > 0) {
-    const int max_points = opt.perm_max_points >= 0 ? opt.perm_max_points
+    const int max_points = opt.perm_max_points >= 0            ? opt.perm_max_points
                            : backend.kind() == DeviceKind::Cpu ? kCpuPermutationMaxPoints
                                                                : 0;
-    const auto pt = mmd_permutation_test(backend, xb.data(), n, yb.data(), m, d, spec,
-                                         opt.unbiased, opt.permutations, opt.seed, max_points);
+    const auto pt = mmd_permutation_test(backend, xb.data(), n, yb.data(), m, d, spec, opt.unbiased,
+                                         opt.permutations, opt.seed, max_points);
     j["p_value"] = pt.p_value;
-    j["permutation_test"] = {{"points_x", pt.points_x}, {"points_y", pt.points_y},
+    j["permutation_test"] = {{"points_x", pt.points_x},     {"points_y", pt.points_y},
                              {"subsampled", pt.subsampled}, {"observed_mmd2", pt.observed},
-                             {"max_points", max_points}, {"seed", opt.seed}};
+                             {"max_points", max_points},    {"seed", opt.seed}};
   } else {
     j["p_value"] = nullptr;
   }
@@ -85,10 +86,12 @@ nlohmann::json run_mmd_tool(const MmdToolOptions& opt, Backend& backend, std::os
   j["x"] = opt.x_csv;
   j["y"] = opt.y_csv;
   ensure_directory(opt.out_dir);
-  write_file_atomic(opt.out_dir + "/result.json", [&](std::ostream& os) { os << j.dump(2) << "\n"; });
+  write_file_atomic(opt.out_dir + "/result.json",
+                    [&](std::ostream& os) { os << j.dump(2) << "\n"; });
   out << "mmd2 = " << fmt(j["mmd2"].get<double>()) << " (" << j["estimator"].get<std::string>()
-      << ", " << j["kernel"].get<std::string>() << " kernel, " << (j.contains("bandwidths") ? j["bandwidths"].size() : j["scales"].size())
-      << " " << (j.contains("bandwidths") ? "bandwidths" : "scales") << ")";
+      << ", " << j["kernel"].get<std::string>() << " kernel, "
+      << (j.contains("bandwidths") ? j["bandwidths"].size() : j["scales"].size()) << " "
+      << (j.contains("bandwidths") ? "bandwidths" : "scales") << ")";
   if (opt.permutations > 0) {
     const auto& pt = j["permutation_test"];
     out << ", p_value = " << fmt(j["p_value"].get<double>()) << " (" << opt.permutations
@@ -103,9 +106,12 @@ nlohmann::json kmeans_report(const KMeansSweep& sweep, int d, int silhouette_sam
   nlohmann::json per_k = nlohmann::json::array();
   const KMeansSweepEntry* best = nullptr;
   for (const auto& e : sweep.per_k) {
-    per_k.push_back({{"k", e.fit.k}, {"inertia", e.fit.inertia},
-                     {"silhouette", e.silhouette.score}, {"n_iter", e.fit.n_iter},
-                     {"best_init", e.fit.best_init}, {"empty_reseeds", e.fit.empty_reseeds}});
+    per_k.push_back({{"k", e.fit.k},
+                     {"inertia", e.fit.inertia},
+                     {"silhouette", e.silhouette.score},
+                     {"n_iter", e.fit.n_iter},
+                     {"best_init", e.fit.best_init},
+                     {"empty_reseeds", e.fit.empty_reseeds}});
     if (e.fit.k == sweep.best_k_silhouette) best = &e;
   }
   nlohmann::json j;
@@ -117,10 +123,13 @@ nlohmann::json kmeans_report(const KMeansSweep& sweep, int d, int silhouette_sam
   if (best) {
     nlohmann::json centers = nlohmann::json::array();
     for (int c = 0; c < best->fit.k; ++c)
-      centers.push_back(std::vector<float>(best->fit.centers.begin() + static_cast<size_t>(c) * d,
-                                           best->fit.centers.begin() + static_cast<size_t>(c + 1) * d));
-    j["best"] = {{"k", best->fit.k}, {"inertia", best->fit.inertia},
-                 {"silhouette", best->silhouette.score}, {"centers", centers}};
+      centers.push_back(
+          std::vector<float>(best->fit.centers.begin() + static_cast<size_t>(c) * d,
+                             best->fit.centers.begin() + static_cast<size_t>(c + 1) * d));
+    j["best"] = {{"k", best->fit.k},
+                 {"inertia", best->fit.inertia},
+                 {"silhouette", best->silhouette.score},
+                 {"centers", centers}};
   }
   return j;
 }
@@ -135,9 +144,8 @@ nlohmann::json run_kmeans_tool(const KMeansToolOptions& opt, Backend& backend, s
                                          << opt.k_max);
   const auto t0 = Clock::now();
   Array<float> xb = backend.upload(data.x);
-  const KMeansSweep sweep =
-      kmeans_sweep(backend, xb.data(), data.n, data.d, opt.k_min, opt.k_max, opt.kmeans,
-                   opt.silhouette_sample);
+  const KMeansSweep sweep = kmeans_sweep(backend, xb.data(), data.n, data.d, opt.k_min, opt.k_max,
+                                         opt.kmeans, opt.silhouette_sample);
   nlohmann::json j = kmeans_report(sweep, data.d, opt.silhouette_sample);
   j["seconds"] = seconds_since(t0);
   j["app"] = "kmeans";
@@ -145,9 +153,13 @@ nlohmann::json run_kmeans_tool(const KMeansToolOptions& opt, Backend& backend, s
   j["input"] = opt.input_csv;
   j["n"] = data.n;
   j["d"] = data.d;
-  j["config"] = {{"k_min", opt.k_min}, {"k_max", opt.k_max}, {"n_init", opt.kmeans.n_init},
-                 {"max_iter", opt.kmeans.max_iter}, {"tol", opt.kmeans.tol},
-                 {"seed", opt.kmeans.seed}, {"silhouette_sample", opt.silhouette_sample},
+  j["config"] = {{"k_min", opt.k_min},
+                 {"k_max", opt.k_max},
+                 {"n_init", opt.kmeans.n_init},
+                 {"max_iter", opt.kmeans.max_iter},
+                 {"tol", opt.kmeans.tol},
+                 {"seed", opt.kmeans.seed},
+                 {"silhouette_sample", opt.silhouette_sample},
                  {"init", "k-means++ (greedy, 2 + ln k candidates)"}};
   j["labels_file"] = "labels.csv";
   ensure_directory(opt.out_dir);
@@ -157,10 +169,11 @@ nlohmann::json run_kmeans_tool(const KMeansToolOptions& opt, Backend& backend, s
   LK_CHECK(best, "kmeans: no best k");
   write_csv(opt.out_dir + "/labels.csv", {"label"},
             {std::vector<double>(best->fit.labels.begin(), best->fit.labels.end())});
-  write_file_atomic(opt.out_dir + "/result.json", [&](std::ostream& os) { os << j.dump(2) << "\n"; });
+  write_file_atomic(opt.out_dir + "/result.json",
+                    [&](std::ostream& os) { os << j.dump(2) << "\n"; });
   for (const auto& e : sweep.per_k)
-    out << "k=" << e.fit.k << " inertia=" << fmt(e.fit.inertia) << " silhouette="
-        << fmt(e.silhouette.score, "%.4f") << " n_iter=" << e.fit.n_iter << "\n";
+    out << "k=" << e.fit.k << " inertia=" << fmt(e.fit.inertia)
+        << " silhouette=" << fmt(e.silhouette.score, "%.4f") << " n_iter=" << e.fit.n_iter << "\n";
   out << "best_k_silhouette = " << sweep.best_k_silhouette << "\nwrote " << opt.out_dir
       << "/result.json, " << opt.out_dir << "/labels.csv\n";
   return j;

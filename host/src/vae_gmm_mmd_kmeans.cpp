@@ -3,8 +3,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <string>
 #include <cstdio>
+#include <string>
 
 #include "latentkit/check.h"
 #include "latentkit/kmeans.h"
@@ -49,14 +49,15 @@ nlohmann::json vae_gmm_kmeans_stage(Backend& backend, const std::vector<float>& 
     log << "kmeans " << why << "\n";
     return {{"skipped", why}};
   }
-  const int sample = opt.silhouette_sample >= 0 ? opt.silhouette_sample
+  const int sample = opt.silhouette_sample >= 0          ? opt.silhouette_sample
                      : backend.kind() == DeviceKind::Cpu ? kCpuSilhouetteSample
                                                          : 0;
   KMeansOptions ko;
   ko.n_init = opt.n_init;
   ko.seed = seed;
   Array<float> xb = backend.upload(generated);
-  const KMeansSweep sweep = kmeans_sweep(backend, xb.data(), n, d, opt.k_min, opt.k_max, ko, sample);
+  const KMeansSweep sweep =
+      kmeans_sweep(backend, xb.data(), n, d, opt.k_min, opt.k_max, ko, sample);
   nlohmann::json j = kmeans_report(sweep, d, sample);
   j["on"] = "generated";
   j["n"] = n;
@@ -72,8 +73,9 @@ nlohmann::json vae_gmm_kmeans_stage(Backend& backend, const std::vector<float>& 
       std::snprintf(buf, sizeof buf, "%.4f", e.silhouette.score);
       log << " (silhouette " << buf << ")";
     }
-  log << "; silhouette " << (sample > 0 && sample < n ? "on a sample of " + std::to_string(sample)
-                                                      : std::string("exact"))
+  log << "; silhouette "
+      << (sample > 0 && sample < n ? "on a sample of " + std::to_string(sample)
+                                   : std::string("exact"))
       << ", " << j["seconds"].get<double>() << " s\n";
   return j;
 }
@@ -92,7 +94,8 @@ nlohmann::json vae_gmm_mmd_stage(Backend& backend, const std::vector<float>& dat
   j["y"] = "generated";
   j["seconds"] = seconds_since(t0);
   char buf[160];
-  std::snprintf(buf, sizeof buf, "mmd2(data, generated) = %.6g (%s, rbf, 7 halving bandwidths from h=%.4g)",
+  std::snprintf(buf, sizeof buf,
+                "mmd2(data, generated) = %.6g (%s, rbf, 7 halving bandwidths from h=%.4g)",
                 j["mmd2"].get<double>(), j["estimator"].get<std::string>().c_str(),
                 j["bandwidths"][0].get<double>());
   log << buf;

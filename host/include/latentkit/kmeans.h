@@ -34,12 +34,12 @@ struct KMeansOptions {
 
 struct KMeansResult {
   int k = 0;
-  double inertia = 0.0;           // sum of squared distances to the closest centre (final labels)
-  int n_iter = 0;                 // Lloyd iterations of the best restart
-  int best_init = 0;              // which restart won
-  int empty_reseeds = 0;          // empty clusters reseeded (best restart)
-  std::vector<float> centers;     // k x d
-  std::vector<int32_t> labels;    // n
+  double inertia = 0.0;         // sum of squared distances to the closest centre (final labels)
+  int n_iter = 0;               // Lloyd iterations of the best restart
+  int best_init = 0;            // which restart won
+  int empty_reseeds = 0;        // empty clusters reseeded (best restart)
+  std::vector<float> centers;   // k x d
+  std::vector<int32_t> labels;  // n
   std::vector<double> inertia_trace;  // best restart: inertia after each assignment step
 };
 
@@ -47,12 +47,12 @@ struct KMeansResult {
 KMeansResult kmeans(Backend& backend, const float* X, int n, int d, const KMeansOptions& opt);
 
 // Greedy k-means++ on host data (exposed for tests). restart selects the Philox offset.
-std::vector<float> kmeans_plus_plus(const std::vector<float>& X, int n, int d, int k,
-                                    uint64_t seed, int restart);
+std::vector<float> kmeans_plus_plus(const std::vector<float>& X, int n, int d, int k, uint64_t seed,
+                                    int restart);
 
 struct SilhouetteResult {
   double score = 0.0;
-  int points = 0;       // points the score was computed on
+  int points = 0;  // points the score was computed on
   bool sampled = false;
 };
 

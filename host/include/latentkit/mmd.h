@@ -61,8 +61,8 @@ struct MmdPermutationResult {
 };
 
 // Permutation test of X vs Y. Permutation p (1..P) relabels the pooled sample by the order of
-// philox_block(seed, MmdPermutation, p, i).v[0] (ties by i): its first n' points are "X". Labels are
-// drawn on the host for both backends, so CPU and GPU test the same permutations. All
+// philox_block(seed, MmdPermutation, p, i).v[0] (ties by i): its first n' points are "X". Labels
+// are drawn on the host for both backends, so CPU and GPU test the same permutations. All
 // permutations of a batch (up to 62 per pass on the device) share one pass over the kernel tiles:
 // R = K V with V = [1, labels of each permutation], MMD^2_p from sum_i a_ip R_ip and the row sums.
 // max_points > 0 and < n + m: the test runs on a Philox subsample (RngStream::Subsample,

@@ -4,11 +4,10 @@
 // tests/test_mmd_kmeans_apps.cpp.
 #pragma once
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <ostream>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "latentkit/backend.h"
 #include "latentkit/kmeans.h"
@@ -44,8 +43,8 @@ nlohmann::json run_mmd_tool(const MmdToolOptions& opt, Backend& backend, std::os
 struct KMeansToolOptions {
   std::string input_csv, out_dir;
   int k_min = 2, k_max = 15;
-  KMeansOptions kmeans;          // k ignored
-  int silhouette_sample = 0;     // 0: exact
+  KMeansOptions kmeans;       // k ignored
+  int silhouette_sample = 0;  // 0: exact
 };
 
 // The sweep as JSON: per_k (k, inertia, silhouette, n_iter, ...), best_k_silhouette, centres.

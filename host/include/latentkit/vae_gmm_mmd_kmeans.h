@@ -7,10 +7,9 @@
 // Tests: tests/test_vae_gmm.cpp.
 #pragma once
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <ostream>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "latentkit/backend.h"
 

@@ -2,7 +2,8 @@
 // respect to Y, and the kernel-weighted column sums behind the permutation test. Plain C++,
 // float64 throughout (every bandwidth's exp evaluated on its own: no squaring shortcut), templated
 // on the storage type (float: CPU backend and oracle; double: finite-difference checks).
-// Mirrors kernels/mmd.cu by name and argument order, sharing no code. Tests: tests/test_ref_mmd.cpp.
+// Mirrors kernels/mmd.cu by name and argument order, sharing no code. Tests:
+// tests/test_ref_mmd.cpp.
 #pragma once
 #include <cstdint>
 

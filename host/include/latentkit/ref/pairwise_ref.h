@@ -21,7 +21,7 @@ void pairwise_sqdist(const T* X, int n, const T* Y, int m, int d, T* out);
 // not its own neighbour. Writes idx_out[q*k + r] and dist2_out[q*k + r]. Distances are ranked in
 // float64 and stored as T.
 template <class T>
-void knn(const T* Q, int nq, const T* X, int nx, int d, int k, bool exclude_self,
-         int32_t* idx_out, T* dist2_out);
+void knn(const T* Q, int nq, const T* X, int nx, int d, int k, bool exclude_self, int32_t* idx_out,
+         T* dist2_out);
 
 }  // namespace latentkit::ref
