@@ -90,6 +90,20 @@ std::vector<int> philox_subsample(int n, int count, uint64_t seed, uint32_t offs
 
 }  // namespace
 
+double MmdPermutationResult::null_mean() const {
+  double s = 0.0;
+  for (double v : permuted) s += v;
+  return permuted.empty() ? 0.0 : s / static_cast<double>(permuted.size());
+}
+
+double MmdPermutationResult::null_std() const {
+  if (permuted.size() < 2) return 0.0;
+  const double mean = null_mean();
+  double s = 0.0;
+  for (double v : permuted) s += (v - mean) * (v - mean);
+  return std::sqrt(s / static_cast<double>(permuted.size() - 1));
+}
+
 const char* mmd_kernel_name(MmdKernel k) { return k == MmdKernel::Rbf ? "rbf" : "imq"; }
 
 MmdKernel parse_mmd_kernel(const std::string& s) {
@@ -299,6 +313,7 @@ MmdPermutationResult mmd_permutation_test(Backend& backend, const float* X, int 
     }
   }
   res.observed = stats[0];
+  res.permuted.assign(stats.begin() + 1, stats.end());
   int at_least = 0;
   for (int p = 1; p <= permutations; ++p)
     if (stats[p] >= res.observed) ++at_least;

@@ -58,6 +58,9 @@ struct MmdPermutationResult {
   int permutations = 0;
   int points_x = 0, points_y = 0;  // the sample tested (all, or the subsample)
   bool subsampled = false;
+  std::vector<double> permuted;    // MMD^2 of each permutation (the null distribution), 1..P
+  double null_mean() const;
+  double null_std() const;         // sample standard deviation (0 for fewer than 2)
 };
 
 // Permutation test of X vs Y. Permutation p (1..P) relabels the pooled sample by the order of
