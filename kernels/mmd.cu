@@ -1,6 +1,7 @@
 // MMD kernels (declared in kernels/mmd.cuh) on the pairwise tile core (kernels/pairwise_tile.cuh).
 //
-// mmd_kernel_sum: blocks own a 64-row tile of A and a contiguous range of 64-column tiles of B;
+// mmd_kernel_sum / mmd_kernel_sums_xy: one launch for a batch of sums (blockIdx.z); blocks own a
+//   64-row tile of A and a contiguous range of 64-column tiles of B;
 //   per pair the kernel value in float, per thread and tile a float sum of its 16 pairs added to a
 //   double, then a fixed shared-memory tree per block; the host sums the block partials in order
 //   (reproducible). A is B: only tiles on or above the diagonal, the off-diagonal ones doubled.
@@ -65,43 +66,63 @@ __device__ __forceinline__ float kernel_slope(const MmdKernelParams& kp, float d
   return s;
 }
 
+// One kernel sum of a batch (blockIdx.z selects it): sum_{i,j} k(A_i, B_j).
+struct SumJob {
+  const float* A;
+  const float* B;
+  int na, nb;
+  int row_tiles, chunks, tiles_per_block;
+  int symmetric;  // A is B: tiles on or above the diagonal only, off-diagonal ones doubled
+};
+constexpr int kMaxSumJobs = 3;  // MMD^2 needs S_xx, S_yy, S_xy
+struct SumJobs {
+  SumJob job[kMaxSumJobs];
+};
+
 template <int DC>
 __global__ void __launch_bounds__(pt::kThreads)
-    kernel_sum_kernel(const float* __restrict__ A, int na, const float* __restrict__ B, int nb,
-                      int d, MmdKernelParams kp, bool symmetric, int tiles_per_block,
-                      double* __restrict__ partials) {
+    kernel_sums_kernel(SumJobs jobs, int d, MmdKernelParams kp, double* __restrict__ partials) {
   __shared__ pt::Smem<DC> sm;
   __shared__ double red[pt::kThreads];
+  // Constant indices (a dynamic one would copy the jobs to local memory).
+  const SumJob jb = blockIdx.z == 0 ? jobs.job[0] : (blockIdx.z == 1 ? jobs.job[1] : jobs.job[2]);
+  const size_t out = (static_cast<size_t>(blockIdx.z) * gridDim.y + blockIdx.y) * gridDim.x +
+                     blockIdx.x;
+  const int t = threadIdx.y * pt::kThreadsX + threadIdx.x;
+  // The grid covers the largest job: blocks outside this job's range add 0 (block-uniform exit).
+  if (static_cast<int>(blockIdx.x) >= jb.row_tiles || static_cast<int>(blockIdx.y) >= jb.chunks) {
+    if (t == 0) partials[out] = 0.0;
+    return;
+  }
   const int it = blockIdx.x;
   const int i0 = it * pt::kTileM;
-  const int n_col_tiles = (nb + pt::kTileN - 1) / pt::kTileN;
-  const int jt_begin = blockIdx.y * tiles_per_block;
-  const int jt_end = min(n_col_tiles, jt_begin + tiles_per_block);
+  const int n_col_tiles = (jb.nb + pt::kTileN - 1) / pt::kTileN;
+  const int jt_begin = blockIdx.y * jb.tiles_per_block;
+  const int jt_end = min(n_col_tiles, jt_begin + jb.tiles_per_block);
   double local = 0.0;
   for (int jt = jt_begin; jt < jt_end; ++jt) {
-    if (symmetric && jt < it) continue;  // block-uniform: the mirror tile counts it twice
+    if (jb.symmetric && jt < it) continue;  // block-uniform: the mirror tile counts it twice
     const int j0 = jt * pt::kTileN;
     float acc[pt::kRegM][pt::kRegN];
-    pt::tile_sqdist<DC>(A, na, B, nb, d, i0, j0, sm, acc);
+    pt::tile_sqdist<DC>(jb.A, jb.na, jb.B, jb.nb, d, i0, j0, sm, acc);
     float tile_sum = 0.f;
 #pragma unroll
     for (int a = 0; a < pt::kRegM; ++a) {
-      const bool row_ok = i0 + threadIdx.y + pt::kThreadsY * a < na;
+      const bool row_ok = i0 + threadIdx.y + pt::kThreadsY * a < jb.na;
 #pragma unroll
       for (int b = 0; b < pt::kRegN; ++b)
-        if (row_ok && j0 + threadIdx.x + pt::kThreadsX * b < nb)
+        if (row_ok && j0 + threadIdx.x + pt::kThreadsX * b < jb.nb)
           tile_sum += kernel_value(kp, acc[a][b]);
     }
-    local += (symmetric && jt > it) ? 2.0 * tile_sum : static_cast<double>(tile_sum);
+    local += (jb.symmetric && jt > it) ? 2.0 * tile_sum : static_cast<double>(tile_sum);
   }
-  const int t = threadIdx.y * pt::kThreadsX + threadIdx.x;
   red[t] = local;
   __syncthreads();
   for (int half = pt::kThreads / 2; half > 0; half /= 2) {
     if (t < half) red[t] += red[t + half];
     __syncthreads();
   }
-  if (t == 0) partials[blockIdx.y * gridDim.x + blockIdx.x] = red[0];
+  if (t == 0) partials[out] = red[0];
 }
 
 constexpr int kVCols = 64;  // columns of V per block (4 per thread)
@@ -177,34 +198,32 @@ constexpr int kTargetBlocks = 2048;
 
 }  // namespace
 
-double mmd_kernel_sum(const float* A, int na, const float* B, int nb, int d,
-                      const MmdKernelParams& kp, cudaStream_t stream) {
-  check_params(kp);
-  LK_CHECK(na >= 0 && nb >= 0 && d >= 1,
-           "mmd_kernel_sum: bad shape na=" << na << " nb=" << nb << " d=" << d);
-  if (na == 0 || nb == 0) return 0.0;
-  LK_CHECK(A && B, "mmd_kernel_sum: null pointer");
-  const bool symmetric = A == B && na == nb;
-  const int row_tiles = static_cast<int>(grid_for(na, pt::kTileM));
-  const int col_tiles = static_cast<int>(grid_for(nb, pt::kTileN));
-  const int chunks = std::min(col_tiles, std::max(1, kTargetBlocks / row_tiles));
-  const int tiles_per_block = (col_tiles + chunks - 1) / chunks;
-  const int grid_y = (col_tiles + tiles_per_block - 1) / tiles_per_block;
+namespace {
+// Plans each job's blocks, launches them all at once, and sums each job's block partials in a
+// fixed order on the host: one launch, one copy and one synchronisation for the whole batch.
+void run_sum_jobs(const SumJob* in, int count, int d, const MmdKernelParams& kp, double* totals,
+                  cudaStream_t stream) {
+  SumJobs jobs{};
+  int grid_x = 1, grid_y = 1;
+  for (int q = 0; q < count; ++q) {
+    SumJob jb = in[q];
+    jb.row_tiles = static_cast<int>(grid_for(jb.na, pt::kTileM));
+    const int col_tiles = static_cast<int>(grid_for(jb.nb, pt::kTileN));
+    const int chunks = std::min(col_tiles, std::max(1, kTargetBlocks / jb.row_tiles));
+    jb.tiles_per_block = (col_tiles + chunks - 1) / chunks;
+    jb.chunks = (col_tiles + jb.tiles_per_block - 1) / jb.tiles_per_block;
+    grid_x = std::max(grid_x, jb.row_tiles);
+    grid_y = std::max(grid_y, jb.chunks);
+    jobs.job[q] = jb;
+  }
   LK_CHECK(grid_y <= 65535, "mmd_kernel_sum: too many column chunks");
-  DeviceBuffer<double> partials(static_cast<size_t>(row_tiles) * grid_y);
-  const dim3 grid(row_tiles, grid_y), block(pt::kThreadsX, pt::kThreadsY);
+  DeviceBuffer<double> partials(static_cast<size_t>(count) * grid_x * grid_y);
+  const dim3 grid(grid_x, grid_y, count), block(pt::kThreadsX, pt::kThreadsY);
   switch (pt::dim_chunk_for(d)) {
-    case 4:
-      kernel_sum_kernel<4><<<grid, block, 0, stream>>>(A, na, B, nb, d, kp, symmetric,
-                                                       tiles_per_block, partials.data());
-      break;
-    case 8:
-      kernel_sum_kernel<8><<<grid, block, 0, stream>>>(A, na, B, nb, d, kp, symmetric,
-                                                       tiles_per_block, partials.data());
-      break;
+    case 4: kernel_sums_kernel<4><<<grid, block, 0, stream>>>(jobs, d, kp, partials.data()); break;
+    case 8: kernel_sums_kernel<8><<<grid, block, 0, stream>>>(jobs, d, kp, partials.data()); break;
     default:
-      kernel_sum_kernel<16><<<grid, block, 0, stream>>>(A, na, B, nb, d, kp, symmetric,
-                                                        tiles_per_block, partials.data());
+      kernel_sums_kernel<16><<<grid, block, 0, stream>>>(jobs, d, kp, partials.data());
       break;
   }
   LK_LAUNCH_CHECK();
@@ -212,9 +231,46 @@ double mmd_kernel_sum(const float* A, int na, const float* B, int nb, int d,
   LK_CUDA_CHECK(cudaMemcpyAsync(host.data(), partials.data(), partials.bytes(),
                                 cudaMemcpyDeviceToHost, stream));
   LK_CUDA_CHECK(cudaStreamSynchronize(stream));
+  const size_t per_job = static_cast<size_t>(grid_x) * grid_y;
+  for (int q = 0; q < count; ++q) {
+    double total = 0.0;
+    for (size_t e = 0; e < per_job; ++e) total += host[q * per_job + e];  // fixed order
+    totals[q] = total;
+  }
+}
+
+SumJob make_job(const float* A, int na, const float* B, int nb) {
+  SumJob jb{};
+  jb.A = A;
+  jb.B = B;
+  jb.na = na;
+  jb.nb = nb;
+  jb.symmetric = (A == B && na == nb) ? 1 : 0;
+  return jb;
+}
+}  // namespace
+
+double mmd_kernel_sum(const float* A, int na, const float* B, int nb, int d,
+                      const MmdKernelParams& kp, cudaStream_t stream) {
+  check_params(kp);
+  LK_CHECK(na >= 0 && nb >= 0 && d >= 1,
+           "mmd_kernel_sum: bad shape na=" << na << " nb=" << nb << " d=" << d);
+  if (na == 0 || nb == 0) return 0.0;
+  LK_CHECK(A && B, "mmd_kernel_sum: null pointer");
+  const SumJob job = make_job(A, na, B, nb);
   double total = 0.0;
-  for (double p : host) total += p;  // fixed order: reproducible
+  run_sum_jobs(&job, 1, d, kp, &total, stream);
   return total;
+}
+
+void mmd_kernel_sums_xy(const float* X, int n, const float* Y, int m, int d,
+                        const MmdKernelParams& kp, double sums[3], cudaStream_t stream) {
+  check_params(kp);
+  LK_CHECK(n >= 1 && m >= 1 && d >= 1,
+           "mmd_kernel_sums_xy: bad shape n=" << n << " m=" << m << " d=" << d);
+  LK_CHECK(X && Y, "mmd_kernel_sums_xy: null pointer");
+  const SumJob jobs[3] = {make_job(X, n, X, n), make_job(Y, m, Y, m), make_job(X, n, Y, m)};
+  run_sum_jobs(jobs, 3, d, kp, sums, stream);
 }
 
 void mmd_weighted_sums(const float* A, int na, const float* B, int nb, int d,

@@ -26,6 +26,10 @@ struct MmdKernelParams {
 double mmd_kernel_sum(const float* A, int na, const float* B, int nb, int d,
                       const MmdKernelParams& kp, cudaStream_t stream);
 
+// S_xx, S_yy, S_xy (as mmd_kernel_sum) in one launch, one copy and one synchronisation.
+void mmd_kernel_sums_xy(const float* X, int n, const float* Y, int m, int d,
+                        const MmdKernelParams& kp, double sums[3], cudaStream_t stream);
+
 // R[i*ncols + c] = sum_j f(||A_i - B_j||^2) V[j*ncols + c] in double, f = k (slope 0) or
 // g = -dk/d(d2) (slope 1). R is na x ncols doubles, device memory.
 void mmd_weighted_sums(const float* A, int na, const float* B, int nb, int d,

@@ -8,6 +8,7 @@
 
 #include <cfloat>
 #include <cmath>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -28,6 +29,8 @@ using latentkit::cuda::Stream;
 using latentkit::test::from_device;
 using latentkit::test::random_uniform;
 using latentkit::test::to_device;
+
+constexpr double kPoisonD = std::numeric_limits<double>::quiet_NaN();
 
 struct Spec {
   MmdKernel kind;
@@ -97,6 +100,17 @@ TEST_P(MmdGpu, KernelSumsMatchReference) {
     EXPECT_NEAR(xx, ref_xx, rtol * ref_xx + 1e-30);
     // The diagonal is exactly count per point, so the sum is at least n * count.
     EXPECT_GE(xx, n * cnt * (1 - rtol));
+    // All three in one launch (n != m: the grid covers the larger job, the smaller one's extra
+    // blocks must add exactly 0).
+    const double ref_yy = latentkit::ref::mmd_kernel_sum(Y.data(), m, Y.data(), m, d, s.kind,
+                                                         s.params.data(), cnt);
+    double sums[3] = {kPoisonD, kPoisonD, kPoisonD};
+    latentkit::cuda::mmd_kernel_sums_xy(Xg.data(), n, Yg.data(), m, d, kp, sums, stream.get());
+    EXPECT_NEAR(sums[0], ref_xx, rtol * ref_xx);
+    EXPECT_NEAR(sums[1], ref_yy, rtol * ref_yy);
+    EXPECT_NEAR(sums[2], ref_xy, rtol * ref_xy + 1e-30);
+    EXPECT_EQ(sums[0], xx);  // the same blocks in the same order: the same bits
+    EXPECT_EQ(sums[2], xy);
   }
 }
 

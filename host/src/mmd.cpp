@@ -171,9 +171,18 @@ double mmd2(Backend& backend, const float* X, int n, const float* Y, int m, int 
             const MmdKernelSpec& spec, bool unbiased) {
   check_sizes(n, m, d, unbiased);
   validate_mmd_kernel(spec);
-  const double sxx = kernel_sum(backend, X, n, X, n, d, spec);
-  const double syy = kernel_sum(backend, Y, m, Y, m, d, spec);
-  const double sxy = kernel_sum(backend, X, n, Y, m, d, spec);
+  double sxx, syy, sxy;
+  if (backend.kind() == DeviceKind::Cpu) {
+    sxx = kernel_sum(backend, X, n, X, n, d, spec);
+    syy = kernel_sum(backend, Y, m, Y, m, d, spec);
+    sxy = kernel_sum(backend, X, n, Y, m, d, spec);
+  } else {
+    double sums[3];
+    cuda::mmd_kernel_sums_xy(X, n, Y, m, d, device_params(spec), sums, stream_of(backend));
+    sxx = sums[0];
+    syy = sums[1];
+    sxy = sums[2];
+  }
   const double k0 = static_cast<double>(spec.params.size());
   const double dn = n, dm = m;
   if (unbiased)
