@@ -129,7 +129,9 @@ TEST(KMeansGpuHostApi, FitAndSilhouetteMatchCpu) {
   auto Xc = cpu->upload(X), Xg = gpu->upload(X);
   latentkit::KMeansOptions opt;
   opt.k = k;
-  opt.n_init = 2;
+  // One restart: with several, two restarts reaching the same partition under different label
+  // numberings have equal inertia up to rounding, and the backends may keep different ones.
+  opt.n_init = 1;
   opt.seed = rng();
   const auto rc = latentkit::kmeans(*cpu, Xc.data(), n, d, opt);
   const auto rg = latentkit::kmeans(*gpu, Xg.data(), n, d, opt);
