@@ -53,7 +53,7 @@ enum class RngStream : uint32_t {
   Generate = 5,   // prior draws for generation
   // Pairwise family (issue 4); values in the 40s so other families' additions cannot collide.
   MmdPermutation = 41,  // MMD permutation-test labels (offset = permutation number, 1-based)
-  KMeansInit = 42,      // k-means++ draws (offset = restart * 1024 + k, index = draw number)
+  KMeansInit = 42,      // k-means++ draws (offset = restart << 16 | k, index = draw number)
   Subsample = 43,       // Philox subsamples: median heuristic, permutation test, silhouette
   Test = 100,     // tests and benchmarks
 };
