@@ -128,5 +128,29 @@ else
   echo "== scikit-learn RBM peer skipped: python3 cannot import sklearn"
 fi
 
+# ---- pairwise family (issue 4): bench_pairwise, the torch.cdist MMD peer, the sklearn peer ----
+cmake --build "$BUILD" -j"$(nproc)" --target bench_pairwise >>"$RESULTS/cmake.log"
+run_bench bench_pairwise
+pair_smoke=""
+case " $BENCH_ARGS " in *" --smoke "*) pair_smoke=1 ;; esac
+if python3 -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then
+  echo "== torch.cdist MMD peer"
+  # shellcheck disable=SC2046
+  python3 bench/peers/mmd_torch.py --device cuda --json "$RESULTS/mmd_torch.json" \
+      $([ -n "$pair_smoke" ] && echo "--n 1021 --runs 2 --permutations 5") \
+      2>&1 | tee "$RESULTS/mmd_torch.log" || echo "!! torch MMD peer failed"
+else
+  echo "== torch.cdist MMD peer skipped: no torch with a CUDA device"
+fi
+if python3 -c "import sklearn" 2>/dev/null; then
+  echo "== scikit-learn KMeans / silhouette peer (CPU)"
+  # shellcheck disable=SC2046
+  python3 bench/peers/kmeans_sklearn.py --json "$RESULTS/kmeans_sklearn.json" \
+      $([ -n "$pair_smoke" ] && echo "--n 20000 --iters 5 --sil-n 1021 --runs 1") \
+      2>&1 | tee "$RESULTS/kmeans_sklearn.log" || echo "!! sklearn peer failed"
+else
+  echo "== scikit-learn peer skipped: python3 cannot import sklearn"
+fi
+
 echo "== results in $RESULTS"
 exit $status

@@ -265,3 +265,63 @@ TEST_F(VaeGmmApp, ImpossibleFlagsAreRejected) {
 
 }  // namespace
 }  // namespace latentkit
+
+// ---- the kmeans and mmd stages (host/src/vae_gmm_mmd_kmeans.cpp) ----
+namespace latentkit {
+namespace {
+
+TEST_F(VaeGmmApp, KMeansAndMmdStagesAreRecorded) {
+  const RunResult r = run("--device cpu --n 600 --epochs 3 --hidden 16,16 --n-generate 120 "
+                          "--kmeans-k-max 6 --mmd-permutations 49 --out " +
+                          (dir_ / "st").string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto summary = nlohmann::json::parse(slurp(dir_ / "st/summary.json"));
+  const auto& km = summary.at("stages").at("kmeans");
+  ASSERT_EQ(km.at("per_k").size(), 5u);  // k = 2..6
+  const int best = km.at("best_k_silhouette").get<int>();
+  EXPECT_GE(best, 2);
+  EXPECT_LE(best, 6);
+  for (const auto& e : km.at("per_k")) {
+    EXPECT_GE(e.at("silhouette").get<double>(), -1.0);
+    EXPECT_LE(e.at("silhouette").get<double>(), 1.0);
+  }
+  EXPECT_TRUE(km.at("silhouette").at("exact").get<bool>());  // 120 points < the CPU sample
+  const auto& mmd = summary.at("stages").at("mmd");
+  EXPECT_GE(mmd.at("mmd2").get<double>(), 0.0);  // biased estimator
+  const double p = mmd.at("p_value").get<double>();
+  EXPECT_GE(p, 1.0 / 50);
+  EXPECT_LE(p, 1.0);
+  EXPECT_EQ(mmd.at("bandwidths").size(), 7u);
+  EXPECT_EQ(mmd.at("n_x"), 600);
+  EXPECT_EQ(mmd.at("n_y"), 120);
+  EXPECT_FALSE(mmd.at("permutation_test").at("subsampled").get<bool>());  // 720 < 2000 points
+  EXPECT_NE(r.err.find("best k by silhouette"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("mmd2(data, generated)"), std::string::npos) << r.err;
+}
+
+TEST_F(VaeGmmApp, PairwiseStagesCanBeSkippedAndShrink) {
+  const RunResult r = run(small("sk") + " --skip-kmeans --skip-mmd");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto s = nlohmann::json::parse(slurp(dir_ / "sk/summary.json"));
+  EXPECT_FALSE(s.at("stages").contains("kmeans"));
+  EXPECT_FALSE(s.at("stages").contains("mmd"));
+  // Fewer generated samples than k_max + 1: the sweep stops at n - 1 and says so.
+  ASSERT_EQ(run("--device cpu --n 600 --epochs 3 --hidden 16,16 --n-generate 8 "
+                "--mmd-permutations 0 --out " + (dir_ / "few").string())
+                .exit_code,
+            0);
+  const auto f = nlohmann::json::parse(slurp(dir_ / "few/summary.json"));
+  EXPECT_EQ(f.at("stages").at("kmeans").at("k_max_used"), 7);
+  EXPECT_TRUE(f.at("stages").at("mmd").at("p_value").is_null());
+}
+
+TEST_F(VaeGmmApp, BadPairwiseStageFlagsAreRejected) {
+  expect_clean_failure("--device cpu --kmeans-k-min 1", 1, "--kmeans-k-min");
+  expect_clean_failure("--device cpu --kmeans-k-min 9 --kmeans-k-max 4", 1, "--kmeans-k-max");
+  expect_clean_failure("--device cpu --kmeans-n-init 0", 1, "--kmeans-n-init");
+  expect_clean_failure("--device cpu --mmd-permutations -3", 1, "--mmd-permutations");
+  expect_clean_failure("--device cpu --silhouette-sample -7", 1, "--silhouette-sample");
+}
+
+}  // namespace
+}  // namespace latentkit

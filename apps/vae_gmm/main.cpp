@@ -59,6 +59,26 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--resume", opt.resume,
                "continue from <out>/checkpoint.lkm (same flags; --epochs may grow)");
+  bool skip_kmeans = false, skip_mmd = false;
+  app.add_flag("--skip-kmeans", skip_kmeans, "skip the KMeans k-sweep on the generated samples");
+  app.add_option("--kmeans-k-min", opt.kmeans_stage.k_min, "smallest k of the KMeans sweep")
+      ->capture_default_str();
+  app.add_option("--kmeans-k-max", opt.kmeans_stage.k_max, "largest k of the KMeans sweep")
+      ->capture_default_str();
+  app.add_option("--kmeans-n-init", opt.kmeans_stage.n_init, "KMeans restarts per k")
+      ->capture_default_str();
+  app.add_option("--silhouette-sample", opt.kmeans_stage.silhouette_sample,
+                 "silhouette on this many sampled points (0: exact; -1: exact on the GPU,\n"
+                 "4000 on the CPU)")
+      ->capture_default_str();
+  app.add_flag("--skip-mmd", skip_mmd, "skip MMD^2(data, generated) and its permutation test");
+  app.add_option("--mmd-permutations", opt.mmd_stage.permutations,
+                 "permutations for the MMD p-value (0: no p-value)")
+      ->capture_default_str();
+  app.add_option("--mmd-perm-max-points", opt.mmd_stage.perm_max_points,
+                 "pooled points of the permutation test (0: all; -1: all on the GPU, a 2000-point\n"
+                 "Philox subsample on the CPU)")
+      ->capture_default_str();
 
   try {
     app.parse(argc, argv);
@@ -84,6 +104,8 @@ int main(int argc, char** argv) {
         throw InputError("--hidden '" + hidden + "' is not a list of widths like 128,128");
       }
     }
+    opt.kmeans_stage.enabled = !skip_kmeans;
+    opt.mmd_stage.enabled = !skip_mmd;
     opt.progress_tty = ::isatty(STDERR_FILENO);
     auto backend = select_backend(parse_device_choice(device), std::cerr);
     run_vae_gmm(opt, *backend, std::cerr);

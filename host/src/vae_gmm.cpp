@@ -174,6 +174,7 @@ VaeGmmResult run_vae_gmm(const VaeGmmOptions& opt_in, Backend& backend, std::ost
   LK_INPUT_CHECK(opt.model.beta >= 0, "--beta must be >= 0, got " << opt.model.beta);
   LK_INPUT_CHECK(!(opt.resume && !opt.load_model.empty()), "--resume and --load exclude each other");
   validate(opt.train);
+  validate_pairwise_stages(opt.kmeans_stage, opt.mmd_stage);
   if (opt.load_model.empty()) (void)VaeLayout(opt.model);  // checks --hidden and --latent
 
   // ---- data ----
@@ -278,6 +279,12 @@ VaeGmmResult run_vae_gmm(const VaeGmmOptions& opt_in, Backend& backend, std::ost
   // ---- analysis stages: each one records its result as stages["<name>"] (with its own time in
   // seconds as "seconds") and prints a short report to `log` ----
   nlohmann::json stages = nlohmann::json::object();
+  if (opt.kmeans_stage.enabled && opt.n_generate > 0)
+    stages["kmeans"] = vae_gmm_kmeans_stage(backend, generated, opt.n_generate, D,
+                                            opt.kmeans_stage, opt.train.seed, log);
+  if (opt.mmd_stage.enabled && opt.n_generate > 0)
+    stages["mmd"] = vae_gmm_mmd_stage(backend, data.x, data.n, generated, opt.n_generate, D,
+                                      opt.mmd_stage, opt.train.seed, log);
 
   // ---- outputs ----
   t0 = Clock::now();

@@ -58,6 +58,10 @@ enum class RngStream : uint32_t {
   RbmScore = 62,    // pseudo-likelihood: which visible bit to flip (index = row)
   RbmChainInit = 63,  // random initial states of sampling chains
   RbmData = 64,     // stochastic binarisation of the training images (offset 0)
+  // Pairwise family (issue 4); values in the 40s so other families' additions cannot collide.
+  MmdPermutation = 41,  // MMD permutation-test labels (offset = permutation number, 1-based)
+  KMeansInit = 42,      // k-means++ draws (offset = restart << 16 | k, index = draw number)
+  Subsample = 43,       // Philox subsamples: median heuristic, permutation test, silhouette
   Test = 100,     // tests and benchmarks
 };
 

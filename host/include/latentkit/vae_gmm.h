@@ -11,6 +11,7 @@
 #include "latentkit/data.h"
 #include "latentkit/train.h"
 #include "latentkit/vae.h"
+#include "latentkit/vae_gmm_mmd_kmeans.h"
 
 namespace latentkit {
 
@@ -26,6 +27,8 @@ struct VaeGmmOptions {
   int checkpoint_every = 0;      // epochs; 0 = never
   bool resume = false;           // continue from <out>/checkpoint.lkm
   bool progress_tty = false;     // rewrite one progress line instead of printing one per epoch
+  VaeGmmKMeansStage kmeans_stage;  // KMeans k-sweep on the generated samples (stages.kmeans)
+  VaeGmmMmdStage mmd_stage;        // MMD^2(data, generated) with a p-value (stages.mmd)
 };
 
 struct VaeGmmResult {

@@ -1,0 +1,63 @@
+// kmeans: KMeans for k = k_min..k_max on the rows of a CSV, with the inertia (elbow) and the
+// silhouette of every k; the best k by silhouette, its centres and labels. Thin: parses flags,
+// picks the device, runs latentkit::run_kmeans_tool (host/src/pairwise_tools.cpp).
+// Exit codes: 0 ok; 1 bad input data or files; 2 bad flags or --device cuda without a GPU;
+// 3 a runtime failure (CUDA error, out of memory).
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "latentkit/check.h"
+#include "latentkit/device.h"
+#include "latentkit/pairwise_tools.h"
+
+int main(int argc, char** argv) {
+  using namespace latentkit;
+  KMeansToolOptions opt;
+  std::string device = "auto";
+  CLI::App app{
+      "kmeans: KMeans (k-means++ seeding, Lloyd, n_init restarts, like scikit-learn) for every k\n"
+      "in --k-min..--k-max, with inertia and silhouette per k. Writes --out/result.json (per k,\n"
+      "best_k_silhouette, its centres) and --out/labels.csv (labels of the best k, one per row)."};
+  app.get_formatter()->column_width(34);
+  app.add_option("--input", opt.input_csv, "data (CSV of N x D numbers, optional header)")
+      ->required();
+  app.add_option("--out", opt.out_dir, "output directory")->required();
+  app.add_option("--k-min", opt.k_min, "smallest k (>= 2)")->capture_default_str();
+  app.add_option("--k-max", opt.k_max, "largest k")->capture_default_str();
+  app.add_option("--n-init", opt.kmeans.n_init, "restarts per k (the lowest inertia wins)")
+      ->capture_default_str();
+  app.add_option("--max-iter", opt.kmeans.max_iter, "Lloyd iterations at most")
+      ->capture_default_str();
+  app.add_option("--tol", opt.kmeans.tol,
+                 "stop when the squared centre shift <= tol * mean feature variance")
+      ->capture_default_str();
+  app.add_option("--silhouette-sample", opt.silhouette_sample,
+                 "silhouette on a Philox sample of this many points (0: exact, all pairs)")
+      ->capture_default_str();
+  app.add_option("--seed", opt.kmeans.seed, "seed of the seeding and samples")
+      ->capture_default_str();
+  app.add_option("--device", device, "auto | cpu | cuda (auto: the GPU if there is one)")
+      ->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "kmeans: " << e.what() << " (see --help)\n";
+    return 2;
+  }
+  try {
+    auto backend = select_backend(parse_device_choice(device), std::cerr);
+    run_kmeans_tool(opt, *backend, std::cout);
+    return 0;
+  } catch (const NoDeviceError& e) {
+    std::cerr << "kmeans: " << e.what() << "\n";
+    return 2;
+  } catch (const InputError& e) {
+    std::cerr << "kmeans: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "kmeans: error: " << e.what() << "\n";
+    return 3;
+  }
+}
