@@ -315,14 +315,22 @@ TEST(GmmRef, DegenerateDataGivesRegularisedFitOrClearError) {
     for (int i = 0; i < n; ++i) x.insert(x.end(), {float(i % 7) * 0.1f, float(i % 5) * 0.2f});
     std::vector<double> w = {0.5, 0.5}, mu = {0.3, 0.4, 1000, 1000},
                         cov = {1, 0, 0, 1, 1e-4, 0, 0, 1e-4};
-    const auto st = ref::gmm_em_batch(x.data(), n, 2, true, {0, 2}, 1e-3, 1e-6, 5, w.data(),
+    // One iteration: the emptied component has weight ~ 10 eps / n, mean 0 / N_k = 0 and
+    // covariance reg_covar I (sklearn's behaviour).
+    ref::gmm_em_batch(x.data(), n, 2, true, {0, 2}, 1e-3, 1e-6, 1, w.data(), mu.data(),
+                      cov.data());
+    EXPECT_LT(w[1], 1e-12);
+    EXPECT_EQ(mu[2], 0.0);
+    EXPECT_EQ(mu[3], 0.0);
+    EXPECT_NEAR(cov[4], 1e-6, 1e-15);
+    EXPECT_EQ(cov[5], 0.0);
+    EXPECT_NEAR(cov[7], 1e-6, 1e-15);
+    // More iterations (it may pick up the data point sitting at its new mean): never NaN.
+    const auto st = ref::gmm_em_batch(x.data(), n, 2, true, {0, 2}, 1e-3, 1e-6, 20, w.data(),
                                       mu.data(), cov.data());
     for (double v : w) EXPECT_TRUE(std::isfinite(v));
     for (double v : mu) EXPECT_TRUE(std::isfinite(v));
     for (double v : cov) EXPECT_TRUE(std::isfinite(v));
-    EXPECT_LT(w[1], 1e-12);
-    EXPECT_NEAR(cov[4], 1e-6, 1e-12);
-    EXPECT_NEAR(cov[7], 1e-6, 1e-12);
     EXPECT_TRUE(std::isfinite(st[0].lower_bound));
   }
   // K > N and NaN: InputError naming the problem.
