@@ -28,8 +28,8 @@
 namespace latentkit::cuda {
 namespace {
 
-constexpr double kLog2Pi = 1.8378770664093454836;   // log(2π)
-constexpr double kNkGuard = 10.0 * DBL_EPSILON;      // sklearn adds 10 ε to every N_k
+constexpr double kLog2Pi = 1.8378770664093454836;  // log(2π)
+constexpr double kNkGuard = 10.0 * DBL_EPSILON;    // sklearn adds 10 ε to every N_k
 constexpr int kMaxStats = kGmmKernelMaxDim * (kGmmKernelMaxDim + 1) / 2;  // 528 at d = 32
 
 // E-step: 256 threads = 8 warps per block, one point each; a power of two for the tree sum.
@@ -67,8 +67,8 @@ __device__ void lower_pair(int f, int& a, int& b) {
 __global__ void gmm_precisions_kernel(const double* __restrict__ weights,
                                       const double* __restrict__ cov,
                                       const int32_t* __restrict__ comp_model,
-                                      const int32_t* __restrict__ active, int num_components,
-                                      int d, bool full, double* __restrict__ chol,
+                                      const int32_t* __restrict__ active, int num_components, int d,
+                                      bool full, double* __restrict__ chol,
                                       double* __restrict__ prec, double* __restrict__ log_norm,
                                       const int32_t* __restrict__ comp_offset,
                                       int32_t* __restrict__ bad) {
@@ -201,10 +201,10 @@ __global__ void __launch_bounds__(kEstepThreads)
 // Pass 1 (statistics Σr, Σ r x_a) or pass 2 (Σ r (x_a-μ_a)(x_b-μ_b), b <= a, or diagonal only)
 // of component blockIdx.y over the points of chunk blockIdx.x.
 __global__ void __launch_bounds__(kStatsThreads)
-    gmm_stats_kernel(int pass, const float* __restrict__ x, int n, int d, bool full,
-                     int chunk_size, const int32_t* __restrict__ comp_model,
-                     const int32_t* __restrict__ active, const double* __restrict__ resp,
-                     const double* __restrict__ means, double* __restrict__ partial) {
+    gmm_stats_kernel(int pass, const float* __restrict__ x, int n, int d, bool full, int chunk_size,
+                     const int32_t* __restrict__ comp_model, const int32_t* __restrict__ active,
+                     const double* __restrict__ resp, const double* __restrict__ means,
+                     double* __restrict__ partial) {
   const int c = blockIdx.y, chunk = blockIdx.x;
   if (active && !active[comp_model[c]]) return;  // uniform over the block
   __shared__ float xs[kStatsTile * kGmmKernelMaxDim];
@@ -243,7 +243,8 @@ __global__ void __launch_bounds__(kStatsThreads)
     const int len = min(kStatsTile, end - t0);
     __syncthreads();  // the previous tile is consumed
     for (int q = threadIdx.x; q < len * d; q += threads) xs[q] = x[static_cast<size_t>(t0) * d + q];
-    for (int q = threadIdx.x; q < len; q += threads) rs[q] = resp[static_cast<size_t>(c) * n + t0 + q];
+    for (int q = threadIdx.x; q < len; q += threads)
+      rs[q] = resp[static_cast<size_t>(c) * n + t0 + q];
     __syncthreads();
     for (int s = 0; s < kStatsSlots; ++s) {
       if (grp[s] < 0) continue;
@@ -284,7 +285,8 @@ __global__ void gmm_reduce_kernel(int pass, int d, bool full, int chunks,
   const int F = stats_count(pass, d, full);
   for (int f = threadIdx.x; f < F; f += blockDim.x) {
     double s = 0.0;
-    for (int ch = 0; ch < chunks; ++ch) s += partial[(static_cast<size_t>(c) * chunks + ch) * F + f];
+    for (int ch = 0; ch < chunks; ++ch)
+      s += partial[(static_cast<size_t>(c) * chunks + ch) * F + f];
     total[f] = s;
   }
   __syncthreads();
@@ -318,7 +320,8 @@ __global__ void gmm_finalize_kernel(int n, int num_models, const int32_t* __rest
   const int b = blockIdx.x * blockDim.x + threadIdx.x;
   if (b >= num_models || !active[b]) return;
   double s = 0.0;
-  for (int blk = 0; blk < ll_blocks; ++blk) s += partial_ll[static_cast<size_t>(b) * ll_blocks + blk];
+  for (int blk = 0; blk < ll_blocks; ++blk)
+    s += partial_ll[static_cast<size_t>(b) * ll_blocks + blk];
   const double ll = s / n;
   const int c0 = comp_offset[b], c1 = comp_offset[b + 1];
   double total = 0.0;
@@ -335,9 +338,8 @@ __global__ void gmm_finalize_kernel(int n, int num_models, const int32_t* __rest
 }
 
 __global__ void gmm_sample_kernel(int k, int d, bool full, const double* __restrict__ weights,
-                                  const double* __restrict__ means,
-                                  const double* __restrict__ chol, int n, uint64_t seed,
-                                  uint32_t offset, float* __restrict__ out,
+                                  const double* __restrict__ means, const double* __restrict__ chol,
+                                  int n, uint64_t seed, uint32_t offset, float* __restrict__ out,
                                   int32_t* __restrict__ component) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= n) return;
@@ -373,8 +375,9 @@ void check_dims(const char* op, int n, int d) {
 }  // namespace
 
 void gmm_precisions(const double* weights, const double* covariances, const int32_t* comp_model,
-                    const int32_t* comp_offset, const int32_t* active, int num_components, int d, bool full, double* chol,
-                    double* prec, double* log_norm, int32_t* bad_component, cudaStream_t stream) {
+                    const int32_t* comp_offset, const int32_t* active, int num_components, int d,
+                    bool full, double* chol, double* prec, double* log_norm, int32_t* bad_component,
+                    cudaStream_t stream) {
   check_dims("gmm_precisions", num_components, d);
   LK_CHECK(weights && covariances && comp_model && chol && prec && log_norm && bad_component,
            "gmm_precisions: every pointer but `active` must be non-null");
@@ -423,8 +426,7 @@ void gmm_mstep(const float* x, int n, int d, bool full, int num_components,
   const dim3 grid(chunks, num_components);
   for (int pass = 1; pass <= 2; ++pass) {
     gmm_stats_kernel<<<grid, kStatsThreads, 0, stream>>>(pass, x, n, d, full, chunk_size,
-                                                         comp_model, active, resp, means,
-                                                         scratch);
+                                                         comp_model, active, resp, means, scratch);
     LK_LAUNCH_CHECK();
     gmm_reduce_kernel<<<num_components, kStatsThreads, 0, stream>>>(
         pass, d, full, chunks, comp_model, active, scratch, reg_covar, nk, means, covariances);
@@ -436,9 +438,9 @@ void gmm_finalize(int n, int num_models, const int32_t* comp_offset, const doubl
                   const double* nk, double tol, double* weights, double* lower_bound,
                   int32_t* n_iter, int32_t* converged, int32_t* active, cudaStream_t stream) {
   LK_CHECK(n > 0 && num_models >= 1, "gmm_finalize: n=" << n << " models=" << num_models);
-  LK_CHECK(comp_offset && partial_ll && nk && weights && lower_bound && n_iter && converged &&
-               active,
-           "gmm_finalize: every pointer must be non-null");
+  LK_CHECK(
+      comp_offset && partial_ll && nk && weights && lower_bound && n_iter && converged && active,
+      "gmm_finalize: every pointer must be non-null");
   gmm_finalize_kernel<<<grid_for(num_models, kSmallThreads), kSmallThreads, 0, stream>>>(
       n, num_models, comp_offset, partial_ll, gmm_estep_blocks(n), nk, tol, weights, lower_bound,
       n_iter, converged, active);
@@ -451,7 +453,8 @@ void gmm_sample(int k, int d, bool full, const double* weights, const double* me
   if (n == 0) return;
   check_dims("gmm_sample", k, d);
   LK_CHECK(n > 0, "gmm_sample: n must be >= 0, got " << n);
-  LK_CHECK(weights && means && chol && out, "gmm_sample: weights, means, chol, out must be non-null");
+  LK_CHECK(weights && means && chol && out,
+           "gmm_sample: weights, means, chol, out must be non-null");
   gmm_sample_kernel<<<grid_for(n, kSmallThreads), kSmallThreads, 0, stream>>>(
       k, d, full, weights, means, chol, n, seed, offset, out, component);
   LK_LAUNCH_CHECK();

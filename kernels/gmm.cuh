@@ -8,9 +8,10 @@
 // The host loop that drives them: host/src/gmm.cpp. Tests: tests/test_gmm_gpu.cu (against
 // latentkit::ref); benchmark: bench/bench_gmm.cu.
 #pragma once
+#include <cuda_runtime.h>
+
 #include <cstddef>
 #include <cstdint>
-#include <cuda_runtime.h>
 
 namespace latentkit::cuda {
 
@@ -18,12 +19,14 @@ namespace latentkit::cuda {
 constexpr int kGmmKernelMaxDim = 32;
 
 // P = L⁻¹ (lower) and log_norm = log w - ½ d log 2π + Σ log P_ii for every component of an active
-// model (comp_model[c]: model of component c; comp_offset as in the layout); chol receives L. A covariance that is not positive definite sets
-// bad_component[model] = min(its value, local index of the component) (initialise it to
-// INT32_MAX) and leaves P = I so nothing downstream turns NaN; the host then reports it.
+// model (comp_model[c]: model of component c; comp_offset as in the layout); chol receives L. A
+// covariance that is not positive definite sets bad_component[model] = min(its value, local index
+// of the component) (initialise it to INT32_MAX) and leaves P = I so nothing downstream turns NaN;
+// the host then reports it.
 void gmm_precisions(const double* weights, const double* covariances, const int32_t* comp_model,
-                    const int32_t* comp_offset, const int32_t* active, int num_components, int d, bool full, double* chol,
-                    double* prec, double* log_norm, int32_t* bad_component, cudaStream_t stream);
+                    const int32_t* comp_offset, const int32_t* active, int num_components, int d,
+                    bool full, double* chol, double* prec, double* log_norm, int32_t* bad_component,
+                    cudaStream_t stream);
 
 // Blocks per model of the E-step grid (rows of partial_ll per model).
 int gmm_estep_blocks(int n);

@@ -9,10 +9,9 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "latentkit/data.h"
 #include "latentkit/gmm.h"
@@ -122,7 +121,7 @@ TEST_F(GmmFitApp, FitsTableJsonAndLabels) {
   EXPECT_EQ(k3["k"], 3);
   EXPECT_EQ(k3["weights"].size(), 3u);
   EXPECT_EQ(k3["means"].size(), 3u);
-  EXPECT_EQ(k3["covariances"][0].size(), 2u);     // [k][d][d]
+  EXPECT_EQ(k3["covariances"][0].size(), 2u);  // [k][d][d]
   EXPECT_EQ(k3["covariances"][0][0].size(), 2u);
   for (const char* key : {"log_likelihood", "bic", "aic", "n_iter", "converged"})
     EXPECT_TRUE(k3.contains(key)) << key;
@@ -159,9 +158,9 @@ TEST_F(GmmFitApp, BadInputFailsCleanly) {
   expect_clean_failure("--device cpu --input " + ok.string() + " --k-min 1 --k-max 4", 1,
                        "exceeds the number of samples");
   const fs::path nan = write("nan.csv", "1,2\n3,nan\n5,6\n");
-  expect_clean_failure("--device cpu --input " + nan.string() + " --k-min 1 --k-max 2", 1, "nan.csv");
-  expect_clean_failure("--device cpu --input " + (dir_ / "missing.csv").string(), 1,
-                       "missing.csv");
+  expect_clean_failure("--device cpu --input " + nan.string() + " --k-min 1 --k-max 2", 1,
+                       "nan.csv");
+  expect_clean_failure("--device cpu --input " + (dir_ / "missing.csv").string(), 1, "missing.csv");
   const fs::path empty = write("empty.csv", "");
   expect_clean_failure("--device cpu --input " + empty.string(), 1, "empty.csv");
   expect_clean_failure("--device cpu --input " + ok.string() + " --k-min 3 --k-max 2", 1,

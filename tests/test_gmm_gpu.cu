@@ -88,7 +88,8 @@ TEST(GmmGpu, EStepAndMStepMatchReference) {
         const size_t cs = full ? static_cast<size_t>(d) * d : d;
         const std::vector<float> x = test::random_uniform(static_cast<size_t>(n) * d, rng, -4, 4);
         // Reference: factors, E-step, M-step per model.
-        std::vector<double> chol(C * cs), prec(C * cs), log_norm(C), resp(static_cast<size_t>(C) * n);
+        std::vector<double> chol(C * cs), prec(C * cs), log_norm(C),
+            resp(static_cast<size_t>(C) * n);
         std::vector<double> point_ll(static_cast<size_t>(B) * n), mean_ll(B);
         std::vector<int32_t> labels(static_cast<size_t>(B) * n);
         ASSERT_EQ(ref::gmm_precisions(b.w.data(), b.cov.data(), C, d, full, chol.data(),
@@ -96,9 +97,9 @@ TEST(GmmGpu, EStepAndMStepMatchReference) {
                   -1);
         for (int m = 0; m < B; ++m) {
           const int c0 = b.offset[m], k = b.offset[m + 1] - c0;
-          mean_ll[m] = ref::gmm_estep(x.data(), n, d, full, c0, k, b.mu.data(), prec.data(),
-                                      log_norm.data(), resp.data(), point_ll.data() + m * n,
-                                      labels.data() + m * n);
+          mean_ll[m] =
+              ref::gmm_estep(x.data(), n, d, full, c0, k, b.mu.data(), prec.data(), log_norm.data(),
+                             resp.data(), point_ll.data() + m * n, labels.data() + m * n);
         }
         std::vector<double> w_ref(C), mu_ref(C * d), cov_ref(C * cs);
         for (int m = 0; m < B; ++m) {
@@ -121,8 +122,8 @@ TEST(GmmGpu, EStepAndMStepMatchReference) {
         auto point_d = upload(poison_doubles(static_cast<size_t>(B) * n));
         auto labels_d = upload(std::vector<int32_t>(static_cast<size_t>(B) * n, -7));
         cuda::gmm_precisions(w_d.data(), cov_d.data(), model_d.data(), off_d.data(),
-                             active_d.data(), C, d, full, chol_d.data(), prec_d.data(),
-                             ln_d.data(), bad_d.data(), stream.get());
+                             active_d.data(), C, d, full, chol_d.data(), prec_d.data(), ln_d.data(),
+                             bad_d.data(), stream.get());
         cuda::gmm_estep(x_d.data(), n, d, full, B, off_d.data(), active_d.data(), mu_d.data(),
                         prec_d.data(), ln_d.data(), resp_d.data(), pll_d.data(), point_d.data(),
                         labels_d.data(), stream.get());
@@ -148,12 +149,11 @@ TEST(GmmGpu, EStepAndMStepMatchReference) {
         auto w2_d = upload(poison_doubles(C));
         auto lb_d = upload(std::vector<double>(B, -INFINITY));
         auto it_d = upload(std::vector<int32_t>(B, 0)), conv_d = upload(std::vector<int32_t>(B, 0));
-        cuda::gmm_mstep(x_d.data(), n, d, full, C, model_d.data(), active_d.data(),
-                        resp_d.data(), 1e-6, scratch_d.data(), nk_d.data(), mu2_d.data(),
-                        cov2_d.data(), stream.get());
+        cuda::gmm_mstep(x_d.data(), n, d, full, C, model_d.data(), active_d.data(), resp_d.data(),
+                        1e-6, scratch_d.data(), nk_d.data(), mu2_d.data(), cov2_d.data(),
+                        stream.get());
         cuda::gmm_finalize(n, B, off_d.data(), pll_d.data(), nk_d.data(), 1e-3, w2_d.data(),
-                           lb_d.data(), it_d.data(), conv_d.data(), active_d.data(),
-                           stream.get());
+                           lb_d.data(), it_d.data(), conv_d.data(), active_d.data(), stream.get());
         stream.synchronize();
         // Means and covariances divide sums of n terms by N_k, which can be ~1e-3 for a component
         // far from every point: the relative error of a ratio of two such sums stays ~n ε.
@@ -207,8 +207,8 @@ TEST(GmmGpu, BatchedFitMatchesCpuFromIdenticalInit) {
       EXPECT_FALSE(b[i].converged);
       EXPECT_TRUE(all_close(b[i].model.weights, a[i].model.weights, Tolerance{1e-9, 1e-7, 1e-7}));
       EXPECT_TRUE(all_close(b[i].model.means, a[i].model.means, Tolerance{1e-7, 1e-7, 1e-7}));
-      EXPECT_TRUE(all_close(b[i].model.covariances, a[i].model.covariances,
-                            Tolerance{1e-7, 1e-7, 1e-7}));
+      EXPECT_TRUE(
+          all_close(b[i].model.covariances, a[i].model.covariances, Tolerance{1e-7, 1e-7, 1e-7}));
       EXPECT_NEAR(b[i].lower_bound, a[i].lower_bound, 1e-9 * std::fabs(a[i].lower_bound));
       EXPECT_NEAR(b[i].log_likelihood, a[i].log_likelihood, 1e-9 * std::fabs(a[i].log_likelihood));
     }

@@ -255,7 +255,8 @@ TEST(GmmRef, RecoversWellSeparatedMixtureAndBicPicksTrueK) {
   for (int t = 0; t < 3; ++t) {
     const int f = m[t];
     EXPECT_NEAR(fit.model.weights[f], truth.weights[t], 0.04);
-    for (int a = 0; a < 2; ++a) EXPECT_NEAR(fit.model.means[f * 2 + a], truth.means[t * 2 + a], 0.3);
+    for (int a = 0; a < 2; ++a)
+      EXPECT_NEAR(fit.model.means[f * 2 + a], truth.means[t * 2 + a], 0.3);
     for (int e = 0; e < 4; ++e)
       EXPECT_NEAR(fit.model.covariances[f * 4 + e], truth.covariances[t * 4 + e], 0.5);
   }
@@ -300,7 +301,8 @@ TEST(GmmRef, DegenerateDataGivesRegularisedFitOrClearError) {
       cfg.covariance = cov;
       const auto fits = fit_gmm_batch(*backend, x, n, 2, {{2, 0}}, cfg);
       const GmmModel& m = fits[0].model;
-      const int stride = cov == GmmCovariance::Full ? 4 : 2, yy = cov == GmmCovariance::Full ? 3 : 1;
+      const int stride = cov == GmmCovariance::Full ? 4 : 2,
+                yy = cov == GmmCovariance::Full ? 3 : 1;
       for (int c = 0; c < 2; ++c) EXPECT_NEAR(m.covariances[c * stride + yy], cfg.reg_covar, 1e-9);
       for (double v : m.covariances) EXPECT_TRUE(std::isfinite(v));
       EXPECT_TRUE(std::isfinite(fits[0].log_likelihood));
@@ -317,8 +319,7 @@ TEST(GmmRef, DegenerateDataGivesRegularisedFitOrClearError) {
                         cov = {1, 0, 0, 1, 1e-4, 0, 0, 1e-4};
     // One iteration: the emptied component has weight ~ 10 eps / n, mean 0 / N_k = 0 and
     // covariance reg_covar I (sklearn's behaviour).
-    ref::gmm_em_batch(x.data(), n, 2, true, {0, 2}, 1e-3, 1e-6, 1, w.data(), mu.data(),
-                      cov.data());
+    ref::gmm_em_batch(x.data(), n, 2, true, {0, 2}, 1e-3, 1e-6, 1, w.data(), mu.data(), cov.data());
     EXPECT_LT(w[1], 1e-12);
     EXPECT_EQ(mu[2], 0.0);
     EXPECT_EQ(mu[3], 0.0);
@@ -392,7 +393,8 @@ TEST(GmmRef, SamplerMomentsMatchTheMixture) {
     EXPECT_NEAR(ss[3] / cnt, m.covariances[c * 4 + 3], 0.07);
   }
   // Reproducible: the same seed draws the same samples.
-  const std::vector<float> again = gmm_sample(*backend, m, 100, 5), once = gmm_sample(*backend, m, 100, 5);
+  const std::vector<float> again = gmm_sample(*backend, m, 100, 5),
+                           once = gmm_sample(*backend, m, 100, 5);
   EXPECT_EQ(again, once);
 }
 
@@ -420,8 +422,7 @@ TEST(GmmRef, InitialisationIsSeededAndReproducible) {
   cfg.init = GmmInit::KMeans;
   const GmmModel k3 = gmm_initial_model(x, n, 2, {3, 0}, cfg);
   const std::vector<int> match = match_components(truth, k3);
-  for (int t = 0; t < 3; ++t)
-    EXPECT_NEAR(k3.means[match[t] * 2], truth.means[t * 2], 0.5);
+  for (int t = 0; t < 3; ++t) EXPECT_NEAR(k3.means[match[t] * 2], truth.means[t * 2], 0.5);
 }
 
 }  // namespace

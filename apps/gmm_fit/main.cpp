@@ -66,24 +66,30 @@ int main(int argc, char** argv) {
     std::printf("%4s %16s %16s %16s %6s %10s\n", "K", "log-likelihood", "BIC", "AIC", "iters",
                 "converged");
     for (const GmmFitResult& r : sel.per_k)
-      std::printf("%4d %16.6f %16.3f %16.3f %6d %10s\n", r.model.k, r.log_likelihood, r.bic,
-                  r.aic, r.n_iter, r.converged ? "yes" : "no");
+      std::printf("%4d %16.6f %16.3f %16.3f %6d %10s\n", r.model.k, r.log_likelihood, r.bic, r.aic,
+                  r.n_iter, r.converged ? "yes" : "no");
     std::printf("chosen K (BIC): %s%d\nchosen K (AIC): %d\n",
                 sel.bic_at_upper_edge ? "at least " : "", sel.best_k_bic, sel.best_k_aic);
-    std::printf("(log-likelihood: mean per sample; %d rows x %d columns, %s covariance, fit in "
-                "%.3f s on %s)\n",
-                data.n, data.d, gmm_covariance_name(cfg.covariance), sel.seconds,
-                backend->description().c_str());
+    std::printf(
+        "(log-likelihood: mean per sample; %d rows x %d columns, %s covariance, fit in "
+        "%.3f s on %s)\n",
+        data.n, data.d, gmm_covariance_name(cfg.covariance), sel.seconds,
+        backend->description().c_str());
 
     nlohmann::json result;
     result["app"] = "gmm_fit";
     result["device"] = backend->description();
-    result["config"] = {{"input", input},         {"n", data.n},
-                        {"d", data.d},            {"k_min", k_min},
-                        {"k_max", k_max},         {"covariance", gmm_covariance_name(cfg.covariance)},
+    result["config"] = {{"input", input},
+                        {"n", data.n},
+                        {"d", data.d},
+                        {"k_min", k_min},
+                        {"k_max", k_max},
+                        {"covariance", gmm_covariance_name(cfg.covariance)},
                         {"init", gmm_init_name(cfg.init)},
-                        {"n_init", n_init},       {"max_iter", cfg.max_iter},
-                        {"tol", cfg.tol},         {"reg_covar", cfg.reg_covar},
+                        {"n_init", n_init},
+                        {"max_iter", cfg.max_iter},
+                        {"tol", cfg.tol},
+                        {"reg_covar", cfg.reg_covar},
                         {"seed", cfg.seed}};
     result["per_k"] = nlohmann::json::array();
     for (const GmmFitResult& r : sel.per_k) result["per_k"].push_back(gmm_fit_json(r));
@@ -92,9 +98,9 @@ int main(int argc, char** argv) {
     result["best_k_bic_at_upper_edge"] = sel.bic_at_upper_edge;
     result["fit_seconds"] = sel.seconds;
     ensure_directory(out_dir);
-    write_csv(out_dir + "/labels.csv", {"label", "log_density"},
-              {std::vector<double>(scores.labels.begin(), scores.labels.end()),
-               scores.log_density});
+    write_csv(
+        out_dir + "/labels.csv", {"label", "log_density"},
+        {std::vector<double>(scores.labels.begin(), scores.labels.end()), scores.log_density});
     write_file_atomic(out_dir + "/result.json",
                       [&](std::ostream& os) { os << result.dump(2) << "\n"; });
     std::printf("wrote %s/result.json, %s/labels.csv\n", out_dir.c_str(), out_dir.c_str());

@@ -75,11 +75,15 @@ int gmm_precisions(const double* weights, const double* covariances, int num_com
   return -1;
 }
 
-double gmm_estep(const float* x, int n, int d, bool full, int c0, int k, const double* means,
-                 const double* prec, const double* log_norm, double* resp, double* point_ll,
-                 int32_t* labels) {
-  LK_CHECK(n > 0 && k > 0 && d >= 1 && d <= kGmmMaxDim,
-           "gmm_estep: bad shape n=" << n << " k=" << k << " d=" << d);
+namespace {
+
+// The E-step and M-step bodies, with the dimension a compile-time constant kD for the small d the
+// apps use most (the loops over d then unroll: ~2x faster at d = 3) or 0 for any d at run time.
+template <int kD>
+double estep_impl(const float* x, int n, int d_runtime, bool full, int c0, int k,
+                  const double* means, const double* prec, const double* log_norm, double* resp,
+                  double* point_ll, int32_t* labels) {
+  const int d = kD > 0 ? kD : d_runtime;
   std::vector<double> lp(k);
   double diff[kGmmMaxDim];
   double total = 0.0;
@@ -126,8 +130,10 @@ double gmm_estep(const float* x, int n, int d, bool full, int c0, int k, const d
   return total / n;
 }
 
-void gmm_mstep(const float* x, int n, int d, bool full, int c0, int k, const double* resp,
-               double reg_covar, double* weights, double* means, double* covariances) {
+template <int kD>
+void mstep_impl(const float* x, int n, int d_runtime, bool full, int c0, int k, const double* resp,
+                double reg_covar, double* weights, double* means, double* covariances) {
+  const int d = kD > 0 ? kD : d_runtime;
   double nk_sum = 0.0;
   double sx[kGmmMaxDim];
   double diff[kGmmMaxDim];
@@ -180,6 +186,41 @@ void gmm_mstep(const float* x, int n, int d, bool full, int c0, int k, const dou
   for (int j = 0; j < k; ++j) weights[c0 + j] /= nk_sum;
 }
 
+}  // namespace
+
+double gmm_estep(const float* x, int n, int d, bool full, int c0, int k, const double* means,
+                 const double* prec, const double* log_norm, double* resp, double* point_ll,
+                 int32_t* labels) {
+  LK_CHECK(n > 0 && k > 0 && d >= 1 && d <= kGmmMaxDim,
+           "gmm_estep: bad shape n=" << n << " k=" << k << " d=" << d);
+  switch (d) {
+    case 1:
+      return estep_impl<1>(x, n, d, full, c0, k, means, prec, log_norm, resp, point_ll, labels);
+    case 2:
+      return estep_impl<2>(x, n, d, full, c0, k, means, prec, log_norm, resp, point_ll, labels);
+    case 3:
+      return estep_impl<3>(x, n, d, full, c0, k, means, prec, log_norm, resp, point_ll, labels);
+    default:
+      return estep_impl<0>(x, n, d, full, c0, k, means, prec, log_norm, resp, point_ll, labels);
+  }
+}
+
+void gmm_mstep(const float* x, int n, int d, bool full, int c0, int k, const double* resp,
+               double reg_covar, double* weights, double* means, double* covariances) {
+  LK_CHECK(n > 0 && k > 0 && d >= 1 && d <= kGmmMaxDim,
+           "gmm_mstep: bad shape n=" << n << " k=" << k << " d=" << d);
+  switch (d) {
+    case 1:
+      return mstep_impl<1>(x, n, d, full, c0, k, resp, reg_covar, weights, means, covariances);
+    case 2:
+      return mstep_impl<2>(x, n, d, full, c0, k, resp, reg_covar, weights, means, covariances);
+    case 3:
+      return mstep_impl<3>(x, n, d, full, c0, k, resp, reg_covar, weights, means, covariances);
+    default:
+      return mstep_impl<0>(x, n, d, full, c0, k, resp, reg_covar, weights, means, covariances);
+  }
+}
+
 std::vector<GmmEmStatus> gmm_em_batch(const float* x, int n, int d, bool full,
                                       const std::vector<int>& comp_offset, double tol,
                                       double reg_covar, int max_iter, double* weights,
@@ -203,8 +244,9 @@ std::vector<GmmEmStatus> gmm_em_batch(const float* x, int n, int d, bool full,
       const int bad = gmm_precisions(weights + c0, covariances + c0 * cov_size, k, d, full,
                                      chol.data() + c0 * cov_size, prec.data() + c0 * cov_size,
                                      log_norm.data() + c0);
-      LK_CHECK(bad < 0, "gmm: the covariance of component " << bad << " of model " << b
-                            << " (K=" << k << ") is not positive definite at iteration " << it
+      LK_CHECK(bad < 0, "gmm: the covariance of component "
+                            << bad << " of model " << b << " (K=" << k
+                            << ") is not positive definite at iteration " << it
                             << ": increase reg_covar or rescale the data");
       // This model's parameters, indexed from its first component.
       double* w = weights + c0;
@@ -235,8 +277,8 @@ void gmm_sample(int k, int d, bool full, const double* weights, const double* me
   std::vector<double> ones(k, 1.0);  // the weights do not matter for the factors
   const int bad = gmm_precisions(ones.data(), covariances, k, d, full, chol.data(), prec.data(),
                                  log_norm.data());
-  LK_CHECK(bad < 0, "gmm_sample: the covariance of component " << bad
-                        << " is not positive definite");
+  LK_CHECK(bad < 0,
+           "gmm_sample: the covariance of component " << bad << " is not positive definite");
   double total = 0.0;
   for (int c = 0; c < k; ++c) total += weights[c];
   double z[kGmmMaxDim];

@@ -51,10 +51,12 @@ std::vector<int> kmeans_labels(const std::vector<float>& x, int n, int d, int k,
   std::vector<double> centers(static_cast<size_t>(k) * d);
   std::vector<double> d2(n);
   const auto set_center = [&](int j, int idx) {
-    for (int a = 0; a < d; ++a) centers[static_cast<size_t>(j) * d + a] = x[static_cast<size_t>(idx) * d + a];
+    for (int a = 0; a < d; ++a)
+      centers[static_cast<size_t>(j) * d + a] = x[static_cast<size_t>(idx) * d + a];
   };
   set_center(0, index_from_uniform(draw(0), n));
-  for (int i = 0; i < n; ++i) d2[i] = squared_distance(&x[static_cast<size_t>(i) * d], &centers[0], d);
+  for (int i = 0; i < n; ++i)
+    d2[i] = squared_distance(&x[static_cast<size_t>(i) * d], &centers[0], d);
   for (int j = 1; j < k; ++j) {
     double total = 0.0;
     for (int i = 0; i < n; ++i) total += d2[i];
@@ -102,12 +104,14 @@ std::vector<int> kmeans_labels(const std::vector<float>& x, int n, int d, int k,
     std::fill(counts.begin(), counts.end(), 0);
     for (int i = 0; i < n; ++i) {
       ++counts[labels[i]];
-      for (int a = 0; a < d; ++a) sums[static_cast<size_t>(labels[i]) * d + a] += x[static_cast<size_t>(i) * d + a];
+      for (int a = 0; a < d; ++a)
+        sums[static_cast<size_t>(labels[i]) * d + a] += x[static_cast<size_t>(i) * d + a];
     }
     for (int j = 0; j < k; ++j)
       if (counts[j] > 0)  // an empty cluster keeps its centre
         for (int a = 0; a < d; ++a)
-          centers[static_cast<size_t>(j) * d + a] = sums[static_cast<size_t>(j) * d + a] / counts[j];
+          centers[static_cast<size_t>(j) * d + a] =
+              sums[static_cast<size_t>(j) * d + a] / counts[j];
   }
   return labels;
 }
@@ -123,16 +127,16 @@ template <class T>
 void to_device(cuda::DeviceBuffer<T>& dst, const std::vector<T>& src, cudaStream_t s) {
   LK_CHECK(src.size() <= dst.size(), "gmm: upload of " << src.size() << " into " << dst.size());
   if (!src.empty())
-    LK_CUDA_CHECK(cudaMemcpyAsync(dst.data(), src.data(), src.size() * sizeof(T),
-                                  cudaMemcpyHostToDevice, s));
+    LK_CUDA_CHECK(
+        cudaMemcpyAsync(dst.data(), src.data(), src.size() * sizeof(T), cudaMemcpyHostToDevice, s));
 }
 
 template <class T>
 std::vector<T> to_host(const cuda::DeviceBuffer<T>& src, size_t count, cudaStream_t s) {
   std::vector<T> out(count);
   if (count)
-    LK_CUDA_CHECK(cudaMemcpyAsync(out.data(), src.data(), count * sizeof(T),
-                                  cudaMemcpyDeviceToHost, s));
+    LK_CUDA_CHECK(
+        cudaMemcpyAsync(out.data(), src.data(), count * sizeof(T), cudaMemcpyDeviceToHost, s));
   LK_CUDA_CHECK(cudaStreamSynchronize(s));
   return out;
 }
@@ -143,8 +147,9 @@ struct PackedBatch {
 };
 
 void throw_not_pd(int model, int local_component, int k) {
-  LK_CHECK(false, "gmm: the covariance of component " << local_component << " of model " << model
-                      << " (K=" << k << ") is not positive definite: increase reg_covar or "
+  LK_CHECK(false, "gmm: the covariance of component "
+                      << local_component << " of model " << model << " (K=" << k
+                      << ") is not positive definite: increase reg_covar or "
                       << "rescale the data");
 }
 
@@ -162,8 +167,9 @@ std::vector<ref::GmmEmStatus> em_cuda(Backend& backend, const std::vector<float>
   cuda::DeviceBuffer<int32_t> offset_dev(B + 1), model_dev(C), active(B), n_iter(B), converged(B),
       bad(B);
   cuda::DeviceBuffer<double> w(C), mu(C * static_cast<size_t>(d)), cov(C * cs), chol(C * cs),
-      prec(C * cs), log_norm(C), nk(C), lower_bound(B), partial_ll(static_cast<size_t>(B) * ll_blocks),
-      resp(static_cast<size_t>(C) * n), scratch(cuda::gmm_mstep_scratch_size(n, d, full, C));
+      prec(C * cs), log_norm(C), nk(C), lower_bound(B),
+      partial_ll(static_cast<size_t>(B) * ll_blocks), resp(static_cast<size_t>(C) * n),
+      scratch(cuda::gmm_mstep_scratch_size(n, d, full, C));
   to_device(x_dev, x, s);
   to_device(offset_dev, p.comp_offset, s);
   to_device(model_dev, p.comp_model, s);
@@ -263,8 +269,8 @@ void validate_gmm_input(const std::vector<float>& x, int n, int d,
   LK_INPUT_CHECK(x.size() == static_cast<size_t>(n) * d,
                  "gmm: data size " << x.size() << " is not n x d = " << n << " x " << d);
   for (size_t i = 0; i < x.size(); ++i)
-    LK_INPUT_CHECK(std::isfinite(x[i]), "the data has a NaN or Inf at row " << i / d + 1
-                                            << ", column " << i % d + 1
+    LK_INPUT_CHECK(std::isfinite(x[i]), "the data has a NaN or Inf at row "
+                                            << i / d + 1 << ", column " << i % d + 1
                                             << ": remove or impute it before fitting");
   LK_INPUT_CHECK(!specs.empty(), "gmm: nothing to fit (no K requested)");
   for (const GmmModelSpec& s : specs) {
@@ -296,8 +302,9 @@ GmmModel gmm_initial_model(const std::vector<float>& x, int n, int d, const GmmM
     for (int i = 0; i < n; ++i) {
       double sum = 0.0;
       for (int j = 0; j < k; ++j) {
-        const double u = philox_uniform(cfg.seed, RngStream::Gmm, static_cast<uint32_t>(spec.restart),
-                                        base + static_cast<uint64_t>(i) * k + j);
+        const double u =
+            philox_uniform(cfg.seed, RngStream::Gmm, static_cast<uint32_t>(spec.restart),
+                           base + static_cast<uint64_t>(i) * k + j);
         resp[static_cast<size_t>(j) * n + i] = u;
         sum += u;
       }
@@ -316,8 +323,8 @@ GmmModel gmm_initial_model(const std::vector<float>& x, int n, int d, const GmmM
   return m;
 }
 
-std::vector<GmmFitResult> fit_gmm_batch(Backend& backend, const std::vector<float>& x, int n,
-                                        int d, const std::vector<GmmModelSpec>& specs,
+std::vector<GmmFitResult> fit_gmm_batch(Backend& backend, const std::vector<float>& x, int n, int d,
+                                        const std::vector<GmmModelSpec>& specs,
                                         const GmmConfig& cfg) {
   validate_gmm_input(x, n, d, specs, cfg);
   const bool full = cfg.covariance == GmmCovariance::Full;
@@ -338,21 +345,21 @@ std::vector<GmmFitResult> fit_gmm_batch(Backend& backend, const std::vector<floa
     status = em_cuda(backend, x, n, d, full, p, cfg, final_ll);
   } else {
     const std::vector<int> offsets(p.comp_offset.begin(), p.comp_offset.end());
-    status = ref::gmm_em_batch(x.data(), n, d, full, offsets, cfg.tol, cfg.reg_covar,
-                               cfg.max_iter, p.weights.data(), p.means.data(), p.covs.data());
+    status = ref::gmm_em_batch(x.data(), n, d, full, offsets, cfg.tol, cfg.reg_covar, cfg.max_iter,
+                               p.weights.data(), p.means.data(), p.covs.data());
     const size_t cs = cov_size(cfg.covariance, d);
     const int C = p.comp_offset.back();
     std::vector<double> chol(C * cs), prec(C * cs), log_norm(C), resp;
     for (int b = 0; b < B; ++b) {
       const int c0 = p.comp_offset[b], k = p.comp_offset[b + 1] - c0;
-      const int bad = ref::gmm_precisions(p.weights.data() + c0, p.covs.data() + c0 * cs, k, d,
-                                          full, chol.data() + c0 * cs, prec.data() + c0 * cs,
-                                          log_norm.data() + c0);
+      const int bad =
+          ref::gmm_precisions(p.weights.data() + c0, p.covs.data() + c0 * cs, k, d, full,
+                              chol.data() + c0 * cs, prec.data() + c0 * cs, log_norm.data() + c0);
       if (bad >= 0) throw_not_pd(b, bad, k);
       resp.resize(static_cast<size_t>(k) * n);  // components from c0, indexed from 0
-      final_ll[b] = ref::gmm_estep(x.data(), n, d, full, 0, k, p.means.data() + c0 * d,
-                                   prec.data() + c0 * cs, log_norm.data() + c0, resp.data(),
-                                   nullptr, nullptr);
+      final_ll[b] =
+          ref::gmm_estep(x.data(), n, d, full, 0, k, p.means.data() + c0 * d, prec.data() + c0 * cs,
+                         log_norm.data() + c0, resp.data(), nullptr, nullptr);
     }
   }
   std::vector<GmmFitResult> out(B);
@@ -378,8 +385,8 @@ std::vector<GmmFitResult> fit_gmm_batch(Backend& backend, const std::vector<floa
   return out;
 }
 
-GmmSelection fit_gmm_select(Backend& backend, const std::vector<float>& x, int n, int d,
-                            int k_min, int k_max, int n_init, const GmmConfig& cfg) {
+GmmSelection fit_gmm_select(Backend& backend, const std::vector<float>& x, int n, int d, int k_min,
+                            int k_max, int n_init, const GmmConfig& cfg) {
   LK_INPUT_CHECK(k_min >= 1 && k_max >= k_min,
                  "K range " << k_min << ".." << k_max << " is empty: need 1 <= k-min <= k-max");
   LK_INPUT_CHECK(n_init >= 1, "n-init must be >= 1, got " << n_init);
@@ -466,9 +473,9 @@ GmmScores gmm_score(Backend& backend, const GmmModel& model, const std::vector<f
     to_device(cov, model.covariances, s);
     cuda::gmm_precisions(w.data(), cov.data(), model_dev.data(), offset_dev.data(), nullptr, k, d,
                          full, chol.data(), prec.data(), log_norm.data(), bad.data(), s);
-    cuda::gmm_estep(x_dev.data(), n, d, full, 1, offset_dev.data(), nullptr, mu.data(),
-                    prec.data(), log_norm.data(), resp.data(), partial.data(), point_ll.data(),
-                    labels.data(), s);
+    cuda::gmm_estep(x_dev.data(), n, d, full, 1, offset_dev.data(), nullptr, mu.data(), prec.data(),
+                    log_norm.data(), resp.data(), partial.data(), point_ll.data(), labels.data(),
+                    s);
     const std::vector<int32_t> bad_h = to_host(bad, 1, s);
     if (bad_h[0] != INT32_MAX) throw_not_pd(0, bad_h[0], k);
     out.log_density = to_host(point_ll, n, s);
@@ -515,8 +522,8 @@ std::vector<float> gmm_sample(Backend& backend, const GmmModel& model, int n, ui
     out = to_host(out_dev, out.size(), s);
     comp = to_host(comp_dev, n, s);
   } else {
-    ref::gmm_sample(k, d, full, model.weights.data(), model.means.data(),
-                    model.covariances.data(), n, seed, kGmmSampleOffset, out.data(), comp.data());
+    ref::gmm_sample(k, d, full, model.weights.data(), model.means.data(), model.covariances.data(),
+                    n, seed, kGmmSampleOffset, out.data(), comp.data());
   }
   if (component) *component = std::move(comp);
   return out;

@@ -55,9 +55,10 @@ void print_curve(std::ostream& log, const char* name, const GmmSelection& sel) {
 
 void validate_gmm_stage(const GmmStageOptions& opt) {
   if (!opt.enabled) return;
-  LK_INPUT_CHECK(opt.k_min >= 1 && opt.k_max >= opt.k_min,
-                 "--gmm-k-min " << opt.k_min << " / --gmm-k-max " << opt.k_max
-                                << ": need 1 <= k-min <= k-max (or --gmm-k-max 0 / --no-gmm to skip)");
+  LK_INPUT_CHECK(
+      opt.k_min >= 1 && opt.k_max >= opt.k_min,
+      "--gmm-k-min " << opt.k_min << " / --gmm-k-max " << opt.k_max
+                     << ": need 1 <= k-min <= k-max (or --gmm-k-max 0 / --no-gmm to skip)");
   LK_INPUT_CHECK(opt.n_init >= 1, "--gmm-n-init must be >= 1, got " << opt.n_init);
   LK_INPUT_CHECK(opt.max_iter >= 1, "--gmm-max-iter must be >= 1, got " << opt.max_iter);
 }
@@ -75,10 +76,10 @@ nlohmann::json run_gmm_bic_stage(Backend& backend, const GmmStageOptions& opt,
   GmmConfig cfg;
   cfg.max_iter = opt.max_iter;
   cfg.seed = seed;
-  out["config"] = {{"k_min", opt.k_min},          {"k_max", opt.k_max},
-                   {"n_init", opt.n_init},        {"max_iter", opt.max_iter},
-                   {"covariance", "full"},        {"init", gmm_init_name(cfg.init)},
-                   {"tol", cfg.tol},              {"reg_covar", cfg.reg_covar}};
+  out["config"] = {{"k_min", opt.k_min},   {"k_max", opt.k_max},
+                   {"n_init", opt.n_init}, {"max_iter", opt.max_iter},
+                   {"covariance", "full"}, {"init", gmm_init_name(cfg.init)},
+                   {"tol", cfg.tol},       {"reg_covar", cfg.reg_covar}};
   log << "gmm_bic: K=" << opt.k_min << ".." << opt.k_max << ", " << opt.n_init
       << " restarts each, full covariances\n";
   if (n_generated >= opt.k_max) {
@@ -93,8 +94,8 @@ nlohmann::json run_gmm_bic_stage(Backend& backend, const GmmStageOptions& opt,
     log << "  generated: skipped (fewer samples than --gmm-k-max)\n";
   }
   if (n_data >= opt.k_max) {
-    const GmmSelection truth = fit_gmm_select(backend, data, n_data, d, opt.k_min, opt.k_max,
-                                              opt.n_init, cfg);
+    const GmmSelection truth =
+        fit_gmm_select(backend, data, n_data, d, opt.k_min, opt.k_max, opt.n_init, cfg);
     out["data"] = curve_json(truth);
     print_curve(log, "data", truth);
   } else {
@@ -107,8 +108,8 @@ nlohmann::json run_gmm_bic_stage(Backend& backend, const GmmStageOptions& opt,
 }
 
 nlohmann::json run_mode_coverage_stage(const MixtureTruth* truth,
-                                       const std::vector<float>& generated, int n_generated,
-                                       int d, const std::string& skip_reason, std::ostream& log) {
+                                       const std::vector<float>& generated, int n_generated, int d,
+                                       const std::string& skip_reason, std::ostream& log) {
   const auto t0 = std::chrono::steady_clock::now();
   if (!truth || n_generated == 0) {
     const std::string reason = truth ? "no generated samples (--n-generate 0)" : skip_reason;
@@ -164,8 +165,8 @@ nlohmann::json run_mode_coverage_stage(const MixtureTruth* truth,
     log << buf;
   }
   const double off = static_cast<double>(off_manifold) / n_generated;
-  log << "  components covered: " << covered << " of " << k
-      << ", off-manifold fraction: " << off << "\n";
+  log << "  components covered: " << covered << " of " << k << ", off-manifold fraction: " << off
+      << "\n";
   return {{"radius", kModeRadius},
           {"covered_share_of_weight", kModeCoveredShare},
           {"n_generated", n_generated},
@@ -173,8 +174,9 @@ nlohmann::json run_mode_coverage_stage(const MixtureTruth* truth,
           {"components_covered", covered},
           {"n_components", k},
           {"off_manifold_fraction", off},
-          {"note", "even a perfect sampler puts only part of each weight within radius 3: "
-                   "97.1% in 3-D (chi-square with 3 degrees of freedom)"},
+          {"note",
+           "even a perfect sampler puts only part of each weight within radius 3: "
+           "97.1% in 3-D (chi-square with 3 degrees of freedom)"},
           {"seconds", seconds_since(t0)}};
 }
 

@@ -11,10 +11,9 @@
 // Tests: tests/test_ref_gmm.cpp, tests/test_gmm_gpu.cu, tests/test_gmm_fit.cpp.
 #pragma once
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "latentkit/backend.h"
 
@@ -74,8 +73,8 @@ void validate_gmm_input(const std::vector<float>& x, int n, int d,
 // Fits every spec over x[n, d] (host memory, row-major) in one batch on `backend`; results in the
 // order of `specs`. Throws InputError for bad input, Error if a covariance stops being positive
 // definite (increase reg_covar).
-std::vector<GmmFitResult> fit_gmm_batch(Backend& backend, const std::vector<float>& x, int n,
-                                        int d, const std::vector<GmmModelSpec>& specs,
+std::vector<GmmFitResult> fit_gmm_batch(Backend& backend, const std::vector<float>& x, int n, int d,
+                                        const std::vector<GmmModelSpec>& specs,
                                         const GmmConfig& cfg);
 
 // K = k_min..k_max, n_init restarts each, all in one batch; per K the restart with the highest
@@ -87,8 +86,8 @@ struct GmmSelection {
   bool bic_at_upper_edge = false;  // best_k_bic == k_max < a larger K not searched: "at least K"
   double seconds = 0;              // wall time of the batch fit
 };
-GmmSelection fit_gmm_select(Backend& backend, const std::vector<float>& x, int n, int d,
-                            int k_min, int k_max, int n_init, const GmmConfig& cfg);
+GmmSelection fit_gmm_select(Backend& backend, const std::vector<float>& x, int n, int d, int k_min,
+                            int k_max, int n_init, const GmmConfig& cfg);
 
 // Per-point log-density log p(x_i) and the most responsible component (lowest index on ties).
 struct GmmScores {

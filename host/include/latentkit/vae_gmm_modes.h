@@ -12,11 +12,10 @@
 // Tests: tests/test_vae_gmm.cpp (end to end), tests/test_ref_gmm.cpp (the fits).
 #pragma once
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <ostream>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "latentkit/backend.h"
 #include "latentkit/data.h"
@@ -47,7 +46,7 @@ constexpr double kModeCoveredShare = 0.5;
 
 // truth == nullptr (CSV input): recorded as skipped with `skip_reason`.
 nlohmann::json run_mode_coverage_stage(const MixtureTruth* truth,
-                                       const std::vector<float>& generated, int n_generated,
-                                       int d, const std::string& skip_reason, std::ostream& log);
+                                       const std::vector<float>& generated, int n_generated, int d,
+                                       const std::string& skip_reason, std::ostream& log);
 
 }  // namespace latentkit
