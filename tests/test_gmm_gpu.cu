@@ -15,6 +15,7 @@
 #include "kernels/cuda_resources.cuh"
 #include "kernels/gmm.cuh"
 #include "latentkit/backend.h"
+#include "latentkit/check.h"
 #include "latentkit/gmm.h"
 #include "latentkit/ref/gmm_ref.h"
 #include "test_util.h"
@@ -281,6 +282,34 @@ TEST(GmmGpu, ScoreAndSampleMatchReference) {
       EXPECT_TRUE(all_close(sb, sa, Tolerance{1e-6, 2e-7, 2e-7}));
     }
   }
+}
+
+// The launchers check shapes and pointers before touching the device (no GPU needed).
+TEST(GmmLaunchers, RejectBadArgumentsBeforeLaunching) {
+  double dummy = 0;
+  int32_t idummy = 0;
+  float fdummy = 0;
+  EXPECT_THROW(cuda::gmm_estep(&fdummy, 0, 3, true, 1, &idummy, nullptr, &dummy, &dummy, &dummy,
+                               &dummy, &dummy, nullptr, nullptr, nullptr),
+               Error);  // n = 0
+  EXPECT_THROW(cuda::gmm_estep(&fdummy, 10, 33, true, 1, &idummy, nullptr, &dummy, &dummy, &dummy,
+                               &dummy, &dummy, nullptr, nullptr, nullptr),
+               Error);  // d > 32
+  EXPECT_THROW(cuda::gmm_estep(nullptr, 10, 3, true, 1, &idummy, nullptr, &dummy, &dummy, &dummy,
+                               &dummy, &dummy, nullptr, nullptr, nullptr),
+               Error);  // x null
+  EXPECT_THROW(cuda::gmm_mstep(&fdummy, 10, 3, false, 1, &idummy, nullptr, &dummy, -1.0, &dummy,
+                               &dummy, &dummy, &dummy, nullptr),
+               Error);  // reg_covar < 0
+  EXPECT_THROW(cuda::gmm_precisions(&dummy, &dummy, &idummy, nullptr, nullptr, 1, 3, true, &dummy,
+                                    &dummy, &dummy, &idummy, nullptr),
+               Error);  // comp_offset null
+  EXPECT_THROW(cuda::gmm_finalize(10, 1, &idummy, &dummy, &dummy, 1e-3, &dummy, &dummy, &idummy,
+                                  &idummy, nullptr, nullptr),
+               Error);  // active null
+  EXPECT_THROW(
+      cuda::gmm_sample(0, 3, true, &dummy, &dummy, &dummy, 5, 0, 0, &fdummy, nullptr, nullptr),
+      Error);  // k = 0
 }
 
 }  // namespace
