@@ -7,11 +7,13 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <sstream>
 #include <vector>
 
 #include "latentkit/check.h"
 #include "latentkit/gmm.h"
 #include "latentkit/ref/gmm_ref.h"
+#include "latentkit/vae_gmm_modes.h"
 #include "test_util.h"
 
 namespace latentkit {
@@ -423,6 +425,30 @@ TEST(GmmRef, InitialisationIsSeededAndReproducible) {
   const GmmModel k3 = gmm_initial_model(x, n, 2, {3, 0}, cfg);
   const std::vector<int> match = match_components(truth, k3);
   for (int t = 0; t < 3; ++t) EXPECT_NEAR(k3.means[match[t] * 2], truth.means[t * 2], 0.5);
+}
+
+TEST(GmmStages, ModeCoverageCountsByHand) {
+  // Two true components in 2-D: N((0,0), diag(1, 4)) with weight 0.5 and N((10,0), I) with 0.5.
+  MixtureTruth truth;
+  truth.weights = {0.5, 0.5};
+  truth.means = {0, 0, 10, 0};
+  truth.variances = {1, 4, 1, 1};
+  // 6 samples: 3 within component 0 (Mahalanobis 0; 2.5 for (0,5): 5/2; 2.9), 1 within component 1
+  // (distance 1), 2 beyond 3 of both ((0,7): 3.5 from component 0; (5,50)).
+  const std::vector<float> gen = {0, 0, 0, 5, 2.9f, 0, 11, 0, 0, 7, 5, 50};
+  std::ostringstream log;
+  const nlohmann::json j = run_mode_coverage_stage(&truth, gen, 6, 2, "", log);
+  ASSERT_EQ(j["components"].size(), 2u);
+  EXPECT_NEAR(j["components"][0]["share_within"].get<double>(), 3.0 / 6, 1e-12);
+  EXPECT_NEAR(j["components"][1]["share_within"].get<double>(), 1.0 / 6, 1e-12);
+  EXPECT_TRUE(j["components"][0]["covered"].get<bool>());   // 1/2 >= 50% of 0.5
+  EXPECT_FALSE(j["components"][1]["covered"].get<bool>());  // 1/6 < 50% of 0.5
+  EXPECT_EQ(j["components_covered"], 1);
+  EXPECT_NEAR(j["off_manifold_fraction"].get<double>(), 2.0 / 6, 1e-12);
+  // Without a true mixture: skipped with the reason given.
+  const nlohmann::json s = run_mode_coverage_stage(nullptr, gen, 6, 2, "no truth here", log);
+  EXPECT_TRUE(s["skipped"].get<bool>());
+  EXPECT_EQ(s["reason"], "no truth here");
 }
 
 }  // namespace
