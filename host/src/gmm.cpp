@@ -40,45 +40,62 @@ double squared_distance(const float* a, const double* b, int d) {
   return s;
 }
 
-// k-means++ seeding (plain D² sampling, one candidate per centre) and up to `steps` Lloyd
-// iterations; returns the final hard labels. Kept private to GMM initialisation.
+// Greedy k-means++ seeding, as scikit-learn's KMeans: the first centre uniformly at random, each
+// next one the best (lowest total squared distance afterwards) of 2 + floor(ln k) candidates drawn
+// by D² sampling; then up to `steps` Lloyd iterations. Returns the final hard labels. Kept private
+// to GMM initialisation (draw counter of candidate t of centre j: j * 64 + t).
 std::vector<int> kmeans_labels(const std::vector<float>& x, int n, int d, int k, uint64_t seed,
                                int restart, int steps) {
   const uint64_t base = static_cast<uint64_t>(k) << 40;
   const auto draw = [&](uint64_t counter) {
     return philox_uniform(seed, RngStream::Gmm, static_cast<uint32_t>(restart), base + counter);
   };
+  const int trials = std::min(63, 2 + static_cast<int>(std::log(static_cast<double>(k))));
   std::vector<double> centers(static_cast<size_t>(k) * d);
-  std::vector<double> d2(n);
+  std::vector<double> d2(n), cand_d2(n), best_d2(n);
   const auto set_center = [&](int j, int idx) {
     for (int a = 0; a < d; ++a)
       centers[static_cast<size_t>(j) * d + a] = x[static_cast<size_t>(idx) * d + a];
   };
+  const auto point = [&](int i) { return &x[static_cast<size_t>(i) * d]; };
   set_center(0, index_from_uniform(draw(0), n));
-  for (int i = 0; i < n; ++i)
-    d2[i] = squared_distance(&x[static_cast<size_t>(i) * d], &centers[0], d);
+  for (int i = 0; i < n; ++i) d2[i] = squared_distance(point(i), &centers[0], d);
+  std::vector<double> xi_center(d);
   for (int j = 1; j < k; ++j) {
     double total = 0.0;
     for (int i = 0; i < n; ++i) total += d2[i];
-    const double u = draw(static_cast<uint64_t>(j));
-    int idx = n - 1;
-    if (total > 0.0) {
-      const double target = u * total;
-      double cum = 0.0;
-      for (int i = 0; i < n; ++i) {
-        cum += d2[i];
-        if (cum >= target && d2[i] > 0.0) {
-          idx = i;
-          break;
+    int best_idx = -1;
+    double best_total = std::numeric_limits<double>::infinity();
+    for (int t = 0; t < trials; ++t) {
+      const double u = draw(static_cast<uint64_t>(j) * 64 + t);
+      int idx = n - 1;
+      if (total > 0.0) {
+        const double target = u * total;
+        double cum = 0.0;
+        for (int i = 0; i < n; ++i) {
+          cum += d2[i];
+          if (cum >= target && d2[i] > 0.0) {
+            idx = i;
+            break;
+          }
         }
+      } else {
+        idx = index_from_uniform(u, n);  // every point sits on a centre (duplicates)
       }
-    } else {
-      idx = index_from_uniform(u, n);  // every point sits on a centre (duplicates)
+      for (int a = 0; a < d; ++a) xi_center[a] = point(idx)[a];
+      double cand_total = 0.0;
+      for (int i = 0; i < n; ++i) {
+        cand_d2[i] = std::min(d2[i], squared_distance(point(i), xi_center.data(), d));
+        cand_total += cand_d2[i];
+      }
+      if (cand_total < best_total) {  // the first candidate wins ties
+        best_total = cand_total;
+        best_idx = idx;
+        best_d2.swap(cand_d2);
+      }
     }
-    set_center(j, idx);
-    const double* cj = &centers[static_cast<size_t>(j) * d];
-    for (int i = 0; i < n; ++i)
-      d2[i] = std::min(d2[i], squared_distance(&x[static_cast<size_t>(i) * d], cj, d));
+    set_center(j, best_idx);
+    d2.swap(best_d2);
   }
   std::vector<int> labels(n, -1);
   std::vector<double> sums(static_cast<size_t>(k) * d);

@@ -3,12 +3,12 @@
 // GaussianMixture (see latentkit/ref/gmm_ref.h for the exact EM steps). CPU backend: the reference
 // (host/ref/gmm.cpp); CUDA: kernels/gmm.cu driven by host/src/gmm.cpp.
 //
-// Initialisation runs ON THE HOST for both backends (k-means++ seeding and Lloyd steps, or random
-// responsibilities, then one M-step in float64): it is cheap next to EM (10000 x 3: milliseconds)
-// and makes the starting point of a CUDA fit bit-identical to the CPU's, so the two backends can
-// be compared from the same initial parameters. Draws: Philox stream Gmm, offset = restart,
-// index = (K << 40) + draw counter.
-// Tests: tests/test_ref_gmm.cpp, tests/test_gmm_gpu.cu, tests/test_gmm_fit.cpp.
+// Initialisation runs ON THE HOST for both backends (greedy k-means++ seeding and Lloyd steps, or
+// random responsibilities, then one M-step in float64): it is cheap next to EM (10000 x 3:
+// milliseconds) and makes the starting point of a CUDA fit bit-identical to the CPU's, so the two
+// backends can be compared from the same initial parameters. Draws: Philox stream Gmm, offset =
+// restart, index = (K << 40) + draw counter. Tests: tests/test_ref_gmm.cpp, tests/test_gmm_gpu.cu,
+// tests/test_gmm_fit.cpp.
 #pragma once
 #include <cstdint>
 #include <nlohmann/json.hpp>
