@@ -9,7 +9,8 @@
 //           log-sum-exp; the per-sample log-likelihood is the log-sum-exp itself.
 //   M-step: N_c = Σ r + 10 ε (ε = DBL_EPSILON, sklearn's guard for a component without points),
 //           μ_c = Σ r x / N_c, Σ_c = Σ r (x-μ_c)(x-μ_c)ᵀ / N_c + reg_covar I (centred, from the new
-//           means: a second pass, no E[xxᵀ] - μμᵀ cancellation), w_c = N_c / Σ N.
+//           means: a second pass, no E[xxᵀ] - μμᵀ cancellation; also for diag, where sklearn
+//           uses E[x²] - μ², equal up to rounding), w_c = N_c / Σ N.
 //   Loop:   E-step, M-step, then converged when |mean_ll - previous mean_ll| < tol (never on the
 //           first iteration), at most max_iter iterations; the lower bound reported is the mean
 //           log-likelihood of the last E-step (sklearn's lower_bound_).
