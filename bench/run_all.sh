@@ -13,6 +13,8 @@
 # add "compile" for torch.compile).
 # Without a GPU every bench prints "no CUDA device (...): benchmark skipped" and the script still
 # exits 0 (nothing to compare). It exits 1 if a bench failed (e.g. its validation).
+# The RBM block at the end runs bench_rbm (GPU), bench_rbm --cpu (the CPU reference's epoch) and
+# the peers bench/peers/rbm_torch.py (GPU) and rbm_sklearn.py (scikit-learn, CPU) when available.
 #
 # On the lent GPU machine (the session's `run` tool, kind nvidia-h100-x1 or nvidia-h200): the
 # working tree is copied there, ignored build folders are not, and only files under $OUT come back:
@@ -34,7 +36,7 @@ export PATH="/usr/local/cuda/bin:$PATH"
 
 echo "== build ($BUILD)"
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DLATENTKIT_BUILD_BENCH=ON >"$RESULTS/cmake.log"
-cmake --build "$BUILD" -j"$(nproc)" --target bench_dense bench_vae >>"$RESULTS/cmake.log"
+cmake --build "$BUILD" -j"$(nproc)" --target bench_dense bench_vae bench_rbm >>"$RESULTS/cmake.log"
 BIN="$BUILD/bin"
 
 status=0
@@ -103,6 +105,29 @@ for p in peers:
           f"{pj['samples_per_s']:.0f} samples/s -> ratio latentkit/PyTorch = "
           f"{ours['samples_per_s'] / pj['samples_per_s']:.2f} (> 1: latentkit faster)")
 EOF
+# ---- RBM (issue 6): bench_rbm, its CPU epoch, the PyTorch peer on the GPU and scikit-learn ----
+run_bench bench_rbm
+echo "== bench_rbm --cpu (one CD-1 epoch on the CPU reference)"
+# shellcheck disable=SC2086
+"$BIN/bench_rbm" --cpu --json "$RESULTS/bench_rbm_cpu.json" --markdown "$RESULTS/bench_rbm_cpu.md" \
+  $BENCH_ARGS 2>&1 | tee "$RESULTS/bench_rbm_cpu.log" || status=1
+rbm_peer_n=60000
+case " $BENCH_ARGS " in *" --smoke "*) rbm_peer_n=1031 ;; esac
+if python3 -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then
+  echo "== PyTorch RBM peer"
+  python3 bench/peers/rbm_torch.py --n "$rbm_peer_n" --json "$RESULTS/rbm_torch.json" \
+    2>&1 | tee "$RESULTS/rbm_torch.log" || echo "!! PyTorch RBM peer failed"
+else
+  echo "== PyTorch RBM peer skipped: torch missing or sees no CUDA device"
+fi
+if python3 -c "import sklearn" 2>/dev/null; then
+  echo "== scikit-learn BernoulliRBM peer (CPU, one epoch)"
+  python3 bench/peers/rbm_sklearn.py --n "$rbm_peer_n" --json "$RESULTS/rbm_sklearn.json" \
+    2>&1 | tee "$RESULTS/rbm_sklearn.log" || echo "!! scikit-learn RBM peer failed"
+else
+  echo "== scikit-learn RBM peer skipped: python3 cannot import sklearn"
+fi
+
 # ---- GMM-EM (issue 3): scikit-learn on the same data first, then bench_gmm with its ratio ----
 cmake --build "$BUILD" -j"$(nproc)" --target bench_gmm >>"$RESULTS/cmake.log"
 gmm_peer=()

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Installs what latentkit needs from Debian packages when it is missing (nothing is downloaded at
 # build time). The CUDA toolkit (nvcc 13, cuBLAS, cuRAND, CCCL) is expected at /usr/local/cuda.
+# zlib1g-dev: gzip IDX files and PNG output; dataset-fashion-mnist: apps/rbm_mnist's default data
+# (/usr/share/datasets/fashion-mnist/{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz).
 # Safe to run repeatedly: it only calls apt-get when a package is absent.
 set -euo pipefail
 
-packages=(cmake g++ make libgtest-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev)
+packages=(cmake g++ make libgtest-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev
+          zlib1g-dev dataset-fashion-mnist)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -53,6 +53,13 @@ enum class RngStream : uint32_t {
   Generate = 5,   // prior draws for generation
   Gmm = 6,        // GMM-EM: k-means++ / random initialisation (offset = restart) and mixture
                   // sampling (offsets latentkit/gmm.h reserves); see latentkit/ref/gmm_ref.h
+  // RBM family (kernels/rbm.cu, host/ref/rbm.cpp); offset = the caller's half-step counter,
+  // index = row * width + column of the sampled matrix.
+  RbmHidden = 60,   // Bernoulli draws of the hidden units, h ~ p(h | v)
+  RbmVisible = 61,  // Bernoulli draws of the visible units, v ~ p(v | h)
+  RbmScore = 62,    // pseudo-likelihood: which visible bit to flip (index = row)
+  RbmChainInit = 63,  // random initial states of sampling chains
+  RbmData = 64,     // stochastic binarisation of the training images (offset 0)
   Test = 100,     // tests and benchmarks
 };
 

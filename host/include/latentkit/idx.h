@@ -1,0 +1,33 @@
+// IDX files (the MNIST / Fashion-MNIST format, http://yann.lecun.com/exdb/mnist/): big-endian
+// header, magic 0x00000803 for uint8 images [n, rows, cols], 0x00000801 for uint8 labels [n].
+// Plain or gzip-compressed (recognised by the gzip magic bytes 1f 8b, inflated with zlib).
+// Every malformed file (unreadable, wrong magic, truncated, trailing bytes, corrupt gzip) throws
+// InputError with one line naming the file and the problem. Tests: tests/test_idx.cpp.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace latentkit {
+
+struct IdxImages {
+  int n = 0, rows = 0, cols = 0;
+  std::vector<float> pixels;  // [n, rows*cols], uint8 / 255 in [0, 1]
+};
+
+// Reads all images, or the first `max_images` of them when max_images >= 0.
+IdxImages read_idx_images(const std::string& path, long long max_images = -1);
+// Labels 0..255 as int32.
+std::vector<int32_t> read_idx_labels(const std::string& path, long long max_labels = -1);
+
+// Writers (tests and tools): `pixels` is [n, rows*cols] bytes; gzip selects compression.
+// Written atomically (latentkit/io.h).
+void write_idx_images(const std::string& path, int n, int rows, int cols,
+                      const std::vector<uint8_t>& pixels, bool gzip);
+void write_idx_labels(const std::string& path, const std::vector<uint8_t>& labels, bool gzip);
+
+// gzip helpers over whole buffers (zlib): throws InputError naming `what` on corrupt input.
+std::vector<uint8_t> gzip_compress(const std::vector<uint8_t>& data);
+std::vector<uint8_t> gzip_decompress(const std::vector<uint8_t>& data, const std::string& what);
+
+}  // namespace latentkit

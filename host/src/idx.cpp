@@ -1,0 +1,176 @@
+// IDX reader and writer, plain or gzip (see latentkit/idx.h).
+#include "latentkit/idx.h"
+
+#include <zlib.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+
+#include "latentkit/check.h"
+#include "latentkit/io.h"
+
+namespace latentkit {
+namespace {
+
+constexpr uint32_t kIdxImagesMagic = 0x00000803;  // unsigned byte data, 3 dimensions
+constexpr uint32_t kIdxLabelsMagic = 0x00000801;  // unsigned byte data, 1 dimension
+// zlib's windowBits for the gzip wrapper: 15 (the largest window) + 16 (gzip header/trailer).
+constexpr int kGzipWindowBits = 15 + 16;
+// Decompression output grows in steps of this many bytes (1 MiB).
+constexpr size_t kInflateChunk = 1 << 20;
+
+std::vector<uint8_t> read_all(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  LK_INPUT_CHECK(in.good(), "cannot read '" << path << "': " << std::strerror(errno));
+  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
+}
+
+uint32_t be32(const std::vector<uint8_t>& b, size_t at) {
+  return (uint32_t(b[at]) << 24) | (uint32_t(b[at + 1]) << 16) | (uint32_t(b[at + 2]) << 8) |
+         uint32_t(b[at + 3]);
+}
+
+void put_be32(std::vector<uint8_t>& b, uint32_t v) {
+  for (int s = 24; s >= 0; s -= 8) b.push_back(static_cast<uint8_t>(v >> s));
+}
+
+// The file's bytes, inflated when it starts with the gzip magic.
+std::vector<uint8_t> load(const std::string& path) {
+  std::vector<uint8_t> raw = read_all(path);
+  if (raw.size() >= 2 && raw[0] == 0x1f && raw[1] == 0x8b) return gzip_decompress(raw, path);
+  return raw;
+}
+
+// Validates the header (magic, dimension count, sizes) and returns the item count; `dims` gets
+// the dimensions after the first. Throws InputError naming `path`.
+long long check_idx(const std::vector<uint8_t>& b, const std::string& path, uint32_t magic,
+                    const char* kind, std::vector<uint32_t>& dims) {
+  const int ndims = static_cast<int>(magic & 0xff);
+  const size_t header = 4 + 4 * static_cast<size_t>(ndims);
+  LK_INPUT_CHECK(b.size() >= 4,
+                 "'" << path << "' is too short to be an IDX file (" << b.size() << " bytes)");
+  const uint32_t got = be32(b, 0);
+  LK_INPUT_CHECK(got == magic, "'" << path << "' is not an IDX " << kind << " file (magic 0x"
+                                   << std::hex << got << ", expected 0x" << magic << std::dec
+                                   << "); pass the " << kind << " file");
+  LK_INPUT_CHECK(b.size() >= header, "'" << path << "' is truncated inside its IDX header");
+  const long long n = be32(b, 4);
+  dims.clear();
+  unsigned long long expected = static_cast<unsigned long long>(n);
+  for (int d = 1; d < ndims; ++d) {
+    dims.push_back(be32(b, 4 + 4 * d));
+    LK_INPUT_CHECK(dims.back() > 0, "'" << path << "' has a zero dimension in its IDX header");
+    expected *= dims.back();
+  }
+  expected += header;
+  LK_INPUT_CHECK(b.size() >= expected, "'" << path << "' is truncated: its header promises "
+                                           << expected << " bytes, the file holds " << b.size());
+  LK_INPUT_CHECK(b.size() == expected, "'" << path << "' has " << (b.size() - expected)
+                                           << " bytes after the " << n << " " << kind
+                                           << " its header declares (wrong size)");
+  return n;
+}
+
+void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {
+  write_file_atomic(
+      path,
+      [&](std::ostream& os) {
+        os.write(reinterpret_cast<const char*>(bytes.data()),
+                 static_cast<std::streamsize>(bytes.size()));
+      },
+      true);
+}
+
+}  // namespace
+
+std::vector<uint8_t> gzip_compress(const std::vector<uint8_t>& data) {
+  z_stream zs{};
+  // Level 6: zlib's default trade-off; 8: zlib's default memory level.
+  LK_CHECK(deflateInit2(&zs, 6, Z_DEFLATED, kGzipWindowBits, 8, Z_DEFAULT_STRATEGY) == Z_OK,
+           "zlib deflateInit2 failed");
+  std::vector<uint8_t> out(deflateBound(&zs, data.size()) + 64);  // + room for the gzip wrapper
+  zs.next_in = const_cast<Bytef*>(data.data());
+  zs.avail_in = static_cast<uInt>(data.size());
+  zs.next_out = out.data();
+  zs.avail_out = static_cast<uInt>(out.size());
+  const int rc = deflate(&zs, Z_FINISH);
+  out.resize(zs.total_out);
+  deflateEnd(&zs);
+  LK_CHECK(rc == Z_STREAM_END, "zlib deflate failed (" << rc << ")");
+  return out;
+}
+
+std::vector<uint8_t> gzip_decompress(const std::vector<uint8_t>& data, const std::string& what) {
+  z_stream zs{};
+  LK_CHECK(inflateInit2(&zs, kGzipWindowBits) == Z_OK, "zlib inflateInit2 failed");
+  std::vector<uint8_t> out;
+  zs.next_in = const_cast<Bytef*>(data.data());
+  zs.avail_in = static_cast<uInt>(data.size());
+  int rc = Z_OK;
+  while (rc == Z_OK) {
+    const size_t have = out.size();
+    out.resize(have + kInflateChunk);
+    zs.next_out = out.data() + have;
+    zs.avail_out = static_cast<uInt>(kInflateChunk);
+    rc = inflate(&zs, Z_NO_FLUSH);
+    out.resize(have + kInflateChunk - zs.avail_out);
+    if (rc == Z_BUF_ERROR && zs.avail_in == 0) break;  // input ended before the stream did
+  }
+  const char* msg = zs.msg;
+  inflateEnd(&zs);
+  LK_INPUT_CHECK(rc == Z_STREAM_END, "'" << what << "' is a truncated or corrupt gzip file ("
+                                         << (msg ? msg : "unexpected end of data")
+                                         << "); download it again");
+  return out;
+}
+
+IdxImages read_idx_images(const std::string& path, long long max_images) {
+  const std::vector<uint8_t> b = load(path);
+  std::vector<uint32_t> dims;
+  const long long n = check_idx(b, path, kIdxImagesMagic, "images", dims);
+  IdxImages img;
+  img.rows = static_cast<int>(dims[0]);
+  img.cols = static_cast<int>(dims[1]);
+  img.n = static_cast<int>(max_images >= 0 && max_images < n ? max_images : n);
+  const size_t count = static_cast<size_t>(img.n) * img.rows * img.cols;
+  img.pixels.resize(count);
+  const uint8_t* src = b.data() + 16;  // 4 magic + 3 dimensions of 4 bytes
+  for (size_t i = 0; i < count; ++i) img.pixels[i] = static_cast<float>(src[i]) / 255.f;
+  return img;
+}
+
+std::vector<int32_t> read_idx_labels(const std::string& path, long long max_labels) {
+  const std::vector<uint8_t> b = load(path);
+  std::vector<uint32_t> dims;
+  const long long n = check_idx(b, path, kIdxLabelsMagic, "labels", dims);
+  const long long m = max_labels >= 0 && max_labels < n ? max_labels : n;
+  std::vector<int32_t> labels(static_cast<size_t>(m));
+  for (long long i = 0; i < m; ++i) labels[i] = b[8 + i];  // 4 magic + 1 dimension of 4 bytes
+  return labels;
+}
+
+void write_idx_images(const std::string& path, int n, int rows, int cols,
+                      const std::vector<uint8_t>& pixels, bool gzip) {
+  LK_CHECK(
+      n >= 0 && rows > 0 && cols > 0 && pixels.size() == static_cast<size_t>(n) * rows * cols,
+      "write_idx_images: " << pixels.size() << " bytes for " << n << "x" << rows << "x" << cols);
+  std::vector<uint8_t> b;
+  put_be32(b, kIdxImagesMagic);
+  put_be32(b, static_cast<uint32_t>(n));
+  put_be32(b, static_cast<uint32_t>(rows));
+  put_be32(b, static_cast<uint32_t>(cols));
+  b.insert(b.end(), pixels.begin(), pixels.end());
+  write_bytes(path, gzip ? gzip_compress(b) : b);
+}
+
+void write_idx_labels(const std::string& path, const std::vector<uint8_t>& labels, bool gzip) {
+  std::vector<uint8_t> b;
+  put_be32(b, kIdxLabelsMagic);
+  put_be32(b, static_cast<uint32_t>(labels.size()));
+  b.insert(b.end(), labels.begin(), labels.end());
+  write_bytes(path, gzip ? gzip_compress(b) : b);
+}
+
+}  // namespace latentkit
