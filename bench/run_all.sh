@@ -152,5 +152,24 @@ else
   echo "== scikit-learn peer skipped: python3 cannot import sklearn"
 fi
 
+# ---- GMM-EM (issue 3): scikit-learn on the same data first, then bench_gmm with its ratio ----
+cmake --build "$BUILD" -j"$(nproc)" --target bench_gmm >>"$RESULTS/cmake.log"
+gmm_peer=()
+if "$BIN/bench_gmm" --write-data "$RESULTS/gmm_seed.csv" $BENCH_ARGS >/dev/null &&
+    python3 -c "import sklearn" 2>/dev/null; then
+  echo "== scikit-learn peer (GaussianMixture, seed case)"
+  gmm_k=""
+  case " $BENCH_ARGS " in *" --smoke "*) gmm_k="--k-min 2 --k-max 4 --max-iter 3" ;; esac
+  # shellcheck disable=SC2086
+  if python3 bench/peers/gmm_sklearn.py --data "$RESULTS/gmm_seed.csv" $gmm_k \
+      --json "$RESULTS/gmm_sklearn.json" 2>&1 | tee "$RESULTS/gmm_sklearn.log"; then
+    gmm_peer=(--peer-json "$RESULTS/gmm_sklearn.json")
+  else
+    echo "!! scikit-learn peer failed (see $RESULTS/gmm_sklearn.log)"
+  fi
+else
+  echo "== scikit-learn peer skipped: python3 cannot import sklearn (pip install --user scikit-learn)"
+fi
+run_bench bench_gmm "${gmm_peer[@]}"
 echo "== results in $RESULTS"
 exit $status

@@ -263,6 +263,83 @@ TEST_F(VaeGmmApp, ImpossibleFlagsAreRejected) {
                        "not a valid latentkit model file");
 }
 
+// ---- stages gmm_bic and mode_coverage (issue 3) ----
+
+TEST_F(VaeGmmApp, GmmBicAndModeCoverageStages) {
+  // small() with 200 generated samples instead of 50.
+  const RunResult r = run("--device cpu --n 600 --epochs 3 --hidden 16,16 --n-generate 200 "
+                          "--gmm-k-min 2 --gmm-k-max 4 --gmm-n-init 2 --gmm-max-iter 50 --out " +
+                          (dir_ / "out").string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto summary = nlohmann::json::parse(slurp(dir_ / "out/summary.json"));
+  const auto& bic = summary["stages"]["gmm_bic"];
+  for (const char* set : {"generated", "data"}) {
+    SCOPED_TRACE(set);
+    const auto& curve = bic[set];
+    ASSERT_EQ(curve["k"], nlohmann::json({2, 3, 4}));
+    ASSERT_EQ(curve["bic"].size(), 3u);
+    for (const auto& v : curve["bic"]) EXPECT_TRUE(std::isfinite(v.get<double>()));
+    const int best = curve["best_k_bic"];
+    EXPECT_GE(best, 2);
+    EXPECT_LE(best, 4);
+    // The chosen K is the argmin of the curve, flagged "at least" at the upper edge.
+    const auto& b = curve["bic"];
+    for (const auto& v : b) EXPECT_LE(b[best - 2].get<double>(), v.get<double>());
+    EXPECT_EQ(curve["best_k_at_upper_edge"].get<bool>(), best == 4);
+    EXPECT_EQ(curve["chosen_k"], (best == 4 ? "at least " : "") + std::to_string(best));
+  }
+  // The true data has 10 separated components: with K <= 4 BIC wants the largest K.
+  EXPECT_EQ(bic["data"]["best_k_bic"], 4);
+  const auto& cov = summary["stages"]["mode_coverage"];
+  ASSERT_EQ(cov["components"].size(), 10u);
+  const double off = cov["off_manifold_fraction"];
+  EXPECT_GE(off, 0.0);
+  EXPECT_LE(off, 1.0);
+  double shares = off;
+  int covered = 0;
+  for (const auto& c : cov["components"]) {
+    shares += c["share_within"].get<double>();
+    covered += c["covered"].get<bool>();
+    EXPECT_EQ(c["covered"].get<bool>(),
+              c["share_within"].get<double>() >= 0.5 * c["weight"].get<double>());
+  }
+  EXPECT_NEAR(shares, 1.0, 1e-9);  // every sample is within some component or off-manifold
+  EXPECT_EQ(cov["components_covered"], covered);
+  EXPECT_NE(r.err.find("mode_coverage"), std::string::npos);
+  EXPECT_NE(r.err.find("chosen K"), std::string::npos);
+}
+
+TEST_F(VaeGmmApp, GmmStagesCanBeSwitchedOffAndSkipWithoutTruth) {
+  RunResult r = run(small("off") + " --no-gmm");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto summary = nlohmann::json::parse(slurp(dir_ / "off/summary.json"));
+  EXPECT_TRUE(summary["stages"]["gmm_bic"]["skipped"].get<bool>());
+  EXPECT_TRUE(summary["stages"]["mode_coverage"]["skipped"].get<bool>());
+  r = run(small("k0") + " --gmm-k-max 0");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  summary = nlohmann::json::parse(slurp(dir_ / "k0/summary.json"));
+  EXPECT_TRUE(summary["stages"]["gmm_bic"]["skipped"].get<bool>());
+  // CSV input: no true mixture, so mode_coverage records why it was skipped.
+  std::string csv = "a,b\n";
+  for (int i = 0; i < 64; ++i) csv += std::to_string(i % 7) + "," + std::to_string(i % 5) + "\n";
+  r = run("--device cpu --epochs 1 --hidden 8 --n-generate 20 --gmm-k-min 1 --gmm-k-max 3 "
+          "--gmm-n-init 1 --input " + write_file("in.csv", csv).string() + " --out " +
+          (dir_ / "csv").string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  summary = nlohmann::json::parse(slurp(dir_ / "csv/summary.json"));
+  EXPECT_EQ(summary["stages"]["gmm_bic"]["data"]["k"].size(), 3u);
+  const auto& cov = summary["stages"]["mode_coverage"];
+  EXPECT_TRUE(cov["skipped"].get<bool>());
+  EXPECT_NE(cov["reason"].get<std::string>().find("CSV"), std::string::npos);
+}
+
+TEST_F(VaeGmmApp, ImpossibleGmmFlagsAreRejected) {
+  expect_clean_failure("--device cpu --gmm-k-min 0", 1, "--gmm-k-min");
+  expect_clean_failure("--device cpu --gmm-k-min 9 --gmm-k-max 4", 1, "--gmm-k-max");
+  expect_clean_failure("--device cpu --gmm-n-init 0", 1, "--gmm-n-init");
+  expect_clean_failure("--device cpu --gmm-max-iter 0", 1, "--gmm-max-iter");
+}
+
 }  // namespace
 }  // namespace latentkit
 

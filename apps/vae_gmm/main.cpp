@@ -79,6 +79,17 @@ int main(int argc, char** argv) {
                  "pooled points of the permutation test (0: all; -1: all on the GPU, a 2000-point\n"
                  "Philox subsample on the CPU)")
       ->capture_default_str();
+  bool no_gmm = false;
+  app.add_option("--gmm-k-min", opt.gmm.k_min, "stage gmm_bic: smallest K fitted")
+      ->capture_default_str();
+  app.add_option("--gmm-k-max", opt.gmm.k_max,
+                 "stage gmm_bic: largest K fitted (0: skip gmm_bic and mode_coverage)")
+      ->capture_default_str();
+  app.add_option("--gmm-n-init", opt.gmm.n_init, "stage gmm_bic: restarts per K")
+      ->capture_default_str();
+  app.add_option("--gmm-max-iter", opt.gmm.max_iter, "stage gmm_bic: EM iterations at most")
+      ->capture_default_str();
+  app.add_flag("--no-gmm", no_gmm, "skip stages gmm_bic and mode_coverage");
 
   try {
     app.parse(argc, argv);
@@ -107,6 +118,7 @@ int main(int argc, char** argv) {
     opt.kmeans_stage.enabled = !skip_kmeans;
     opt.mmd_stage.enabled = !skip_mmd;
     opt.progress_tty = ::isatty(STDERR_FILENO);
+    if (no_gmm || opt.gmm.k_max == 0) opt.gmm.enabled = false;
     auto backend = select_backend(parse_device_choice(device), std::cerr);
     run_vae_gmm(opt, *backend, std::cerr);
     return 0;

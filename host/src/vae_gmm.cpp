@@ -175,11 +175,13 @@ VaeGmmResult run_vae_gmm(const VaeGmmOptions& opt_in, Backend& backend, std::ost
   LK_INPUT_CHECK(!(opt.resume && !opt.load_model.empty()), "--resume and --load exclude each other");
   validate(opt.train);
   validate_pairwise_stages(opt.kmeans_stage, opt.mmd_stage);
+  validate_gmm_stage(opt.gmm);
   if (opt.load_model.empty()) (void)VaeLayout(opt.model);  // checks --hidden and --latent
 
   // ---- data ----
   auto t0 = Clock::now();
-  Dataset data = opt.input_csv.empty() ? make_gaussian_mixture(opt.mixture, opt.train.seed)
+  MixtureTruth truth;  // the true mixture, for stage mode_coverage (synthetic data only)
+  Dataset data = opt.input_csv.empty() ? make_gaussian_mixture(opt.mixture, opt.train.seed, &truth)
                                        : read_csv_matrix(opt.input_csv);
   ModelFile loaded;
   Scaler scaler;
@@ -285,6 +287,12 @@ VaeGmmResult run_vae_gmm(const VaeGmmOptions& opt_in, Backend& backend, std::ost
   if (opt.mmd_stage.enabled && opt.n_generate > 0)
     stages["mmd"] = vae_gmm_mmd_stage(backend, data.x, data.n, generated, opt.n_generate, D,
                                       opt.mmd_stage, opt.train.seed, log);
+  stages["gmm_bic"] = run_gmm_bic_stage(backend, opt.gmm, generated, opt.n_generate, data.x,
+                                        data.n, D, opt.train.seed, log);
+  stages["mode_coverage"] = run_mode_coverage_stage(
+      opt.input_csv.empty() && opt.gmm.enabled ? &truth : nullptr, generated, opt.n_generate, D,
+      opt.gmm.enabled ? "--input CSV: no true mixture to compare with" : "switched off by --no-gmm",
+      log);
 
   // ---- outputs ----
   t0 = Clock::now();

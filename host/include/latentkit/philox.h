@@ -51,6 +51,8 @@ enum class RngStream : uint32_t {
   Latent = 3,     // reparameterisation noise (offset = global step)
   Data = 4,       // synthetic data sets
   Generate = 5,   // prior draws for generation
+  Gmm = 6,        // GMM-EM: k-means++ / random initialisation (offset = restart) and mixture
+                  // sampling (offsets latentkit/gmm.h reserves); see latentkit/ref/gmm_ref.h
   // RBM family (kernels/rbm.cu, host/ref/rbm.cpp); offset = the caller's half-step counter,
   // index = row * width + column of the sampled matrix.
   RbmHidden = 60,   // Bernoulli draws of the hidden units, h ~ p(h | v)

@@ -12,6 +12,7 @@
 #include "latentkit/train.h"
 #include "latentkit/vae.h"
 #include "latentkit/vae_gmm_mmd_kmeans.h"
+#include "latentkit/vae_gmm_modes.h"
 
 namespace latentkit {
 
@@ -29,6 +30,7 @@ struct VaeGmmOptions {
   bool progress_tty = false;     // rewrite one progress line instead of printing one per epoch
   VaeGmmKMeansStage kmeans_stage;  // KMeans k-sweep on the generated samples (stages.kmeans)
   VaeGmmMmdStage mmd_stage;        // MMD^2(data, generated) with a p-value (stages.mmd)
+  GmmStageOptions gmm;           // stages gmm_bic and mode_coverage (latentkit/vae_gmm_modes.h)
 };
 
 struct VaeGmmResult {
