@@ -1,0 +1,427 @@
+// Plain C++ reference of the t-SNE kernel family (declared in latentkit/ref/tsne_ref.h): float64
+// accumulation, no cleverness beyond what keeps the CPU path usable (the pair loop of the exact
+// repulsion visits each pair once, the FFT skips lines that are known to be zero). Shares no code
+// with kernels/tsne.cu / kernels/tsne_fft.cu but the grid geometry (latentkit/tsne_grid.h).
+// Tests: tests/test_ref_tsne.cpp; GPU comparison: tests/test_tsne_gpu.cu.
+#include <algorithm>
+#include <cmath>
+#include <complex>
+#include <limits>
+#include <numeric>
+#include <utility>
+#include <vector>
+
+#include "latentkit/check.h"
+#include "latentkit/ref/tsne_ref.h"
+
+namespace latentkit::ref {
+
+void tsne_all_pairs(const float* X, int n, int d, int32_t* idx, float* dist2) {
+  LK_CHECK(n >= 2 && d >= 1, "tsne_all_pairs: need n >= 2 and d >= 1, got n=" << n << " d=" << d);
+  const size_t k = static_cast<size_t>(n) - 1;
+  for (int i = 0; i < n; ++i) {
+    const float* xi = X + static_cast<size_t>(i) * d;
+    size_t m = 0;
+    for (int j = 0; j < n; ++j) {
+      if (j == i) continue;
+      const float* xj = X + static_cast<size_t>(j) * d;
+      double s = 0.0;
+      for (int a = 0; a < d; ++a) {
+        const double diff = static_cast<double>(xi[a]) - static_cast<double>(xj[a]);
+        s += diff * diff;
+      }
+      idx[i * k + m] = j;
+      dist2[i * k + m] = static_cast<float>(s);
+      ++m;
+    }
+  }
+}
+
+void tsne_calibrate(const float* dist2, int n, int k, float perplexity, float* p_cond,
+                    float* beta_out) {
+  LK_CHECK(n >= 1 && k >= 1, "tsne_calibrate: need n >= 1 and k >= 1");
+  LK_CHECK(perplexity > 0, "tsne_calibrate: perplexity must be positive");
+  const double desired_entropy = std::log(static_cast<double>(perplexity));
+  constexpr double kTinySum = 1e-8;  // scikit-learn's EPSILON_DBL: all exp() underflowed
+  std::vector<double> p(k);
+  for (int i = 0; i < n; ++i) {
+    const float* d = dist2 + static_cast<size_t>(i) * k;
+    double beta = 1.0;
+    double beta_min = -std::numeric_limits<double>::infinity();
+    double beta_max = std::numeric_limits<double>::infinity();
+    double sum_p = 0.0, beta_eval = beta;
+    for (int step = 0; step < kTsnePerplexitySteps; ++step) {
+      beta_eval = beta;
+      // entropy of p_j = e_j / sum e:  H = log(sum e) + beta * sum(d_j e_j) / sum e
+      sum_p = 0.0;
+      double sum_de = 0.0;
+      for (int j = 0; j < k; ++j) {
+        p[j] = std::exp(-static_cast<double>(d[j]) * beta);
+        sum_p += p[j];
+        sum_de += static_cast<double>(d[j]) * p[j];
+      }
+      if (sum_p == 0.0) sum_p = kTinySum;
+      const double entropy = std::log(sum_p) + beta * (sum_de / sum_p);
+      const double diff = entropy - desired_entropy;
+      if (std::fabs(diff) <= kTsnePerplexityTol) break;
+      if (diff > 0) {
+        beta_min = beta;
+        beta = std::isinf(beta_max) ? beta * 2.0 : (beta + beta_max) / 2.0;
+      } else {
+        beta_max = beta;
+        beta = std::isinf(beta_min) ? beta / 2.0 : (beta + beta_min) / 2.0;
+      }
+    }
+    // The probabilities of the last beta evaluated (scikit-learn keeps those too).
+    for (int j = 0; j < k; ++j)
+      p_cond[static_cast<size_t>(i) * k + j] = static_cast<float>(p[j] / sum_p);
+    beta_out[i] = static_cast<float>(beta_eval);
+  }
+}
+
+TsneCsr tsne_symmetrize(const int32_t* idx, const float* p_cond, int n, int k) {
+  LK_CHECK(n >= 1 && k >= 1, "tsne_symmetrize: need n >= 1 and k >= 1");
+  const size_t entries = static_cast<size_t>(n) * k;
+  // Bucket both directions of every entry by row (counting sort), then sort and merge each row.
+  std::vector<int64_t> start(static_cast<size_t>(n) + 1, 0);
+  for (size_t e = 0; e < entries; ++e) {
+    const int32_t j = idx[e];
+    LK_CHECK(j >= 0 && j < n, "tsne_symmetrize: neighbour index " << j << " out of [0, " << n << ")");
+    ++start[e / k + 1];
+    ++start[static_cast<size_t>(j) + 1];
+  }
+  for (int i = 0; i < n; ++i) start[i + 1] += start[i];
+  std::vector<std::pair<int32_t, double>> bucket(2 * entries);
+  std::vector<int64_t> fill(start.begin(), start.end() - 1);
+  for (size_t e = 0; e < entries; ++e) {
+    const int32_t i = static_cast<int32_t>(e / k), j = idx[e];
+    const double p = static_cast<double>(p_cond[e]);
+    bucket[fill[i]++] = {j, p};
+    bucket[fill[j]++] = {i, p};
+  }
+  TsneCsr out;
+  out.row_ptr.assign(static_cast<size_t>(n) + 1, 0);
+  std::vector<double> merged;
+  merged.reserve(2 * entries);
+  out.col.reserve(2 * entries);
+  for (int i = 0; i < n; ++i) {
+    auto first = bucket.begin() + start[i], last = bucket.begin() + start[i + 1];
+    std::sort(first, last, [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (auto it = first; it != last;) {
+      const int32_t c = it->first;
+      double v = 0.0;
+      for (; it != last && it->first == c; ++it) v += it->second;
+      out.col.push_back(c);
+      merged.push_back(v);
+    }
+    out.row_ptr[i + 1] = static_cast<int32_t>(out.col.size());
+    LK_CHECK(out.col.size() < static_cast<size_t>(std::numeric_limits<int32_t>::max()),
+             "tsne_symmetrize: more than 2^31 nonzeros; use fewer points or a lower perplexity");
+  }
+  double total = 0.0;
+  for (double v : merged) total += v;
+  LK_CHECK(total > 0, "tsne_symmetrize: all affinities are zero");
+  out.val.resize(merged.size());
+  for (size_t e = 0; e < merged.size(); ++e) out.val[e] = static_cast<float>(merged[e] / total);
+  return out;
+}
+
+void tsne_attractive(const int32_t* row_ptr, const int32_t* col, const float* val,
+                     const float* Y, int n, int dims, float* attr) {
+  for (int i = 0; i < n; ++i) {
+    double acc[3] = {0, 0, 0};
+    const float* yi = Y + static_cast<size_t>(i) * dims;
+    for (int32_t e = row_ptr[i]; e < row_ptr[i + 1]; ++e) {
+      const float* yj = Y + static_cast<size_t>(col[e]) * dims;
+      double diff[3], r2 = 0.0;
+      for (int a = 0; a < dims; ++a) {
+        diff[a] = static_cast<double>(yi[a]) - static_cast<double>(yj[a]);
+        r2 += diff[a] * diff[a];
+      }
+      const double pq = static_cast<double>(val[e]) / (1.0 + r2);
+      for (int a = 0; a < dims; ++a) acc[a] += pq * diff[a];
+    }
+    for (int a = 0; a < dims; ++a) attr[static_cast<size_t>(i) * dims + a] = static_cast<float>(acc[a]);
+  }
+}
+
+double tsne_repulsive_exact(const float* Y, int n, int dims, float* rep) {
+  std::vector<double> acc(static_cast<size_t>(n) * dims, 0.0);
+  double z = 0.0;
+  for (int i = 0; i < n; ++i) {
+    const float* yi = Y + static_cast<size_t>(i) * dims;
+    double* ai = acc.data() + static_cast<size_t>(i) * dims;
+    for (int j = i + 1; j < n; ++j) {  // each pair once: q_ij = q_ji, forces opposite
+      const float* yj = Y + static_cast<size_t>(j) * dims;
+      double diff[3], r2 = 0.0;
+      for (int a = 0; a < dims; ++a) {
+        diff[a] = static_cast<double>(yi[a]) - static_cast<double>(yj[a]);
+        r2 += diff[a] * diff[a];
+      }
+      const double q = 1.0 / (1.0 + r2);
+      z += 2.0 * q;
+      double* aj = acc.data() + static_cast<size_t>(j) * dims;
+      for (int a = 0; a < dims; ++a) {
+        ai[a] += q * q * diff[a];
+        aj[a] -= q * q * diff[a];
+      }
+    }
+  }
+  for (size_t e = 0; e < acc.size(); ++e) rep[e] = static_cast<float>(acc[e]);
+  return z;
+}
+
+void tsne_bounds(const float* Y, int n, int dims, float* lo, float* hi) {
+  for (int a = 0; a < dims; ++a) {
+    lo[a] = std::numeric_limits<float>::infinity();
+    hi[a] = -std::numeric_limits<float>::infinity();
+  }
+  for (int i = 0; i < n; ++i)
+    for (int a = 0; a < dims; ++a) {
+      lo[a] = std::min(lo[a], Y[static_cast<size_t>(i) * dims + a]);
+      hi[a] = std::max(hi[a], Y[static_cast<size_t>(i) * dims + a]);
+    }
+}
+
+namespace {
+
+using cplx = std::complex<double>;
+
+// Radix-2 complex FFT of one length (power of two), in place on a contiguous line.
+class Radix2Fft {
+ public:
+  explicit Radix2Fft(int len) : len_(len), rev_(len), twiddle_(len / 2) {
+    int bits = 0;
+    while ((1 << bits) < len) ++bits;
+    for (int i = 0; i < len; ++i) {
+      int r = 0;
+      for (int b = 0; b < bits; ++b) r |= ((i >> b) & 1) << (bits - 1 - b);
+      rev_[i] = r;
+    }
+    const double two_pi = 6.283185307179586476925286766559;
+    for (int i = 0; i < len / 2; ++i) twiddle_[i] = std::polar(1.0, -two_pi * i / len);
+  }
+  void run(cplx* a, bool inverse) const {
+    for (int i = 0; i < len_; ++i)
+      if (i < rev_[i]) std::swap(a[i], a[rev_[i]]);
+    for (int half = 1; half < len_; half *= 2) {
+      const int step = len_ / (2 * half);
+      for (int s = 0; s < len_; s += 2 * half) {
+        for (int j = 0; j < half; ++j) {
+          const cplx w = inverse ? std::conj(twiddle_[j * step]) : twiddle_[j * step];
+          const cplx t = w * a[s + j + half];
+          a[s + j + half] = a[s + j] - t;
+          a[s + j] += t;
+        }
+      }
+    }
+  }
+
+ private:
+  int len_;
+  std::vector<int> rev_;
+  std::vector<cplx> twiddle_;
+};
+
+// Transforms `grid` (len^dims, row-major) along `axis`, only on the lines whose indices on the
+// axes before `axis` are < lower_limit (the others are zero, or not needed).
+void fft_axis(cplx* grid, int dims, int len, int axis, int lower_limit, const Radix2Fft& fft,
+              bool inverse, std::vector<cplx>& line) {
+  size_t stride[3] = {1, 1, 1};
+  for (int a = dims - 2; a >= 0; --a) stride[a] = stride[a + 1] * len;
+  int others[2] = {0, 0}, limits[2] = {1, 1}, n_other = 0;
+  for (int a = 0; a < dims; ++a)
+    if (a != axis) {
+      others[n_other] = a;
+      limits[n_other++] = a < axis ? lower_limit : len;
+    }
+  const int lim0 = limits[0], lim1 = n_other > 1 ? limits[1] : 1;
+  for (int i0 = 0; i0 < lim0; ++i0)
+    for (int i1 = 0; i1 < lim1; ++i1) {
+      const size_t base = i0 * stride[others[0]] + (n_other > 1 ? i1 * stride[others[1]] : 0);
+      cplx* first = grid + base;
+      const size_t s = stride[axis];
+      if (s == 1) {
+        fft.run(first, inverse);
+      } else {
+        for (int t = 0; t < len; ++t) line[t] = first[t * s];
+        fft.run(line.data(), inverse);
+        for (int t = 0; t < len; ++t) first[t * s] = line[t];
+      }
+    }
+}
+
+// Lagrange basis of the p nodes of one box at local coordinate t (node k at k + 0.5).
+void lagrange_weights(double t, int p, double* w) {
+  for (int k = 0; k < p; ++k) {
+    double num = 1.0, den = 1.0;
+    for (int m = 0; m < p; ++m) {
+      if (m == k) continue;
+      num *= t - (m + 0.5);
+      den *= static_cast<double>(k - m);
+    }
+    w[k] = num / den;
+  }
+}
+
+// The box of coordinate y along axis a and the weights of its p nodes; returns the first node.
+int locate(const TsneFftGrid& g, int a, float y, double* w) {
+  const double u = (static_cast<double>(y) - g.lo[a]) / g.spacing();  // in node spacings
+  int box = static_cast<int>(std::floor(u / g.p));
+  box = std::min(std::max(box, 0), g.boxes - 1);
+  lagrange_weights(u - static_cast<double>(box) * g.p, g.p, w);
+  return box * g.p;
+}
+
+}  // namespace
+
+double tsne_repulsive_fft(const float* Y, int n, int dims, const TsneFftGrid& g, float* rep) {
+  LK_CHECK(dims == g.dims, "tsne_repulsive_fft: grid is for " << g.dims << "-D, Y is " << dims << "-D");
+  LK_CHECK(n >= 1, "tsne_repulsive_fft: need n >= 1");
+  const int p = g.p, len = g.fft_size, m_nodes = g.nodes();
+  const int charges = dims + 2;          // 1, y'_1..y'_dims, |y'|^2 (y' = y - grid centre)
+  const int packed = (charges + 1) / 2;  // two real charges per complex grid
+  size_t cells = 1;
+  for (int a = 0; a < dims; ++a) cells *= len;
+  size_t stride[3] = {1, 1, 1};
+  for (int a = dims - 2; a >= 0; --a) stride[a] = stride[a + 1] * len;
+  std::vector<cplx> grids(cells * packed, cplx(0, 0));
+  const int nodes_per_point = dims == 2 ? p * p : p * p * p;
+
+  // Spread the charges onto the nodes of each point's box.
+  std::vector<double> w(3 * p);
+  std::vector<int> first(3);
+  auto node_weight = [&](int node, size_t& offset) {
+    double weight = 1.0;
+    offset = 0;
+    int rest = node;
+    for (int a = dims - 1; a >= 0; --a) {
+      const int k = rest % p;
+      rest /= p;
+      weight *= w[a * p + k];
+      offset += static_cast<size_t>(first[a] + k) * stride[a];
+    }
+    return weight;
+  };
+  for (int i = 0; i < n; ++i) {
+    const float* yi = Y + static_cast<size_t>(i) * dims;
+    double q[5];
+    q[0] = 1.0;
+    double r2 = 0.0;
+    for (int a = 0; a < dims; ++a) {
+      first[a] = locate(g, a, yi[a], &w[a * p]);
+      q[1 + a] = static_cast<double>(yi[a]) - g.center[a];
+      r2 += q[1 + a] * q[1 + a];
+    }
+    q[dims + 1] = r2;
+    for (int node = 0; node < nodes_per_point; ++node) {
+      size_t off;
+      const double wt = node_weight(node, off);
+      for (int c = 0; c < charges; ++c) {
+        cplx& cell = grids[(c / 2) * cells + off];
+        if (c % 2 == 0) cell.real(cell.real() + wt * q[c]);
+        else cell.imag(cell.imag() + wt * q[c]);
+      }
+    }
+  }
+
+  // The kernel q^2 = 1/(1 + r^2)^2 at every node offset, embedded circulantly, and its spectrum
+  // (real: the embedded kernel is even).
+  const double s = g.spacing();
+  std::vector<cplx> kernel(cells);
+  for (size_t cell = 0; cell < cells; ++cell) {
+    double r2 = 0.0;
+    bool inside = true;
+    size_t rest = cell;
+    for (int a = dims - 1; a >= 0; --a) {
+      const int t = static_cast<int>(rest % len);
+      rest /= len;
+      const int delta = t < m_nodes ? t : (t > len - m_nodes ? t - len : len);
+      if (delta == len) inside = false;
+      r2 += static_cast<double>(delta) * delta * s * s;
+    }
+    const double q = 1.0 / (1.0 + r2);
+    kernel[cell] = inside ? cplx(q * q, 0.0) : cplx(0.0, 0.0);
+  }
+  const Radix2Fft fft(len);
+  std::vector<cplx> line(len);
+  for (int a = dims - 1; a >= 0; --a) fft_axis(kernel.data(), dims, len, a, len, fft, false, line);
+  for (int c = 0; c < packed; ++c) {
+    cplx* grid = grids.data() + c * cells;
+    for (int a = dims - 1; a >= 0; --a) fft_axis(grid, dims, len, a, m_nodes, fft, false, line);
+    const double norm = 1.0 / static_cast<double>(cells);  // the inverse FFT is unnormalised
+    for (size_t cell = 0; cell < cells; ++cell) grid[cell] *= kernel[cell].real() * norm;
+    for (int a = 0; a < dims; ++a) fft_axis(grid, dims, len, a, m_nodes, fft, true, line);
+  }
+
+  // Interpolate the potentials back to the points; R_i and each point's share of Z.
+  double z = 0.0;
+  for (int i = 0; i < n; ++i) {
+    const float* yi = Y + static_cast<size_t>(i) * dims;
+    double yc[3], r2 = 0.0;
+    for (int a = 0; a < dims; ++a) {
+      first[a] = locate(g, a, yi[a], &w[a * p]);
+      yc[a] = static_cast<double>(yi[a]) - g.center[a];
+      r2 += yc[a] * yc[a];
+    }
+    double phi[6] = {0, 0, 0, 0, 0, 0};
+    for (int node = 0; node < nodes_per_point; ++node) {
+      size_t off;
+      const double wt = node_weight(node, off);
+      for (int c = 0; c < charges; ++c) {
+        const cplx& cell = grids[(c / 2) * cells + off];
+        phi[c] += wt * (c % 2 == 0 ? cell.real() : cell.imag());
+      }
+    }
+    // sum_j q_ij^2 (y_i - y_j) = y_i phi_1 - phi_y;  sum_j q_ij = sum_j q_ij^2 (1 + |y_i - y_j|^2)
+    double dot = 0.0;
+    for (int a = 0; a < dims; ++a) {
+      rep[static_cast<size_t>(i) * dims + a] = static_cast<float>(yc[a] * phi[0] - phi[1 + a]);
+      dot += yc[a] * phi[1 + a];
+    }
+    z += (1.0 + r2) * phi[0] - 2.0 * dot + phi[dims + 1] - 1.0;  // - 1: the j = i term
+  }
+  return z;
+}
+
+double tsne_kl(const int32_t* row_ptr, const int32_t* col, const float* val, const float* Y,
+               int n, int dims, double z) {
+  double kl = 0.0, p_sum = 0.0;
+  for (int i = 0; i < n; ++i) {
+    const float* yi = Y + static_cast<size_t>(i) * dims;
+    for (int32_t e = row_ptr[i]; e < row_ptr[i + 1]; ++e) {
+      const double p = static_cast<double>(val[e]);
+      if (p <= 0) continue;
+      const float* yj = Y + static_cast<size_t>(col[e]) * dims;
+      double r2 = 0.0;
+      for (int a = 0; a < dims; ++a) {
+        const double diff = static_cast<double>(yi[a]) - static_cast<double>(yj[a]);
+        r2 += diff * diff;
+      }
+      kl += p * (std::log(p) + std::log1p(r2));  // log(p / q_unnorm)
+      p_sum += p;
+    }
+  }
+  return kl + p_sum * std::log(z);
+}
+
+void tsne_update(float* Y, const float* attr, const float* rep, double z, size_t count,
+                 float exaggeration, float momentum, float learning_rate, float min_gain,
+                 float* gains, float* update) {
+  const double inv_z = 1.0 / z;
+  for (size_t e = 0; e < count; ++e) {
+    const double grad = 4.0 * (static_cast<double>(exaggeration) * attr[e] -
+                               static_cast<double>(rep[e]) * inv_z);
+    const double u = static_cast<double>(update[e]);
+    float gain = gains[e];
+    gain = (u * grad < 0.0) ? gain + 0.2f : gain * 0.8f;
+    gain = std::max(gain, min_gain);
+    gains[e] = gain;
+    const float new_update = static_cast<float>(static_cast<double>(momentum) * u -
+                                                static_cast<double>(learning_rate) * gain * grad);
+    update[e] = new_update;
+    Y[e] += new_update;
+  }
+}
+
+}  // namespace latentkit::ref
