@@ -1,0 +1,191 @@
+// GPU tests of kernels/pairwise.cu and kernels/knn.cu against the CPU reference
+// (host/ref/pairwise.cpp): materialised distances and per-row sums for D in {1, 3, 31, 33, 784}
+// and odd sizes, X == Y (diagonal exactly 0 on the device too, nothing negative), and kNN
+// (fused path and the k > 256 sorted path) against the float64 reference: exact index equality on
+// integer data (exact distances, so ties are exact and must go to the smaller index), and on
+// random data equal distances within float rounding with indices equal wherever the reference's
+// neighbours are separated by more than that rounding. Outputs are poisoned before each launch.
+// Skips itself (with the reason) where no CUDA device is usable.
+#include <gtest/gtest.h>
+
+#include <cfloat>
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "gpu_test_util.cuh"
+#include "kernels/cuda_resources.cuh"
+#include "kernels/knn.cuh"
+#include "kernels/pairwise.cuh"
+#include "latentkit/ref/pairwise_ref.h"
+#include "test_util.h"
+
+namespace {
+
+using latentkit::cuda::DeviceBuffer;
+using latentkit::cuda::Stream;
+using latentkit::test::from_device;
+using latentkit::test::poisoned;
+using latentkit::test::random_uniform;
+using latentkit::test::to_device;
+
+struct DistCase {
+  int n, m, d;
+};
+
+class PairwiseGpu : public testing::TestWithParam<DistCase> {};
+
+TEST_P(PairwiseGpu, SqdistAndRowSumsMatchReference) {
+  LK_REQUIRE_GPU();
+  const auto [n, m, d] = GetParam();
+  LK_SEEDED_RNG(rng);
+  const auto X = random_uniform<float>(size_t(n) * d, rng, -2.0, 2.0);
+  const auto Y = random_uniform<float>(size_t(m) * d, rng, -2.0, 2.0);
+  std::vector<double> ref(size_t(n) * m);
+  {
+    std::vector<double> Xd(X.begin(), X.end()), Yd(Y.begin(), Y.end());
+    latentkit::ref::pairwise_sqdist(Xd.data(), n, Yd.data(), m, d, ref.data());
+  }
+  Stream stream;
+  auto Xg = to_device(X), Yg = to_device(Y);
+  auto out = poisoned(size_t(n) * m);
+  latentkit::cuda::pairwise_sqdist(Xg.data(), n, Yg.data(), m, d, out.data(), stream.get());
+  // Each term diff^2 is exact to ~2 ulp after the float subtract; a d-long float sum of
+  // non-negative terms has relative error <= d * FLT_EPSILON (worst case), ~sqrt(d) typically.
+  const double rtol = (2.0 + d) * FLT_EPSILON;
+  EXPECT_TRUE(latentkit::test::all_close(from_device(out, stream), ref, {1e-6, rtol, rtol}));
+
+  DeviceBuffer<double> sums(n);
+  LK_CUDA_CHECK(cudaMemset(sums.data(), 0xff, sums.bytes()));  // NaN pattern
+  latentkit::cuda::pairwise_row_sums(Xg.data(), n, Yg.data(), m, d, sums.data(), stream.get());
+  std::vector<double> ref_sums(n, 0.0);
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < m; ++j) ref_sums[i] += ref[size_t(i) * m + j];
+  // Same per-element bound; the float64 row accumulation adds nothing measurable.
+  EXPECT_TRUE(latentkit::test::all_close(from_device(sums, stream), ref_sums, {1e-6, rtol, rtol}));
+}
+
+TEST_P(PairwiseGpu, SelfDistancesDiagonalZeroNonNegative) {
+  LK_REQUIRE_GPU();
+  const auto [n, m, d] = GetParam();
+  (void)m;
+  LK_SEEDED_RNG(rng);
+  const auto X = random_uniform<float>(size_t(n) * d, rng, 999.0, 1001.0);  // far from origin
+  Stream stream;
+  auto Xg = to_device(X);
+  auto out = poisoned(size_t(n) * n);
+  latentkit::cuda::pairwise_sqdist(Xg.data(), n, Xg.data(), n, d, out.data(), stream.get());
+  const auto h = from_device(out, stream);
+  for (int i = 0; i < n; ++i) {
+    EXPECT_EQ(h[size_t(i) * n + i], 0.0f) << "diagonal " << i;
+    for (int j = 0; j < n; ++j) ASSERT_GE(h[size_t(i) * n + j], 0.0f) << i << "," << j;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, PairwiseGpu,
+                         testing::Values(DistCase{1, 1, 1}, DistCase{31, 33, 3},
+                                         DistCase{33, 1021, 2}, DistCase{65, 64, 31},
+                                         DistCase{100, 70, 33}, DistCase{70, 129, 784}),
+                         [](const testing::TestParamInfo<DistCase>& info) {
+                           return "n" + std::to_string(info.param.n) + "_m" +
+                                  std::to_string(info.param.m) + "_d" +
+                                  std::to_string(info.param.d);
+                         });
+
+struct KnnCase {
+  int nq, nx, d, k;
+  bool exclude_self;
+};
+
+class KnnGpu : public testing::TestWithParam<KnnCase> {};
+
+// Integer coordinates: every distance is an exact small integer in float and double, so the
+// device result must equal the reference exactly, ties included.
+TEST_P(KnnGpu, IntegerDataEqualsReferenceExactly) {
+  LK_REQUIRE_GPU();
+  const auto c = GetParam();
+  LK_SEEDED_RNG(rng);
+  std::uniform_int_distribution<int> coord(-4, 4);
+  std::vector<float> X(size_t(c.nx) * c.d);
+  for (auto& x : X) x = float(coord(rng));
+  std::vector<float> Q = X;
+  if (!c.exclude_self) {
+    Q.resize(size_t(c.nq) * c.d);
+    for (auto& x : Q) x = float(coord(rng));
+  }
+  std::vector<int32_t> ref_idx(size_t(c.nq) * c.k);
+  std::vector<float> ref_dist(size_t(c.nq) * c.k);
+  latentkit::ref::knn(Q.data(), c.nq, X.data(), c.nx, c.d, c.k, c.exclude_self, ref_idx.data(),
+                      ref_dist.data());
+  Stream stream;
+  auto Qg = to_device(Q), Xg = to_device(X);
+  auto idx = to_device(std::vector<int32_t>(ref_idx.size(), -1));
+  auto dist = poisoned(ref_dist.size());
+  latentkit::cuda::knn(Qg.data(), c.nq, Xg.data(), c.nx, c.d, c.k, c.exclude_self, idx.data(),
+                       dist.data(), stream.get());
+  const auto gi = from_device(idx, stream);
+  const auto gd = from_device(dist, stream);
+  for (size_t e = 0; e < ref_idx.size(); ++e) {
+    ASSERT_EQ(gi[e], ref_idx[e]) << "query " << e / c.k << " rank " << e % c.k;
+    ASSERT_EQ(gd[e], ref_dist[e]) << "query " << e / c.k << " rank " << e % c.k;
+  }
+}
+
+// Random real data: distances within float rounding; indices equal except where two reference
+// neighbours are closer together than that rounding (then either order is a correct float answer).
+TEST_P(KnnGpu, RandomDataMatchesReference) {
+  LK_REQUIRE_GPU();
+  const auto c = GetParam();
+  LK_SEEDED_RNG(rng);
+  const auto X = random_uniform<float>(size_t(c.nx) * c.d, rng, -1.0, 1.0);
+  const auto Q = c.exclude_self ? X : random_uniform<float>(size_t(c.nq) * c.d, rng, -1.0, 1.0);
+  std::vector<double> Xd(X.begin(), X.end()), Qd(Q.begin(), Q.end());
+  std::vector<int32_t> ref_idx(size_t(c.nq) * c.k);
+  std::vector<double> ref_dist(size_t(c.nq) * c.k);
+  latentkit::ref::knn(Qd.data(), c.nq, Xd.data(), c.nx, c.d, c.k, c.exclude_self, ref_idx.data(),
+                      ref_dist.data());
+  Stream stream;
+  auto Qg = to_device(Q), Xg = to_device(X);
+  auto idx = to_device(std::vector<int32_t>(ref_idx.size(), -1));
+  auto dist = poisoned(ref_dist.size());
+  latentkit::cuda::knn(Qg.data(), c.nq, Xg.data(), c.nx, c.d, c.k, c.exclude_self, idx.data(),
+                       dist.data(), stream.get());
+  const auto gi = from_device(idx, stream);
+  const auto gd = from_device(dist, stream);
+  // Float distance of d terms: relative error <= (d + 2) FLT_EPSILON (see PairwiseGpu).
+  const double rtol = (2.0 + c.d) * FLT_EPSILON;
+  EXPECT_TRUE(latentkit::test::all_close(gd, ref_dist, {1e-7, rtol, rtol}));
+  int swapped = 0;
+  for (int q = 0; q < c.nq; ++q)
+    for (int r = 0; r < c.k; ++r) {
+      const size_t e = size_t(q) * c.k + r;
+      if (gi[e] == ref_idx[e]) continue;
+      // A mismatch is only allowed where the reference distance has a neighbour rank within
+      // rounding (a near-tie), including the k-th vs (k+1)-th boundary.
+      const double dr = ref_dist[e], tol = 2 * rtol * dr + 1e-7;
+      const bool near_prev = r > 0 && std::fabs(ref_dist[e - 1] - dr) <= tol;
+      const bool near_next = std::fabs(double(gd[e]) - dr) <= tol;
+      EXPECT_TRUE(near_prev || near_next) << "query " << q << " rank " << r << ": " << gi[e]
+                                          << " vs reference " << ref_idx[e];
+      ++swapped;
+    }
+  // Near-ties are rare with continuous data: a handful at most.
+  EXPECT_LE(swapped, 2 + c.nq * c.k / 1000);
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, KnnGpu,
+                         testing::Values(KnnCase{1, 1, 1, 1, false}, KnnCase{31, 33, 3, 5, false},
+                                         KnnCase{33, 33, 2, 32, true},
+                                         KnnCase{1021, 1021, 3, 90, true},
+                                         KnnCase{70, 129, 784, 10, false},
+                                         KnnCase{50, 300, 33, 128, false},
+                                         KnnCase{40, 600, 2, 300, true}),
+                         [](const testing::TestParamInfo<KnnCase>& info) {
+                           const auto& c = info.param;
+                           return "nq" + std::to_string(c.nq) + "_nx" + std::to_string(c.nx) +
+                                  "_d" + std::to_string(c.d) + "_k" + std::to_string(c.k) +
+                                  (c.exclude_self ? "_self" : "");
+                         });
+
+}  // namespace
