@@ -2,6 +2,7 @@
 // --load, and every kind of bad input (one clear line, nonzero exit, nothing half-written).
 #include <sys/wait.h>
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -58,7 +59,9 @@ class VaeGmmApp : public ::testing::Test {
 
   // A small, fast configuration: seconds on the CPU.
   std::string small(const std::string& out) const {
-    return "--device cpu --n 600 --epochs 3 --hidden 16,16 --n-generate 50 --out " +
+    // (--tsne-iterations 0: the tsne stage has its own tests at the end of this file.)
+    return "--device cpu --n 600 --epochs 3 --hidden 16,16 --n-generate 50 --tsne-iterations 0 "
+           "--out " +
            (dir_ / out).string();
   }
 
@@ -261,6 +264,56 @@ TEST_F(VaeGmmApp, ImpossibleFlagsAreRejected) {
   expect_clean_failure("--device cpu --no-such-flag", 2, "no-such-flag");
   expect_clean_failure("--device cpu --load " + write_file("bad.lkm", "garbage").string(), 1,
                        "not a valid latentkit model file");
+}
+
+// ---- the tsne stage (host/src/vae_gmm_tsne.cpp) ----
+
+TEST_F(VaeGmmApp, TsneStageWritesLabelledEmbeddingsAndKl) {
+  // 600 data points (exact method) and 1200 generated samples (FFT method), 300 iterations.
+  const RunResult r = run("--device cpu --n 600 --epochs 3 --hidden 16,16 --n-generate 1200 "
+                          "--tsne-iterations 300 --tsne-perplexity 20 --out " +
+                          (dir_ / "out").string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto summary = nlohmann::json::parse(slurp(dir_ / "out" / "summary.json"));
+  const auto& st = summary.at("stages").at("tsne");
+  EXPECT_EQ(st.at("latent").at("method"), "exact");
+  EXPECT_EQ(st.at("generated").at("method"), "fft");
+  for (const char* part : {"latent", "generated"}) {
+    EXPECT_TRUE(std::isfinite(st.at(part).at("kl").get<double>())) << part;
+    EXPECT_GT(st.at(part).at("kl").get<double>(), 0.0) << part;
+    EXPECT_EQ(st.at(part).at("kl_history").size(), 6u) << part;  // every 50 of 300 iterations
+  }
+  EXPECT_GT(st.at("seconds").get<double>(), 0.0);
+  EXPECT_EQ(st.at("parameters").at("perplexity"), 20.0);
+  const auto outputs = summary.at("outputs").dump();
+  EXPECT_NE(outputs.find("tsne_latent.csv"), std::string::npos);
+  EXPECT_NE(outputs.find("tsne_generated.csv"), std::string::npos);
+
+  const Dataset lat = read_csv_matrix((dir_ / "out" / "tsne_latent.csv").string());
+  ASSERT_EQ(lat.n, 600);
+  ASSERT_EQ(lat.d, 3);  // t1, t2, label
+  const Dataset data = read_csv_matrix((dir_ / "out" / "data.csv").string());
+  for (int i = 0; i < lat.n; ++i) {
+    EXPECT_EQ(lat.x[i * 3 + 2], data.x[i * data.d + data.d - 1]) << "row " << i << ": true label";
+    EXPECT_TRUE(std::isfinite(lat.x[i * 3]) && std::isfinite(lat.x[i * 3 + 1]));
+  }
+  const Dataset gen = read_csv_matrix((dir_ / "out" / "tsne_generated.csv").string());
+  ASSERT_EQ(gen.n, 1200);
+  for (int i = 0; i < gen.n; ++i) {
+    const float label = gen.x[i * 3 + 2];
+    EXPECT_TRUE(label >= 0 && label < 10 && label == std::floor(label)) << "row " << i;
+  }
+}
+
+TEST_F(VaeGmmApp, TsneStageSkipsAndRejectsBadFlags) {
+  const RunResult r = run(small("skip"));  // small() has --tsne-iterations 0
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(fs::exists(dir_ / "skip" / "tsne_latent.csv"));
+  const auto summary = nlohmann::json::parse(slurp(dir_ / "skip" / "summary.json"));
+  EXPECT_TRUE(summary.at("stages").at("tsne").contains("skipped"));
+  expect_clean_failure("--device cpu --tsne-iterations -1", 1, "--tsne-iterations");
+  expect_clean_failure("--device cpu --n 600 --n-generate 20", 1, "--tsne-perplexity");
+  expect_clean_failure("--device cpu --tsne-perplexity 0", 1, "--tsne-perplexity");
 }
 
 }  // namespace

@@ -67,6 +67,10 @@ int main(int argc, char** argv) {
   app.add_option("--init", init, "pca | random")->capture_default_str();
   app.add_option("--learning-rate", opt.learning_rate, "0: auto = max(N / 12 / 4, 50)")
       ->capture_default_str();
+  app.add_option("--fft-grid", opt.fft.max_fft_size,
+                 "largest FFT grid per dimension, a power of two (0: 1024 / 128 in 2-D / 3-D on\n"
+                 "the GPU, 256 / 64 on the CPU; a finer grid is more accurate on wide embeddings)")
+      ->capture_default_str();
   app.add_option("--seed", opt.seed, "seed of the random initialisation")->capture_default_str();
   app.add_option("--device", device, "auto | cpu | cuda (auto: the GPU if there is one)")
       ->capture_default_str();

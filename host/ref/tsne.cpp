@@ -5,7 +5,6 @@
 // Tests: tests/test_ref_tsne.cpp; GPU comparison: tests/test_tsne_gpu.cu.
 #include <algorithm>
 #include <cmath>
-#include <complex>
 #include <limits>
 #include <numeric>
 #include <utility>
@@ -185,12 +184,12 @@ void tsne_bounds(const float* Y, int n, int dims, float* lo, float* hi) {
 
 namespace {
 
-using cplx = std::complex<double>;
-
-// Radix-2 complex FFT of one length (power of two), in place on a contiguous line.
+// Radix-2 complex FFT of one length (power of two), in place on a contiguous line of interleaved
+// (re, im) doubles; per-stage twiddle tables; complex products written out (std::complex's
+// operator* checks for NaN/Inf and is several times slower).
 class Radix2Fft {
  public:
-  explicit Radix2Fft(int len) : len_(len), rev_(len), twiddle_(len / 2) {
+  explicit Radix2Fft(int len) : len_(len), rev_(len), twiddle_(2 * static_cast<size_t>(len)) {
     int bits = 0;
     while ((1 << bits) < len) ++bits;
     for (int i = 0; i < len; ++i) {
@@ -199,19 +198,33 @@ class Radix2Fft {
       rev_[i] = r;
     }
     const double two_pi = 6.283185307179586476925286766559;
-    for (int i = 0; i < len / 2; ++i) twiddle_[i] = std::polar(1.0, -two_pi * i / len);
+    // Stage with half-length h: its h twiddles exp(-2 pi i j / (2h)) start at entry h - 1.
+    for (int h = 1; h < len; h *= 2)
+      for (int j = 0; j < h; ++j) {
+        twiddle_[2 * (h - 1 + j)] = std::cos(two_pi * j / (2 * h));
+        twiddle_[2 * (h - 1 + j) + 1] = -std::sin(two_pi * j / (2 * h));
+      }
   }
-  void run(cplx* a, bool inverse) const {
+  void run(double* a, bool inverse) const {
     for (int i = 0; i < len_; ++i)
-      if (i < rev_[i]) std::swap(a[i], a[rev_[i]]);
-    for (int half = 1; half < len_; half *= 2) {
-      const int step = len_ / (2 * half);
-      for (int s = 0; s < len_; s += 2 * half) {
-        for (int j = 0; j < half; ++j) {
-          const cplx w = inverse ? std::conj(twiddle_[j * step]) : twiddle_[j * step];
-          const cplx t = w * a[s + j + half];
-          a[s + j + half] = a[s + j] - t;
-          a[s + j] += t;
+      if (i < rev_[i]) {
+        std::swap(a[2 * i], a[2 * rev_[i]]);
+        std::swap(a[2 * i + 1], a[2 * rev_[i] + 1]);
+      }
+    const double sign = inverse ? -1.0 : 1.0;
+    for (int h = 1; h < len_; h *= 2) {
+      const double* tw = twiddle_.data() + 2 * (h - 1);
+      for (int s = 0; s < len_; s += 2 * h) {
+        double* lo = a + 2 * s;
+        double* hi = a + 2 * (s + h);
+        for (int j = 0; j < h; ++j) {
+          const double wr = tw[2 * j], wi = sign * tw[2 * j + 1];
+          const double xr = hi[2 * j], xi = hi[2 * j + 1];
+          const double tr = wr * xr - wi * xi, ti = wr * xi + wi * xr;
+          hi[2 * j] = lo[2 * j] - tr;
+          hi[2 * j + 1] = lo[2 * j + 1] - ti;
+          lo[2 * j] += tr;
+          lo[2 * j + 1] += ti;
         }
       }
     }
@@ -220,13 +233,13 @@ class Radix2Fft {
  private:
   int len_;
   std::vector<int> rev_;
-  std::vector<cplx> twiddle_;
+  std::vector<double> twiddle_;
 };
 
-// Transforms `grid` (len^dims, row-major) along `axis`, only on the lines whose indices on the
-// axes before `axis` are < lower_limit (the others are zero, or not needed).
-void fft_axis(cplx* grid, int dims, int len, int axis, int lower_limit, const Radix2Fft& fft,
-              bool inverse, std::vector<cplx>& line) {
+// Transforms `grid` (len^dims complex, row-major, interleaved) along `axis`, only on the lines
+// whose indices on the axes before `axis` are < lower_limit (the others are zero, or not needed).
+void fft_axis(double* grid, int dims, int len, int axis, int lower_limit, const Radix2Fft& fft,
+              bool inverse, std::vector<double>& line) {
   size_t stride[3] = {1, 1, 1};
   for (int a = dims - 2; a >= 0; --a) stride[a] = stride[a + 1] * len;
   int others[2] = {0, 0}, limits[2] = {1, 1}, n_other = 0;
@@ -236,17 +249,23 @@ void fft_axis(cplx* grid, int dims, int len, int axis, int lower_limit, const Ra
       limits[n_other++] = a < axis ? lower_limit : len;
     }
   const int lim0 = limits[0], lim1 = n_other > 1 ? limits[1] : 1;
+  const size_t s = stride[axis];
   for (int i0 = 0; i0 < lim0; ++i0)
     for (int i1 = 0; i1 < lim1; ++i1) {
       const size_t base = i0 * stride[others[0]] + (n_other > 1 ? i1 * stride[others[1]] : 0);
-      cplx* first = grid + base;
-      const size_t s = stride[axis];
+      double* first = grid + 2 * base;
       if (s == 1) {
         fft.run(first, inverse);
       } else {
-        for (int t = 0; t < len; ++t) line[t] = first[t * s];
+        for (int t = 0; t < len; ++t) {
+          line[2 * t] = first[2 * t * s];
+          line[2 * t + 1] = first[2 * t * s + 1];
+        }
         fft.run(line.data(), inverse);
-        for (int t = 0; t < len; ++t) first[t * s] = line[t];
+        for (int t = 0; t < len; ++t) {
+          first[2 * t * s] = line[2 * t];
+          first[2 * t * s + 1] = line[2 * t + 1];
+        }
       }
     }
 }
@@ -273,54 +292,64 @@ int locate(const TsneFftGrid& g, int a, float y, double* w) {
   return box * g.p;
 }
 
+// The p^dims nodes of point y's box: their cell offsets in the padded grid and their weights.
+int point_nodes(const TsneFftGrid& g, const float* y, size_t* offset, double* weight) {
+  const int p = g.p, len = g.fft_size;
+  double w[3][8];
+  int first[3] = {0, 0, 0};
+  for (int a = 0; a < g.dims; ++a) first[a] = locate(g, a, y[a], w[a]);
+  int count = 0;
+  if (g.dims == 2) {
+    for (int k0 = 0; k0 < p; ++k0)
+      for (int k1 = 0; k1 < p; ++k1, ++count) {
+        offset[count] = static_cast<size_t>(first[0] + k0) * len + (first[1] + k1);
+        weight[count] = w[0][k0] * w[1][k1];
+      }
+  } else {
+    for (int k0 = 0; k0 < p; ++k0)
+      for (int k1 = 0; k1 < p; ++k1)
+        for (int k2 = 0; k2 < p; ++k2, ++count) {
+          offset[count] = (static_cast<size_t>(first[0] + k0) * len + (first[1] + k1)) * len +
+                          (first[2] + k2);
+          weight[count] = w[0][k0] * w[1][k1] * w[2][k2];
+        }
+  }
+  return count;
+}
+
 }  // namespace
 
 double tsne_repulsive_fft(const float* Y, int n, int dims, const TsneFftGrid& g, float* rep) {
   LK_CHECK(dims == g.dims, "tsne_repulsive_fft: grid is for " << g.dims << "-D, Y is " << dims << "-D");
   LK_CHECK(n >= 1, "tsne_repulsive_fft: need n >= 1");
-  const int p = g.p, len = g.fft_size, m_nodes = g.nodes();
+  LK_CHECK(g.p >= 2 && g.p <= 8, "tsne_repulsive_fft: malformed grid (use tsne_fft_grid())");
+  const int len = g.fft_size, m_nodes = g.nodes();
   const int charges = dims + 2;          // 1, y'_1..y'_dims, |y'|^2 (y' = y - grid centre)
   const int packed = (charges + 1) / 2;  // two real charges per complex grid
   size_t cells = 1;
   for (int a = 0; a < dims; ++a) cells *= len;
-  size_t stride[3] = {1, 1, 1};
-  for (int a = dims - 2; a >= 0; --a) stride[a] = stride[a + 1] * len;
-  std::vector<cplx> grids(cells * packed, cplx(0, 0));
-  const int nodes_per_point = dims == 2 ? p * p : p * p * p;
+  // packed complex grids, interleaved (re, im): charge c in grid c / 2, part c % 2.
+  std::vector<double> grids(2 * cells * packed, 0.0);
+  size_t offset[512];
+  double weight[512];
 
   // Spread the charges onto the nodes of each point's box.
-  std::vector<double> w(3 * p);
-  std::vector<int> first(3);
-  auto node_weight = [&](int node, size_t& offset) {
-    double weight = 1.0;
-    offset = 0;
-    int rest = node;
-    for (int a = dims - 1; a >= 0; --a) {
-      const int k = rest % p;
-      rest /= p;
-      weight *= w[a * p + k];
-      offset += static_cast<size_t>(first[a] + k) * stride[a];
-    }
-    return weight;
-  };
   for (int i = 0; i < n; ++i) {
     const float* yi = Y + static_cast<size_t>(i) * dims;
-    double q[5];
-    q[0] = 1.0;
+    double q[6] = {1.0, 0, 0, 0, 0, 0};
     double r2 = 0.0;
     for (int a = 0; a < dims; ++a) {
-      first[a] = locate(g, a, yi[a], &w[a * p]);
       q[1 + a] = static_cast<double>(yi[a]) - g.center[a];
       r2 += q[1 + a] * q[1 + a];
     }
     q[dims + 1] = r2;
-    for (int node = 0; node < nodes_per_point; ++node) {
-      size_t off;
-      const double wt = node_weight(node, off);
-      for (int c = 0; c < charges; ++c) {
-        cplx& cell = grids[(c / 2) * cells + off];
-        if (c % 2 == 0) cell.real(cell.real() + wt * q[c]);
-        else cell.imag(cell.imag() + wt * q[c]);
+    const int nodes = point_nodes(g, yi, offset, weight);
+    for (int c = 0; c < packed; ++c) {
+      double* grid = grids.data() + 2 * c * cells;
+      const double qa = q[2 * c], qb = q[2 * c + 1];
+      for (int m = 0; m < nodes; ++m) {
+        grid[2 * offset[m]] += weight[m] * qa;
+        grid[2 * offset[m] + 1] += weight[m] * qb;
       }
     }
   }
@@ -328,7 +357,7 @@ double tsne_repulsive_fft(const float* Y, int n, int dims, const TsneFftGrid& g,
   // The kernel q^2 = 1/(1 + r^2)^2 at every node offset, embedded circulantly, and its spectrum
   // (real: the embedded kernel is even).
   const double s = g.spacing();
-  std::vector<cplx> kernel(cells);
+  std::vector<double> kernel(2 * cells, 0.0);
   for (size_t cell = 0; cell < cells; ++cell) {
     double r2 = 0.0;
     bool inside = true;
@@ -341,16 +370,20 @@ double tsne_repulsive_fft(const float* Y, int n, int dims, const TsneFftGrid& g,
       r2 += static_cast<double>(delta) * delta * s * s;
     }
     const double q = 1.0 / (1.0 + r2);
-    kernel[cell] = inside ? cplx(q * q, 0.0) : cplx(0.0, 0.0);
+    kernel[2 * cell] = inside ? q * q : 0.0;
   }
   const Radix2Fft fft(len);
-  std::vector<cplx> line(len);
+  std::vector<double> line(2 * static_cast<size_t>(len));
   for (int a = dims - 1; a >= 0; --a) fft_axis(kernel.data(), dims, len, a, len, fft, false, line);
+  const double norm = 1.0 / static_cast<double>(cells);  // the inverse FFT is unnormalised
   for (int c = 0; c < packed; ++c) {
-    cplx* grid = grids.data() + c * cells;
+    double* grid = grids.data() + 2 * c * cells;
     for (int a = dims - 1; a >= 0; --a) fft_axis(grid, dims, len, a, m_nodes, fft, false, line);
-    const double norm = 1.0 / static_cast<double>(cells);  // the inverse FFT is unnormalised
-    for (size_t cell = 0; cell < cells; ++cell) grid[cell] *= kernel[cell].real() * norm;
+    for (size_t cell = 0; cell < cells; ++cell) {
+      const double f = kernel[2 * cell] * norm;
+      grid[2 * cell] *= f;
+      grid[2 * cell + 1] *= f;
+    }
     for (int a = 0; a < dims; ++a) fft_axis(grid, dims, len, a, m_nodes, fft, true, line);
   }
 
@@ -360,18 +393,20 @@ double tsne_repulsive_fft(const float* Y, int n, int dims, const TsneFftGrid& g,
     const float* yi = Y + static_cast<size_t>(i) * dims;
     double yc[3], r2 = 0.0;
     for (int a = 0; a < dims; ++a) {
-      first[a] = locate(g, a, yi[a], &w[a * p]);
       yc[a] = static_cast<double>(yi[a]) - g.center[a];
       r2 += yc[a] * yc[a];
     }
+    const int nodes = point_nodes(g, yi, offset, weight);
     double phi[6] = {0, 0, 0, 0, 0, 0};
-    for (int node = 0; node < nodes_per_point; ++node) {
-      size_t off;
-      const double wt = node_weight(node, off);
-      for (int c = 0; c < charges; ++c) {
-        const cplx& cell = grids[(c / 2) * cells + off];
-        phi[c] += wt * (c % 2 == 0 ? cell.real() : cell.imag());
+    for (int c = 0; c < packed; ++c) {
+      const double* grid = grids.data() + 2 * c * cells;
+      double pa = 0.0, pb = 0.0;
+      for (int m = 0; m < nodes; ++m) {
+        pa += weight[m] * grid[2 * offset[m]];
+        pb += weight[m] * grid[2 * offset[m] + 1];
       }
+      phi[2 * c] = pa;
+      phi[2 * c + 1] = pb;
     }
     // sum_j q_ij^2 (y_i - y_j) = y_i phi_1 - phi_y;  sum_j q_ij = sum_j q_ij^2 (1 + |y_i - y_j|^2)
     double dot = 0.0;

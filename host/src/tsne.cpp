@@ -14,14 +14,9 @@
 #include "kernels/cuda_resources.cuh"
 #include "kernels/tsne.cuh"
 #include "latentkit/check.h"
+#include "latentkit/pairwise.h"
 #include "latentkit/philox.h"
 #include "latentkit/ref/tsne_ref.h"
-#if __has_include("latentkit/pairwise.h")
-#include "latentkit/pairwise.h"
-#define LK_TSNE_HAVE_KNN 1
-#else
-#define LK_TSNE_HAVE_KNN 0
-#endif
 
 namespace latentkit {
 namespace {
@@ -426,7 +421,7 @@ TsneResult run_tsne(Backend& backend, const std::vector<float>& X, int n, int d,
   // k = 3 * perplexity neighbours (van der Maaten 2014, scikit-learn), all pairs when that is
   // all there is or for the exact method's small N.
   const int k_knn = static_cast<int>(std::min<double>(n - 1, std::floor(3.0 * opt.perplexity + 1)));
-  r.exact_affinities = !LK_TSNE_HAVE_KNN || (exact && n <= kTsneExactMaxN) || k_knn >= n - 1;
+  r.exact_affinities = (exact && n <= kTsneExactMaxN) || k_knn >= n - 1;
   r.neighbors = r.exact_affinities ? n - 1 : k_knn;
   r.learning_rate = opt.learning_rate > 0 ? opt.learning_rate
                                           : std::max(n / opt.early_exaggeration / 4.0, 50.0);
@@ -448,10 +443,8 @@ TsneResult run_tsne(Backend& backend, const std::vector<float>& X, int n, int d,
       else
         ref::tsne_all_pairs(x_dev.data(), n, d, idx.data(), dist2.data());
     } else {
-#if LK_TSNE_HAVE_KNN
       knn(backend, x_dev.data(), n, x_dev.data(), n, d, k, /*exclude_self=*/true, idx.data(),
           dist2.data());
-#endif
     }
     engine->affinities(idx.data(), dist2.data(), n, k, static_cast<float>(opt.perplexity));
     backend.synchronize();

@@ -178,7 +178,8 @@ VaeGmmResult run_vae_gmm(const VaeGmmOptions& opt_in, Backend& backend, std::ost
 
   // ---- data ----
   auto t0 = Clock::now();
-  Dataset data = opt.input_csv.empty() ? make_gaussian_mixture(opt.mixture, opt.train.seed)
+  MixtureTruth truth;  // of the synthetic data (the tsne stage labels generated samples by it)
+  Dataset data = opt.input_csv.empty() ? make_gaussian_mixture(opt.mixture, opt.train.seed, &truth)
                                        : read_csv_matrix(opt.input_csv);
   ModelFile loaded;
   Scaler scaler;
@@ -198,6 +199,7 @@ VaeGmmResult run_vae_gmm(const VaeGmmOptions& opt_in, Backend& backend, std::ost
   LK_INPUT_CHECK(opt.load_model.size() || data.n >= opt.train.batch,
                  "the data has " << data.n << " rows, fewer than one batch of " << opt.train.batch
                                  << ": use a smaller --batch or more data");
+  validate_tsne_stage(opt.tsne, data.n, opt.n_generate);
   std::vector<float> scaled = data.x;
   scaler.transform(scaled, data.d);
   timings["data"] = seconds_since(t0);
@@ -278,6 +280,9 @@ VaeGmmResult run_vae_gmm(const VaeGmmOptions& opt_in, Backend& backend, std::ost
   // ---- analysis stages: each one records its result as stages["<name>"] (with its own time in
   // seconds as "seconds") and prints a short report to `log` ----
   nlohmann::json stages = nlohmann::json::object();
+  stages["tsne"] = run_tsne_stage(backend, opt.tsne, opt.train.seed, mu, data.n, L, data.labels,
+                                  generated, opt.n_generate, D,
+                                  opt.input_csv.empty() ? &truth : nullptr, opt.out_dir, log);
 
   // ---- outputs ----
   t0 = Clock::now();
@@ -360,6 +365,8 @@ VaeGmmResult run_vae_gmm(const VaeGmmOptions& opt_in, Backend& backend, std::ost
   }
   summary["outputs"] = {"data.csv", "generated.csv", "latent.csv", "loss.csv"};
   if (opt.load_model.empty()) summary["outputs"].push_back("model.lkm");
+  for (const auto& f : stages["tsne"].value("outputs", nlohmann::json::array()))
+    summary["outputs"].push_back(f);
   summary["stages"] = stages;
   write_file_atomic(dir + "/summary.json", [&](std::ostream& os) { os << summary.dump(2) << "\n"; });
   log << "wrote " << dir << "/{data,generated,latent,loss}.csv"

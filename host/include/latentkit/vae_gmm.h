@@ -11,6 +11,7 @@
 #include "latentkit/data.h"
 #include "latentkit/train.h"
 #include "latentkit/vae.h"
+#include "latentkit/vae_gmm_tsne.h"
 
 namespace latentkit {
 
@@ -26,6 +27,7 @@ struct VaeGmmOptions {
   int checkpoint_every = 0;      // epochs; 0 = never
   bool resume = false;           // continue from <out>/checkpoint.lkm
   bool progress_tty = false;     // rewrite one progress line instead of printing one per epoch
+  TsneStageOptions tsne;         // the tsne stage (iterations 0: skipped)
 };
 
 struct VaeGmmResult {
