@@ -9,7 +9,10 @@
 //   3. the kernel q^2 = 1/(1+r^2)^2 on the circulantly embedded grid, and everything by cuFFT
 //      (double complex Z2Z: two real charges packed per complex grid; the embedded kernel is even,
 //      so its spectrum is real and a packed product separates again);
-//   4. one thread per point interpolates the potentials back and forms R_i and its share of Z.
+//   4. one thread per point interpolates the potentials back and forms R_i and its share of Z;
+//   5. when the grid is capped (boxes wider than 1 unit), the kernel is split: the grid carries a
+//      smooth stand-in of q^2 and one thread per point adds the near-field remainder over the
+//      points of its 3^dims neighbouring boxes (latentkit/tsne_grid.h, TsneFftGrid::near_radius).
 // All grid arithmetic in float64 (Z is a difference of large terms: float would lose it).
 // Tests: tests/test_tsne_gpu.cu (vs the reference and vs the exact repulsion).
 #include <cufft.h>
@@ -38,6 +41,7 @@ constexpr int kMaxNodes = 8;    // tsne_fft_grid() allows at most 8 nodes per bo
 struct GridArgs {
   int dims, p, boxes, len, m;  // m: nodes per dimension
   double lo[3], center[3], spacing;
+  double near_radius2;  // kernel splitting (TsneFftGrid::near_radius), squared; 0: none
 };
 
 GridArgs grid_args(const TsneFftGrid& g) {
@@ -52,6 +56,7 @@ GridArgs grid_args(const TsneFftGrid& g) {
     a.center[d] = g.center[d];
   }
   a.spacing = g.spacing();
+  a.near_radius2 = g.near_radius * g.near_radius;
   return a;
 }
 
@@ -167,9 +172,8 @@ __global__ void kernel_grid_kernel(GridArgs g, cufftDoubleComplex* __restrict__ 
     else { delta = 0; inside = false; }
     r2 += static_cast<double>(delta) * delta * g.spacing * g.spacing;
   }
-  const double q = 1.0 / (1.0 + r2);
   cufftDoubleComplex v;
-  v.x = inside ? q * q : 0.0;
+  v.x = inside ? tsne_grid_kernel(r2, g.near_radius2) : 0.0;
   v.y = 0.0;
   kernel[cell] = v;
 }
@@ -229,6 +233,54 @@ __global__ void interpolate_kernel(const float* __restrict__ Y, int n, GridArgs 
     dot += yc[a] * phi[1 + a];
   }
   z_rows[i] = (1.0 + r2) * phi[0] - 2.0 * dot + phi[DIMS + 1] - 1.0;  // - 1: the j = i term
+}
+
+// Kernel-splitting remainder (TsneFftGrid::near_radius), one thread per point: adds
+// sum_j (q^2 - K_grid)(y_i - y_j) over the points j of the 3^DIMS neighbouring boxes within the
+// radius (j = i included) to rep[i], and sum_j (q^2 - K_grid)(1 + r^2) to z_rows[i]. Points are
+// visited box by box in sorted (stable: ascending index) order, as the reference does.
+template <int DIMS>
+__global__ void near_field_kernel(const float* __restrict__ Y, int n, GridArgs g,
+                                  const int32_t* __restrict__ order,
+                                  const int32_t* __restrict__ box_start, float* __restrict__ rep,
+                                  double* __restrict__ z_rows) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  double yi[DIMS];
+  int coord[3] = {0, 0, 0};
+  for (int a = 0; a < DIMS; ++a) {
+    yi[a] = Y[static_cast<size_t>(i) * DIMS + a];
+    double local;
+    coord[a] = box_along(g, a, Y[static_cast<size_t>(i) * DIMS + a], local);
+  }
+  double force[DIMS] = {};
+  double z = 0.0;
+  const int span2 = DIMS == 3 ? 1 : 0;
+  for (int d0 = -1; d0 <= 1; ++d0)
+    for (int d1 = -1; d1 <= 1; ++d1)
+      for (int d2 = -span2; d2 <= span2; ++d2) {
+        const int c0 = coord[0] + d0, c1 = coord[1] + d1, c2 = coord[2] + d2;
+        if (c0 < 0 || c1 < 0 || c2 < 0 || c0 >= g.boxes || c1 >= g.boxes || c2 >= g.boxes) continue;
+        const int b = DIMS == 2 ? c0 * g.boxes + c1 : (c0 * g.boxes + c1) * g.boxes + c2;
+        for (int s = box_start[b]; s < box_start[b + 1]; ++s) {
+          const int j = order[s];
+          double diff[DIMS], u = 0.0;
+          for (int a = 0; a < DIMS; ++a) {
+            diff[a] = yi[a] - static_cast<double>(Y[static_cast<size_t>(j) * DIMS + a]);
+            u += diff[a] * diff[a];
+          }
+          if (u >= g.near_radius2) continue;
+          const double q = 1.0 / (1.0 + u);
+          const double c = q * q - tsne_grid_kernel(u, g.near_radius2);
+          for (int a = 0; a < DIMS; ++a) force[a] += c * diff[a];
+          z += c * (1.0 + u);
+        }
+      }
+  for (int a = 0; a < DIMS; ++a) {
+    float& r = rep[static_cast<size_t>(i) * DIMS + a];
+    r = static_cast<float>(static_cast<double>(r) + force[a]);
+  }
+  z_rows[i] += z;
 }
 
 }  // namespace
@@ -332,6 +384,16 @@ void TsneFftRepulsion::run(const float* Y, int n, int dims, const TsneFftGrid& g
   else
     interpolate_kernel<3><<<grid_for(n, kThreads), kThreads, 0, stream>>>(Y, n, g, grids_.data(), cells, rep, z_rows_.data());
   LK_LAUNCH_CHECK();
+  // 5. the near-field remainder when the grid carries a split kernel.
+  if (g.near_radius2 > 0) {
+    if (dims == 2)
+      near_field_kernel<2><<<grid_for(n, kThreads), kThreads, 0, stream>>>(
+          Y, n, g, order_.data(), box_start_.data(), rep, z_rows_.data());
+    else
+      near_field_kernel<3><<<grid_for(n, kThreads), kThreads, 0, stream>>>(
+          Y, n, g, order_.data(), box_start_.data(), rep, z_rows_.data());
+    LK_LAUNCH_CHECK();
+  }
   sum_doubles(z_rows_.data(), n, z_out, stream);
 }
 

@@ -317,6 +317,67 @@ int point_nodes(const TsneFftGrid& g, const float* y, size_t* offset, double* we
   return count;
 }
 
+// Box index of a point along each axis, flattened.
+int box_id(const TsneFftGrid& g, const float* y) {
+  int id = 0;
+  for (int a = 0; a < g.dims; ++a) {
+    const double u = (static_cast<double>(y[a]) - g.lo[a]) / g.spacing();
+    int box = static_cast<int>(std::floor(u / g.p));
+    box = std::min(std::max(box, 0), g.boxes - 1);
+    id = id * g.boxes + box;
+  }
+  return id;
+}
+
+// The kernel-splitting remainder (see TsneFftGrid::near_radius): adds sum_j (q^2 - K_grid) (y_i -
+// y_j) over j within near_radius (j = i included: no force, 1 - K_grid(0) to Z) to rep, returns
+// its share of Z, sum (q^2 - K_grid)(1 + r^2).
+double near_field(const float* Y, int n, int dims, const TsneFftGrid& g, float* rep) {
+  const double rc2 = g.near_radius * g.near_radius;
+  size_t n_boxes = 1;
+  for (int a = 0; a < dims; ++a) n_boxes *= g.boxes;
+  std::vector<int> box(n), start(n_boxes + 1, 0), order(n);
+  for (int i = 0; i < n; ++i) {
+    box[i] = box_id(g, Y + static_cast<size_t>(i) * dims);
+    ++start[box[i] + 1];
+  }
+  for (size_t b = 0; b < n_boxes; ++b) start[b + 1] += start[b];
+  std::vector<int> fill(start.begin(), start.end() - 1);
+  for (int i = 0; i < n; ++i) order[fill[box[i]]++] = i;
+  double z = 0.0;
+  for (int i = 0; i < n; ++i) {
+    const float* yi = Y + static_cast<size_t>(i) * dims;
+    int coord[3] = {0, 0, 0};
+    for (int a = dims - 1, rest = box[i]; a >= 0; --a, rest /= g.boxes) coord[a] = rest % g.boxes;
+    double force[3] = {0, 0, 0};
+    const int span2 = dims == 3 ? 1 : 0;
+    for (int d0 = -1; d0 <= 1; ++d0)
+      for (int d1 = -1; d1 <= 1; ++d1)
+        for (int d2 = -span2; d2 <= span2; ++d2) {
+          const int c0 = coord[0] + d0, c1 = coord[1] + d1, c2 = coord[2] + d2;
+          if (c0 < 0 || c1 < 0 || c2 < 0 || c0 >= g.boxes || c1 >= g.boxes || c2 >= g.boxes) continue;
+          const int b = dims == 2 ? c0 * g.boxes + c1 : (c0 * g.boxes + c1) * g.boxes + c2;
+          for (int s = start[b]; s < start[b + 1]; ++s) {
+            const float* yj = Y + static_cast<size_t>(order[s]) * dims;
+            double diff[3], u = 0.0;
+            for (int a = 0; a < dims; ++a) {
+              diff[a] = static_cast<double>(yi[a]) - static_cast<double>(yj[a]);
+              u += diff[a] * diff[a];
+            }
+            if (u >= rc2) continue;
+            const double q = 1.0 / (1.0 + u);
+            const double c = q * q - tsne_grid_kernel(u, rc2);
+            for (int a = 0; a < dims; ++a) force[a] += c * diff[a];
+            z += c * (1.0 + u);
+          }
+        }
+    for (int a = 0; a < dims; ++a)
+      rep[static_cast<size_t>(i) * dims + a] =
+          static_cast<float>(static_cast<double>(rep[static_cast<size_t>(i) * dims + a]) + force[a]);
+  }
+  return z;
+}
+
 }  // namespace
 
 double tsne_repulsive_fft(const float* Y, int n, int dims, const TsneFftGrid& g, float* rep) {
@@ -369,8 +430,7 @@ double tsne_repulsive_fft(const float* Y, int n, int dims, const TsneFftGrid& g,
       if (delta == len) inside = false;
       r2 += static_cast<double>(delta) * delta * s * s;
     }
-    const double q = 1.0 / (1.0 + r2);
-    kernel[2 * cell] = inside ? q * q : 0.0;
+    kernel[2 * cell] = inside ? tsne_grid_kernel(r2, g.near_radius * g.near_radius) : 0.0;
   }
   const Radix2Fft fft(len);
   std::vector<double> line(2 * static_cast<size_t>(len));
@@ -416,6 +476,7 @@ double tsne_repulsive_fft(const float* Y, int n, int dims, const TsneFftGrid& g,
     }
     z += (1.0 + r2) * phi[0] - 2.0 * dot + phi[dims + 1] - 1.0;  // - 1: the j = i term
   }
+  if (g.near_radius > 0) z += near_field(Y, n, dims, g, rep);
   return z;
 }
 

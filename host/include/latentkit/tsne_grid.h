@@ -46,6 +46,12 @@ struct TsneFftGrid {
   double lo[3] = {0, 0, 0};      // lower corner of the grid
   double center[3] = {0, 0, 0};  // centre of the grid: charges use coordinates relative to it
   double box_width = 1.0;
+  // Kernel splitting when the cap forces boxes wider than max_box_width: the grid then carries a
+  // smoothed kernel, equal to q^2 = 1/(1+r^2)^2 beyond near_radius and, inside it, the quadratic
+  // (in r^2) Taylor polynomial of q^2 at r^2 = near_radius^2 (C^2 at the seam, so the coarse grid
+  // resolves it); the remainder q^2 - polynomial, zero beyond near_radius, is summed directly over
+  // the points of the 3^dims neighbouring boxes. 0: no splitting (the grid is fine enough).
+  double near_radius = 0.0;
   int nodes() const { return boxes * p; }  // M: nodes per dimension
   double spacing() const { return box_width / p; }
 };
@@ -79,11 +85,25 @@ inline TsneFftGrid tsne_fft_grid(const TsneFftConfig& cfg, int dims, const float
   g.boxes = size / (2 * g.p);
   // Widen by a relative 1e-6 so the largest coordinate falls inside the last box, not on its edge.
   g.box_width = range * (1.0 + 1e-6) / g.boxes;
+  // Near radius = one box: every pair closer than that lies in neighbouring boxes.
+  if (g.box_width > cfg.max_box_width) g.near_radius = g.box_width;
   for (int a = 0; a < dims; ++a) {
     g.lo[a] = static_cast<double>(lo[a]);
     g.center[a] = g.lo[a] + 0.5 * g.box_width * g.boxes;
   }
   return g;
+}
+
+// The grid's kernel at squared distance u (see near_radius): q^2, or its smooth stand-in.
+#if defined(__CUDACC__)
+__host__ __device__
+#endif
+inline double tsne_grid_kernel(double u, double near_radius2) {
+  const double f = 1.0 / ((1.0 + u) * (1.0 + u));
+  if (u >= near_radius2) return f;
+  // Taylor polynomial of f(u) = (1+u)^-2 at uc: f(uc) - 2 (1+uc)^-3 t + 3 (1+uc)^-4 t^2, t = u - uc.
+  const double uc = near_radius2, inv = 1.0 / (1.0 + uc), t = u - uc;
+  return inv * inv * (1.0 - 2.0 * inv * t + 3.0 * inv * inv * t * t);
 }
 
 }  // namespace latentkit
