@@ -71,6 +71,10 @@ class TsneFftRepulsion {
   void prepare(int n, const TsneFftGrid& grid, cudaStream_t stream);
   void destroy_plans() noexcept;
   int plan_len_ = 0, plan_dims_ = 0, plan_batch_ = 0;
+  // The grid kernel_ holds the spectrum of (its spacing, near radius): reused while they hold.
+  bool kernel_valid_ = false;
+  double kernel_spacing_ = 0, kernel_near_radius_ = 0;
+  int kernel_nodes_ = 0;
   cufftHandle plan_charges_ = 0, plan_kernel_ = 0;
   bool have_plans_ = false;
   DeviceBuffer<cufftDoubleComplex> grids_, kernel_;

@@ -317,6 +317,7 @@ void TsneFftRepulsion::prepare(int n, const TsneFftGrid& g, cudaStream_t stream)
     plan_batch_ = packed;
     grids_ = DeviceBuffer<cufftDoubleComplex>(cells * packed);
     kernel_ = DeviceBuffer<cufftDoubleComplex>(cells);
+    kernel_valid_ = false;
   }
   LK_CUFFT_CHECK(cufftSetStream(plan_charges_, stream));
   LK_CUFFT_CHECK(cufftSetStream(plan_kernel_, stream));
@@ -366,13 +367,20 @@ void TsneFftRepulsion::run(const float* Y, int n, int dims, const TsneFftGrid& g
     spread_kernel<3><<<grid_for(static_cast<long long>(nodes), kThreads), kThreads, 0, stream>>>(
         Y, g, order_.data(), box_start_.data(), grids_.data(), cells);
   LK_LAUNCH_CHECK();
-  // 3. kernel spectrum, convolution.
-  if (dims == 2)
-    kernel_grid_kernel<2><<<grid_for(static_cast<long long>(cells), kThreads), kThreads, 0, stream>>>(g, kernel_.data(), cells);
-  else
-    kernel_grid_kernel<3><<<grid_for(static_cast<long long>(cells), kThreads), kThreads, 0, stream>>>(g, kernel_.data(), cells);
-  LK_LAUNCH_CHECK();
-  LK_CUFFT_CHECK(cufftExecZ2Z(plan_kernel_, kernel_.data(), kernel_.data(), CUFFT_FORWARD));
+  // 3. kernel spectrum (reused while the grid's spacing and near radius hold), convolution.
+  const bool kernel_current = kernel_valid_ && kernel_spacing_ == grid.spacing() &&
+                              kernel_near_radius_ == grid.near_radius && kernel_nodes_ == g.m;
+  if (!kernel_current) {
+    const unsigned int blocks = grid_for(static_cast<long long>(cells), kThreads);
+    if (dims == 2) kernel_grid_kernel<2><<<blocks, kThreads, 0, stream>>>(g, kernel_.data(), cells);
+    else kernel_grid_kernel<3><<<blocks, kThreads, 0, stream>>>(g, kernel_.data(), cells);
+    LK_LAUNCH_CHECK();
+    LK_CUFFT_CHECK(cufftExecZ2Z(plan_kernel_, kernel_.data(), kernel_.data(), CUFFT_FORWARD));
+    kernel_valid_ = true;
+    kernel_spacing_ = grid.spacing();
+    kernel_near_radius_ = grid.near_radius;
+    kernel_nodes_ = g.m;
+  }
   LK_CUFFT_CHECK(cufftExecZ2Z(plan_charges_, grids_.data(), grids_.data(), CUFFT_FORWARD));
   multiply_kernel<<<grid_stride_blocks(cells * packed), kGridStrideThreads, 0, stream>>>(
       grids_.data(), kernel_.data(), cells, packed);

@@ -83,8 +83,11 @@ inline TsneFftGrid tsne_fft_grid(const TsneFftConfig& cfg, int dims, const float
            "t-SNE FFT grid: min_fft_size and max_fft_size must be powers of two, got " << size);
   g.fft_size = size;
   g.boxes = size / (2 * g.p);
-  // Widen by a relative 1e-6 so the largest coordinate falls inside the last box, not on its edge.
-  g.box_width = range * (1.0 + 1e-6) / g.boxes;
+  // Widen by a relative 1e-6 so the largest coordinate falls inside the last box, not on its edge,
+  // then round up to the ladder 2^(j/16): the grid's spacing (and so the kernel's spectrum, which
+  // both sides then reuse) changes only when the embedding's width crosses a 4.4 % step.
+  const double width = range * (1.0 + 1e-6) / g.boxes;
+  g.box_width = std::exp2(std::ceil(16.0 * std::log2(width)) / 16.0);
   // Near radius = one box: every pair closer than that lies in neighbouring boxes.
   if (g.box_width > cfg.max_box_width) g.near_radius = g.box_width;
   for (int a = 0; a < dims; ++a) {
