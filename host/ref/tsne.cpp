@@ -156,23 +156,26 @@ void tsne_attractive(const int32_t* row_ptr, const int32_t* col, const float* va
   else attractive_rows<3>(row_ptr, col, val, Y, n, attr);
 }
 
-double tsne_repulsive_exact(const float* Y, int n, int dims, float* rep) {
-  std::vector<double> acc(static_cast<size_t>(n) * dims, 0.0);
+namespace {
+template <int DIMS>
+double repulsive_exact_pairs(const float* Y, int n, float* rep) {
+  std::vector<double> acc(static_cast<size_t>(n) * DIMS, 0.0), y(acc.size());
+  for (size_t e = 0; e < y.size(); ++e) y[e] = Y[e];
   double z = 0.0;
   for (int i = 0; i < n; ++i) {
-    const float* yi = Y + static_cast<size_t>(i) * dims;
-    double* ai = acc.data() + static_cast<size_t>(i) * dims;
+    const double* yi = y.data() + static_cast<size_t>(i) * DIMS;
+    double* ai = acc.data() + static_cast<size_t>(i) * DIMS;
     for (int j = i + 1; j < n; ++j) {  // each pair once: q_ij = q_ji, forces opposite
-      const float* yj = Y + static_cast<size_t>(j) * dims;
-      double diff[3], r2 = 0.0;
-      for (int a = 0; a < dims; ++a) {
-        diff[a] = static_cast<double>(yi[a]) - static_cast<double>(yj[a]);
+      const double* yj = y.data() + static_cast<size_t>(j) * DIMS;
+      double diff[DIMS], r2 = 0.0;
+      for (int a = 0; a < DIMS; ++a) {
+        diff[a] = yi[a] - yj[a];
         r2 += diff[a] * diff[a];
       }
       const double q = 1.0 / (1.0 + r2);
       z += 2.0 * q;
-      double* aj = acc.data() + static_cast<size_t>(j) * dims;
-      for (int a = 0; a < dims; ++a) {
+      double* aj = acc.data() + static_cast<size_t>(j) * DIMS;
+      for (int a = 0; a < DIMS; ++a) {
         ai[a] += q * q * diff[a];
         aj[a] -= q * q * diff[a];
       }
@@ -180,6 +183,12 @@ double tsne_repulsive_exact(const float* Y, int n, int dims, float* rep) {
   }
   for (size_t e = 0; e < acc.size(); ++e) rep[e] = static_cast<float>(acc[e]);
   return z;
+}
+}  // namespace
+
+double tsne_repulsive_exact(const float* Y, int n, int dims, float* rep) {
+  LK_CHECK(dims == 2 || dims == 3, "tsne_repulsive_exact: dims must be 2 or 3, got " << dims);
+  return dims == 2 ? repulsive_exact_pairs<2>(Y, n, rep) : repulsive_exact_pairs<3>(Y, n, rep);
 }
 
 void tsne_bounds(const float* Y, int n, int dims, float* lo, float* hi) {
