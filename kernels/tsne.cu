@@ -29,7 +29,6 @@ namespace {
 constexpr int kThreads = 256;  // threads per block of the per-row kernels (8 warps)
 constexpr int kTile = 256;     // points per shared-memory tile of the exact repulsion (= kThreads)
 constexpr int kSumThreads = 1024;  // the one block of sum_doubles (the most a block may have)
-constexpr double kTinySum = 1e-8;  // scikit-learn's EPSILON_DBL, as latentkit::ref
 
 __global__ void all_pairs_kernel(const float* __restrict__ X, int n, int d,
                                  int32_t* __restrict__ idx, float* __restrict__ dist2) {
@@ -57,6 +56,9 @@ __global__ void calibrate_kernel(const float* __restrict__ dist2, int n, int k,
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= n) return;
   const float* d = dist2 + static_cast<size_t>(i) * k;
+  // Distances relative to the row's nearest, as the reference: exp() never underflows.
+  double d_min = CUDART_INF;
+  for (int j = 0; j < k; ++j) d_min = fmin(d_min, static_cast<double>(d[j]));
   double beta = 1.0;
   double beta_min = -CUDART_INF, beta_max = CUDART_INF;
   double sum_p = 0.0, beta_eval = beta;
@@ -65,11 +67,11 @@ __global__ void calibrate_kernel(const float* __restrict__ dist2, int n, int k,
     sum_p = 0.0;
     double sum_de = 0.0;
     for (int j = 0; j < k; ++j) {
-      const double e = exp(-static_cast<double>(d[j]) * beta);
+      const double dj = static_cast<double>(d[j]) - d_min;
+      const double e = exp(-dj * beta);
       sum_p += e;
-      sum_de += static_cast<double>(d[j]) * e;
+      sum_de += dj * e;
     }
-    if (sum_p == 0.0) sum_p = kTinySum;
     const double entropy = log(sum_p) + beta * (sum_de / sum_p);
     const double diff = entropy - desired_entropy;
     if (fabs(diff) <= 1e-5) break;  // scikit-learn's PERPLEXITY_TOLERANCE, as the reference
@@ -84,7 +86,7 @@ __global__ void calibrate_kernel(const float* __restrict__ dist2, int n, int k,
   // The probabilities of the last evaluated beta (the loop kept only their sums: recompute).
   for (int j = 0; j < k; ++j)
     p_cond[static_cast<size_t>(i) * k + j] =
-        static_cast<float>(exp(-static_cast<double>(d[j]) * beta_eval) / sum_p);
+        static_cast<float>(exp(-(static_cast<double>(d[j]) - d_min) * beta_eval) / sum_p);
   beta_out[i] = static_cast<float>(beta_eval);
 }
 

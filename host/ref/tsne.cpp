@@ -41,10 +41,13 @@ void tsne_calibrate(const float* dist2, int n, int k, float perplexity, float* p
   LK_CHECK(n >= 1 && k >= 1, "tsne_calibrate: need n >= 1 and k >= 1");
   LK_CHECK(perplexity > 0, "tsne_calibrate: perplexity must be positive");
   const double desired_entropy = std::log(static_cast<double>(perplexity));
-  constexpr double kTinySum = 1e-8;  // scikit-learn's EPSILON_DBL: all exp() underflowed
   std::vector<double> p(k);
   for (int i = 0; i < n; ++i) {
     const float* d = dist2 + static_cast<size_t>(i) * k;
+    // Distances relative to the row's nearest: the same p and entropy (both are shift-invariant),
+    // but exp() never underflows to an all-zero row (where scikit-learn falls back to 1e-8).
+    double d_min = std::numeric_limits<double>::infinity();
+    for (int j = 0; j < k; ++j) d_min = std::min(d_min, static_cast<double>(d[j]));
     double beta = 1.0;
     double beta_min = -std::numeric_limits<double>::infinity();
     double beta_max = std::numeric_limits<double>::infinity();
@@ -55,11 +58,11 @@ void tsne_calibrate(const float* dist2, int n, int k, float perplexity, float* p
       sum_p = 0.0;
       double sum_de = 0.0;
       for (int j = 0; j < k; ++j) {
-        p[j] = std::exp(-static_cast<double>(d[j]) * beta);
+        const double dj = static_cast<double>(d[j]) - d_min;
+        p[j] = std::exp(-dj * beta);
         sum_p += p[j];
-        sum_de += static_cast<double>(d[j]) * p[j];
+        sum_de += dj * p[j];
       }
-      if (sum_p == 0.0) sum_p = kTinySum;
       const double entropy = std::log(sum_p) + beta * (sum_de / sum_p);
       const double diff = entropy - desired_entropy;
       if (std::fabs(diff) <= kTsnePerplexityTol) break;

@@ -67,14 +67,8 @@ void validate_tsne_stage(const TsneStageOptions& opt, int n_data, int n_generate
   if (opt.iterations == 0) return;
   LK_INPUT_CHECK(std::isfinite(opt.perplexity) && opt.perplexity > 0,
                  "--tsne-perplexity must be positive, got " << opt.perplexity);
-  LK_INPUT_CHECK(opt.perplexity < n_data,
-                 "--tsne-perplexity " << opt.perplexity << " must be less than the " << n_data
-                                      << " data rows: lower it, or skip t-SNE with "
-                                         "--tsne-iterations 0");
-  LK_INPUT_CHECK(n_generated == 0 || opt.perplexity < n_generated,
-                 "--tsne-perplexity " << opt.perplexity << " must be less than the " << n_generated
-                                      << " generated samples: raise --n-generate, lower the "
-                                         "perplexity, or skip t-SNE with --tsne-iterations 0");
+  (void)n_data;  // too few rows for the perplexity skip that embedding (with a note), not the run
+  (void)n_generated;
 }
 
 nlohmann::json run_tsne_stage(Backend& backend, const TsneStageOptions& opt, uint64_t seed,
@@ -94,11 +88,24 @@ nlohmann::json run_tsne_stage(Backend& backend, const TsneStageOptions& opt, uin
   topt.iterations = opt.iterations;
   topt.seed = seed;
   nlohmann::json outputs = nlohmann::json::array();
-  stage["latent"] = embed(backend, topt, latent_mu, n, latent, labels,
-                          out_dir + "/tsne_latent.csv", "latent means", log);
-  stage["latent"]["labels"] = labels.empty() ? "none known: -1" : "true mixture component";
-  outputs.push_back("tsne_latent.csv");
-  if (n_gen > 0) {
+  // t-SNE needs more points than the perplexity (scikit-learn's rule): fewer skip that embedding.
+  auto too_few = [&](int count, const char* what) {
+    if (count > opt.perplexity) return false;
+    log << "t-SNE of the " << what << " skipped: " << count
+        << " points, not more than --tsne-perplexity " << opt.perplexity << "\n";
+    return true;
+  };
+  if (too_few(n, "latent means")) {
+    stage["latent"] = {{"skipped", "fewer points than --tsne-perplexity + 1"}};
+  } else {
+    stage["latent"] = embed(backend, topt, latent_mu, n, latent, labels,
+                            out_dir + "/tsne_latent.csv", "latent means", log);
+    stage["latent"]["labels"] = labels.empty() ? "none known: -1" : "true mixture component";
+    outputs.push_back("tsne_latent.csv");
+  }
+  if (n_gen > 0 && too_few(n_gen, "generated samples")) {
+    stage["generated"] = {{"skipped", "fewer points than --tsne-perplexity + 1"}};
+  } else if (n_gen > 0) {
     const std::vector<int> gen_labels =
         truth ? nearest_component(generated, n_gen, d, *truth) : std::vector<int>();
     stage["generated"] = embed(backend, topt, generated, n_gen, d, gen_labels,

@@ -19,8 +19,8 @@ struct TsneStageOptions {
   int iterations = 1000;     // --tsne-iterations; 0 skips the stage
 };
 
-// Throws InputError for options that cannot work with n_data / n_generated rows (checked before
-// any training).
+// Throws InputError for impossible options (checked before any training). Sets of no more points
+// than the perplexity are not an error: run_tsne_stage skips that embedding and says so.
 void validate_tsne_stage(const TsneStageOptions& opt, int n_data, int n_generated);
 
 // latent_mu [n, latent] with labels (the true components, or empty when unknown: written as -1);

@@ -22,7 +22,9 @@ void tsne_all_pairs(const float* X, int n, int d, int32_t* idx, float* dist2);
 // Per-row bandwidth by binary search (scikit-learn's _binary_search_perplexity): for each row of
 // dist2 [n, k] (squared distances to its k neighbours) finds beta with
 // p_j = exp(-beta d_j) / sum exp(-beta d_j) of entropy log(perplexity) within 1e-5 nats (or 100
-// halvings). Writes p_cond [n, k] (rows sum to 1) and beta [n].
+// halvings). Writes p_cond [n, k] (rows sum to 1) and beta [n] (the last one evaluated). The
+// distances are taken relative to the row's smallest (p and the entropy do not change; exp()
+// cannot underflow to an all-zero row, which scikit-learn patches with a 1e-8 sum instead).
 constexpr double kTsnePerplexityTol = 1e-5;  // scikit-learn's PERPLEXITY_TOLERANCE
 constexpr int kTsnePerplexitySteps = 100;    // scikit-learn's n_steps
 void tsne_calibrate(const float* dist2, int n, int k, float perplexity, float* p_cond,
