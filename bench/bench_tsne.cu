@@ -19,6 +19,7 @@
 //     60 TFLOP/s); bytes: Y read once per block of 256 rows from L2, counted once: 8N.
 //   attraction: nnz (~N * 1.3 * 3 * perplexity) x ~10 flops; bytes ~ nnz * 8 (col + val) + gathers.
 //   FFT: (d + 2) / 2 complex grids of L^2 doubles, forward + inverse, 5 L^2 log2(L^2) flops each.
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -27,8 +28,6 @@
 #include <random>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 #include "bench/harness.h"
 #include "kernels/cuda_check.cuh"
@@ -64,7 +63,8 @@ std::vector<float> clustered(int n, int dims, double spread) {
   for (double& v : c) v = u(rng);
   std::vector<float> y(static_cast<size_t>(n) * dims);
   for (int i = 0; i < n; ++i)
-    for (int a = 0; a < dims; ++a) y[i * dims + a] = static_cast<float>(c[(i % 10) * dims + a] + nd(rng));
+    for (int a = 0; a < dims; ++a)
+      y[i * dims + a] = static_cast<float>(c[(i % 10) * dims + a] + nd(rng));
   return y;
 }
 
@@ -84,7 +84,8 @@ lk::ref::TsneCsr random_p(int n, int k) {
 }
 
 void bench_iteration(bool exact, int n, const lk::bench::BenchOptions& opt,
-                     const lk::bench::Peaks& peaks, lk::bench::Report& report, cudaStream_t stream) {
+                     const lk::bench::Peaks& peaks, lk::bench::Report& report,
+                     cudaStream_t stream) {
   const int dims = 2, k = 90;  // 3 x perplexity 30
   const auto Y = clustered(n, dims, exact ? 30 : 60);
   const lk::ref::TsneCsr P = random_p(n, k);
@@ -111,7 +112,8 @@ void bench_iteration(bool exact, int n, const lk::bench::BenchOptions& opt,
     std::vector<float> rep_ref(static_cast<size_t>(nv) * dims);
     if (exact) {
       lk::ref::tsne_repulsive_exact(Y.data(), nv, dims, rep_ref.data());
-      lk::cuda::tsne_repulsive_exact(y.data(), nv, dims, rep.data(), z_rows.data(), z.data(), stream);
+      lk::cuda::tsne_repulsive_exact(y.data(), nv, dims, rep.data(), z_rows.data(), z.data(),
+                                     stream);
     } else {
       lk::ref::tsne_repulsive_fft(Y.data(), nv, dims, grid, rep_ref.data());
       fft.run(y.data(), nv, dims, grid, rep.data(), z.data(), stream);
@@ -134,7 +136,8 @@ void bench_iteration(bool exact, int n, const lk::bench::BenchOptions& opt,
     } else {
       float lh[6];  // the host needs the bounds for the grid: one small copy per iteration
       lk::cuda::tsne_bounds(y.data(), n, dims, lo_hi.data(), s);
-      LK_CUDA_CHECK(cudaMemcpyAsync(lh, lo_hi.data(), 4 * sizeof(float), cudaMemcpyDeviceToHost, s));
+      LK_CUDA_CHECK(
+          cudaMemcpyAsync(lh, lo_hi.data(), 4 * sizeof(float), cudaMemcpyDeviceToHost, s));
       LK_CUDA_CHECK(cudaStreamSynchronize(s));
       fft.run(y.data(), n, dims, lk::tsne_fft_grid(lk::TsneFftConfig{}, dims, lh, lh + dims, true),
               rep.data(), z.data(), s);
@@ -148,17 +151,19 @@ void bench_iteration(bool exact, int n, const lk::bench::BenchOptions& opt,
   const auto t = lk::bench::time_cuda(iteration, stream, lk::bench::plan_from(opt, defaults));
   const double nnz = static_cast<double>(P.col.size());
   double flops = nnz * 10, bytes = nnz * 8 + 8.0 * n * 5;
-  if (exact) flops += 12.0 * n * n;
+  if (exact)
+    flops += 12.0 * n * n;
   else {
     const double cells = double(grid.fft_size) * grid.fft_size;
     flops += 2 * 2 * 5 * cells * std::log2(cells) + 5 * cells * std::log2(cells);
     bytes += 3 * 2 * 16 * cells;
   }
-  auto r = lk::bench::summarize(std::string(exact ? "iteration exact" : "iteration fft") + " N=" +
-                                    std::to_string(n) + " 2-D",
-                                t, flops, bytes, peaks);
-  r.note = exact ? "attraction + fused O(N^2) repulsion + update"
-                 : "attraction + bounds + FFT grid " + std::to_string(grid.fft_size) + "^2 + update";
+  auto r = lk::bench::summarize(
+      std::string(exact ? "iteration exact" : "iteration fft") + " N=" + std::to_string(n) + " 2-D",
+      t, flops, bytes, peaks);
+  r.note = exact
+               ? "attraction + fused O(N^2) repulsion + update"
+               : "attraction + bounds + FFT grid " + std::to_string(grid.fft_size) + "^2 + update";
   report.add(r);
 }
 
@@ -169,7 +174,8 @@ BenchResult end_to_end(const std::string& name, lk::Backend& backend, const std:
   for (int r = 0; r < runs; ++r) {
     const auto t0 = std::chrono::steady_clock::now();
     const lk::TsneResult res = lk::run_tsne(backend, x, n, d, opt);
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    ms.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     kl = res.kl;
     std::printf("%s run %d: %.1f ms (affinities %.3f s, init %.3f s, optimise %.3f s), KL %.4f\n",
                 name.c_str(), r + 1, ms.back(), res.seconds_affinities, res.seconds_init,
@@ -228,9 +234,10 @@ int main(int argc, char** argv) {
     }
     std::ifstream probe(data_csv);
     if (!probe) {
-      std::printf("Fashion-MNIST pipeline skipped: no data at '%s' (pass --data FILE.csv: 70000 "
-                  "rows of 784 pixels; the IDX files need the IDX reader of the --idx change)\n",
-                  data_csv.c_str());
+      std::printf(
+          "Fashion-MNIST pipeline skipped: no data at '%s' (pass --data FILE.csv: 70000 "
+          "rows of 784 pixels; the IDX files need the IDX reader of the --idx change)\n",
+          data_csv.c_str());
       report.note("Fashion-MNIST pipeline skipped: no data at " + data_csv);
     } else {
       lk::Dataset data = lk::read_csv_matrix(data_csv);
@@ -238,7 +245,8 @@ int main(int argc, char** argv) {
         const int d = data.d - 1;
         std::vector<float> x(static_cast<size_t>(data.n) * d);
         for (int i = 0; i < data.n; ++i)
-          for (int c = 0; c < d; ++c) x[static_cast<size_t>(i) * d + c] = data.x[static_cast<size_t>(i) * data.d + c];
+          for (int c = 0; c < d; ++c)
+            x[static_cast<size_t>(i) * d + c] = data.x[static_cast<size_t>(i) * data.d + c];
         data.x.swap(x);
         data.d = d;
       }
@@ -252,9 +260,10 @@ int main(int argc, char** argv) {
                                 std::to_string(data.d) + " -> 2-D (kNN + P + PCA + iterations)",
                             *gpu, data.x, data.n, data.d, t, opt.smoke ? 1 : 3));
     }
-    report.note("Goals (H100): exact t-SNE of 10000 points <= 1 s; Fashion-MNIST 70000 -> 2-D, "
-                "1000 iterations, end to end <= 3 s. Peer: scikit-learn TSNE on the CPU "
-                "(bench/peers/tsne_sklearn.py).");
+    report.note(
+        "Goals (H100): exact t-SNE of 10000 points <= 1 s; Fashion-MNIST 70000 -> 2-D, "
+        "1000 iterations, end to end <= 3 s. Peer: scikit-learn TSNE on the CPU "
+        "(bench/peers/tsne_sklearn.py).");
     report.finish(opt);
     return 0;
   });

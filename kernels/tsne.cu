@@ -11,12 +11,11 @@
 //  - every reduction to a scalar (Z, KL, sum of P) by sum_doubles: one block, fixed order, so the
 //    same input gives the same bits on every run.
 // Tests: tests/test_tsne_gpu.cu. Benchmark: bench/bench_tsne.cu.
+#include <math_constants.h>
 #include <thrust/device_ptr.h>
 #include <thrust/execution_policy.h>
 #include <thrust/reduce.h>
 #include <thrust/sort.h>
-
-#include <math_constants.h>
 
 #include <limits>
 
@@ -119,8 +118,10 @@ __global__ void row_starts_kernel(const long long* __restrict__ keys, int nnz, i
   int lo = 0, hi = nnz;
   while (lo < hi) {
     const int mid = lo + (hi - lo) / 2;
-    if (keys[mid] < target) lo = mid + 1;
-    else hi = mid;
+    if (keys[mid] < target)
+      lo = mid + 1;
+    else
+      hi = mid;
   }
   row_ptr[r] = lo;
 }
@@ -157,13 +158,14 @@ __global__ void attractive_kernel(const int32_t* __restrict__ row_ptr,
     const double pq = static_cast<double>(val[e]) / (1.0 + r2);
     for (int a = 0; a < DIMS; ++a) acc[a] += pq * diff[a];
   }
-  for (int a = 0; a < DIMS; ++a) attr[static_cast<size_t>(i) * DIMS + a] = static_cast<float>(acc[a]);
+  for (int a = 0; a < DIMS; ++a)
+    attr[static_cast<size_t>(i) * DIMS + a] = static_cast<float>(acc[a]);
 }
 
 template <int DIMS>
-__global__ void __launch_bounds__(kTile) repulsive_exact_kernel(const float* __restrict__ Y, int n,
-                                                                float* __restrict__ rep,
-                                                                double* __restrict__ z_rows) {
+__global__ void __launch_bounds__(kTile)
+    repulsive_exact_kernel(const float* __restrict__ Y, int n, float* __restrict__ rep,
+                           double* __restrict__ z_rows) {
   __shared__ float tile[kTile * DIMS];
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
   float yi[DIMS];
@@ -194,7 +196,8 @@ __global__ void __launch_bounds__(kTile) repulsive_exact_kernel(const float* __r
     __syncthreads();
   }
   if (i < n) {
-    for (int a = 0; a < DIMS; ++a) rep[static_cast<size_t>(i) * DIMS + a] = static_cast<float>(acc[a]);
+    for (int a = 0; a < DIMS; ++a)
+      rep[static_cast<size_t>(i) * DIMS + a] = static_cast<float>(acc[a]);
     z_rows[i] = z;
   }
 }
@@ -262,14 +265,14 @@ __global__ void kl_finish_kernel(const double* kl_sum, const double* p_sum, cons
 
 __global__ void update_kernel(float* __restrict__ Y, const float* __restrict__ attr,
                               const float* __restrict__ rep, const double* __restrict__ z,
-                              size_t count, float exaggeration, float momentum,
-                              float learning_rate, float min_gain, float* __restrict__ gains,
+                              size_t count, float exaggeration, float momentum, float learning_rate,
+                              float min_gain, float* __restrict__ gains,
                               float* __restrict__ update) {
   const double inv_z = 1.0 / *z;
   for (size_t e = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < count;
        e += static_cast<size_t>(gridDim.x) * blockDim.x) {
-    const double grad = 4.0 * (static_cast<double>(exaggeration) * attr[e] -
-                               static_cast<double>(rep[e]) * inv_z);
+    const double grad =
+        4.0 * (static_cast<double>(exaggeration) * attr[e] - static_cast<double>(rep[e]) * inv_z);
     const double u = static_cast<double>(update[e]);
     float gain = gains[e];
     gain = (u * grad < 0.0) ? gain + 0.2f : gain * 0.8f;
@@ -317,8 +320,8 @@ void tsne_all_pairs(const float* X, int n, int d, int32_t* idx, float* dist2, cu
   LK_LAUNCH_CHECK();
 }
 
-void tsne_calibrate(const float* dist2, int n, int k, float perplexity, float* p_cond,
-                    float* beta, cudaStream_t stream) {
+void tsne_calibrate(const float* dist2, int n, int k, float perplexity, float* p_cond, float* beta,
+                    cudaStream_t stream) {
   LK_CHECK(n >= 1 && k >= 1, "tsne_calibrate: need n >= 1 and k >= 1");
   LK_CHECK(perplexity > 0, "tsne_calibrate: perplexity must be positive");
   LK_CHECK(dist2 && p_cond && beta, "tsne_calibrate: every pointer must be non-null");
@@ -348,7 +351,8 @@ TsneCsrDevice tsne_symmetrize(const int32_t* idx, const float* p_cond, int n, in
   const auto ends = thrust::reduce_by_key(policy, kb, kb + 2 * entries, vb, ok, ov);
   const int nnz = static_cast<int>(ends.first - ok);
   int bad_host = 0;
-  LK_CUDA_CHECK(cudaMemcpyAsync(&bad_host, bad.data(), sizeof(int), cudaMemcpyDeviceToHost, stream));
+  LK_CUDA_CHECK(
+      cudaMemcpyAsync(&bad_host, bad.data(), sizeof(int), cudaMemcpyDeviceToHost, stream));
   LK_CUDA_CHECK(cudaStreamSynchronize(stream));
   LK_CHECK(bad_host == 0, "tsne_symmetrize: a neighbour index is outside [0, " << n << ")");
   TsneCsrDevice csr;
@@ -370,14 +374,16 @@ TsneCsrDevice tsne_symmetrize(const int32_t* idx, const float* p_cond, int n, in
   return csr;
 }
 
-void tsne_attractive(const int32_t* row_ptr, const int32_t* col, const float* val,
-                     const float* Y, int n, int dims, float* attr, cudaStream_t stream) {
+void tsne_attractive(const int32_t* row_ptr, const int32_t* col, const float* val, const float* Y,
+                     int n, int dims, float* attr, cudaStream_t stream) {
   check_dims("tsne_attractive", n, dims);
   LK_CHECK(row_ptr && col && val && Y && attr, "tsne_attractive: every pointer must be non-null");
   if (dims == 2)
-    attractive_kernel<2><<<grid_for(n, kThreads), kThreads, 0, stream>>>(row_ptr, col, val, Y, n, attr);
+    attractive_kernel<2>
+        <<<grid_for(n, kThreads), kThreads, 0, stream>>>(row_ptr, col, val, Y, n, attr);
   else
-    attractive_kernel<3><<<grid_for(n, kThreads), kThreads, 0, stream>>>(row_ptr, col, val, Y, n, attr);
+    attractive_kernel<3>
+        <<<grid_for(n, kThreads), kThreads, 0, stream>>>(row_ptr, col, val, Y, n, attr);
   LK_LAUNCH_CHECK();
 }
 
@@ -408,11 +414,11 @@ void tsne_kl(const int32_t* row_ptr, const int32_t* col, const float* val, const
   double* kl_rows = scratch;
   double* p_rows = scratch + n;
   if (dims == 2)
-    kl_rows_kernel<2><<<grid_for(n, kThreads), kThreads, 0, stream>>>(row_ptr, col, val, Y, n,
-                                                                      kl_rows, p_rows);
+    kl_rows_kernel<2>
+        <<<grid_for(n, kThreads), kThreads, 0, stream>>>(row_ptr, col, val, Y, n, kl_rows, p_rows);
   else
-    kl_rows_kernel<3><<<grid_for(n, kThreads), kThreads, 0, stream>>>(row_ptr, col, val, Y, n,
-                                                                      kl_rows, p_rows);
+    kl_rows_kernel<3>
+        <<<grid_for(n, kThreads), kThreads, 0, stream>>>(row_ptr, col, val, Y, n, kl_rows, p_rows);
   LK_LAUNCH_CHECK();
   sum_doubles(kl_rows, n, kl_out, stream);
   DeviceBuffer<double> p_sum(1);

@@ -18,8 +18,8 @@ namespace latentkit::cuda {
 void tsne_all_pairs(const float* X, int n, int d, int32_t* idx, float* dist2, cudaStream_t stream);
 
 // Per-row binary search for the perplexity (one thread per row, float64).
-void tsne_calibrate(const float* dist2, int n, int k, float perplexity, float* p_cond,
-                    float* beta, cudaStream_t stream);
+void tsne_calibrate(const float* dist2, int n, int k, float perplexity, float* p_cond, float* beta,
+                    cudaStream_t stream);
 
 // Symmetrised, normalised P in CSR (ascending columns per row), in device memory.
 struct TsneCsrDevice {
@@ -33,8 +33,8 @@ struct TsneCsrDevice {
 TsneCsrDevice tsne_symmetrize(const int32_t* idx, const float* p_cond, int n, int k,
                               cudaStream_t stream);
 
-void tsne_attractive(const int32_t* row_ptr, const int32_t* col, const float* val,
-                     const float* Y, int n, int dims, float* attr, cudaStream_t stream);
+void tsne_attractive(const int32_t* row_ptr, const int32_t* col, const float* val, const float* Y,
+                     int n, int dims, float* attr, cudaStream_t stream);
 
 // Exact repulsion; z_rows: n doubles of scratch; z_out: one double (device) receives Z.
 void tsne_repulsive_exact(const float* Y, int n, int dims, float* rep, double* z_rows,

@@ -23,19 +23,19 @@
 #include "kernels/cuda_check.cuh"
 #include "kernels/tsne.cuh"
 
-#define LK_CUFFT_CHECK(expr)                                                         \
-  do {                                                                               \
-    const cufftResult lk_fft_st_ = (expr);                                           \
-    LK_CHECK(lk_fft_st_ == CUFFT_SUCCESS,                                            \
-             "cuFFT call failed with status " << static_cast<int>(lk_fft_st_)        \
-                                              << " (out of device memory?)");        \
+#define LK_CUFFT_CHECK(expr)                                                  \
+  do {                                                                        \
+    const cufftResult lk_fft_st_ = (expr);                                    \
+    LK_CHECK(lk_fft_st_ == CUFFT_SUCCESS, "cuFFT call failed with status "    \
+                                              << static_cast<int>(lk_fft_st_) \
+                                              << " (out of device memory?)"); \
   } while (0)
 
 namespace latentkit::cuda {
 namespace {
 
-constexpr int kThreads = 256;   // threads per block of the per-node and per-point kernels
-constexpr int kMaxNodes = 8;    // tsne_fft_grid() allows at most 8 nodes per box per dimension
+constexpr int kThreads = 256;  // threads per block of the per-node and per-point kernels
+constexpr int kMaxNodes = 8;   // tsne_fft_grid() allows at most 8 nodes per box per dimension
 
 // Geometry copied into kernel arguments (plain values only).
 struct GridArgs {
@@ -101,8 +101,10 @@ __global__ void box_start_kernel(const int32_t* __restrict__ sorted_box, int n, 
   int lo = 0, hi = n;
   while (lo < hi) {
     const int mid = lo + (hi - lo) / 2;
-    if (sorted_box[mid] < b) lo = mid + 1;
-    else hi = mid;
+    if (sorted_box[mid] < b)
+      lo = mid + 1;
+    else
+      hi = mid;
   }
   box_start[b] = lo;
 }
@@ -167,9 +169,14 @@ __global__ void kernel_grid_kernel(GridArgs g, cufftDoubleComplex* __restrict__ 
     const int t = static_cast<int>(rest % g.len);
     rest /= g.len;
     int delta;
-    if (t < g.m) delta = t;
-    else if (t > g.len - g.m) delta = t - g.len;
-    else { delta = 0; inside = false; }
+    if (t < g.m)
+      delta = t;
+    else if (t > g.len - g.m)
+      delta = t - g.len;
+    else {
+      delta = 0;
+      inside = false;
+    }
     r2 += static_cast<double>(delta) * delta * g.spacing * g.spacing;
   }
   cufftDoubleComplex v;
@@ -307,8 +314,8 @@ void TsneFftRepulsion::prepare(int n, const TsneFftGrid& g, cudaStream_t stream)
     int shape[3] = {len, len, len};
     LK_CUFFT_CHECK(cufftPlanMany(&plan_charges_, dims, shape, nullptr, 1, 0, nullptr, 1, 0,
                                  CUFFT_Z2Z, packed));
-    const cufftResult st = cufftPlanMany(&plan_kernel_, dims, shape, nullptr, 1, 0, nullptr, 1, 0,
-                                         CUFFT_Z2Z, 1);
+    const cufftResult st =
+        cufftPlanMany(&plan_kernel_, dims, shape, nullptr, 1, 0, nullptr, 1, 0, CUFFT_Z2Z, 1);
     if (st != CUFFT_SUCCESS) cufftDestroy(plan_charges_);
     LK_CUFFT_CHECK(st);
     have_plans_ = true;
@@ -335,10 +342,11 @@ void TsneFftRepulsion::run(const float* Y, int n, int dims, const TsneFftGrid& g
                            double* z_out, cudaStream_t stream) {
   LK_CHECK(n >= 1, "tsne_repulsive_fft: need n >= 1, got " << n);
   LK_CHECK(dims == 2 || dims == 3, "tsne_repulsive_fft: dims must be 2 or 3, got " << dims);
-  LK_CHECK(dims == grid.dims, "tsne_repulsive_fft: grid is " << grid.dims << "-D, Y is " << dims << "-D");
-  LK_CHECK(grid.p >= 2 && grid.p <= kMaxNodes && grid.boxes >= 1 &&
-               grid.fft_size >= 2 * grid.nodes(),
-           "tsne_repulsive_fft: malformed grid (use tsne_fft_grid())");
+  LK_CHECK(dims == grid.dims,
+           "tsne_repulsive_fft: grid is " << grid.dims << "-D, Y is " << dims << "-D");
+  LK_CHECK(
+      grid.p >= 2 && grid.p <= kMaxNodes && grid.boxes >= 1 && grid.fft_size >= 2 * grid.nodes(),
+      "tsne_repulsive_fft: malformed grid (use tsne_fft_grid())");
   LK_CHECK(Y && rep && z_out, "tsne_repulsive_fft: every pointer must be non-null");
   prepare(n, grid, stream);
   const GridArgs g = grid_args(grid);
@@ -350,13 +358,17 @@ void TsneFftRepulsion::run(const float* Y, int n, int dims, const TsneFftGrid& g
     n_boxes *= g.boxes;
   }
   // 1. boxes and the point order.
-  if (dims == 2) box_kernel<2><<<grid_for(n, kThreads), kThreads, 0, stream>>>(Y, n, g, box_of_.data(), order_.data());
-  else box_kernel<3><<<grid_for(n, kThreads), kThreads, 0, stream>>>(Y, n, g, box_of_.data(), order_.data());
+  if (dims == 2)
+    box_kernel<2>
+        <<<grid_for(n, kThreads), kThreads, 0, stream>>>(Y, n, g, box_of_.data(), order_.data());
+  else
+    box_kernel<3>
+        <<<grid_for(n, kThreads), kThreads, 0, stream>>>(Y, n, g, box_of_.data(), order_.data());
   LK_LAUNCH_CHECK();
   thrust::device_ptr<int32_t> boxes(box_of_.data()), order(order_.data());
   thrust::stable_sort_by_key(thrust::cuda::par.on(stream), boxes, boxes + n, order);
-  box_start_kernel<<<grid_for(static_cast<long long>(n_boxes) + 1, kThreads), kThreads, 0, stream>>>(
-      box_of_.data(), n, static_cast<int>(n_boxes), box_start_.data());
+  box_start_kernel<<<grid_for(static_cast<long long>(n_boxes) + 1, kThreads), kThreads, 0,
+                     stream>>>(box_of_.data(), n, static_cast<int>(n_boxes), box_start_.data());
   LK_LAUNCH_CHECK();
   // 2. spread (the padding stays zero: only the m^dims nodes are written).
   LK_CUDA_CHECK(cudaMemsetAsync(grids_.data(), 0, grids_.bytes(), stream));
@@ -372,8 +384,10 @@ void TsneFftRepulsion::run(const float* Y, int n, int dims, const TsneFftGrid& g
                               kernel_near_radius_ == grid.near_radius && kernel_nodes_ == g.m;
   if (!kernel_current) {
     const unsigned int blocks = grid_for(static_cast<long long>(cells), kThreads);
-    if (dims == 2) kernel_grid_kernel<2><<<blocks, kThreads, 0, stream>>>(g, kernel_.data(), cells);
-    else kernel_grid_kernel<3><<<blocks, kThreads, 0, stream>>>(g, kernel_.data(), cells);
+    if (dims == 2)
+      kernel_grid_kernel<2><<<blocks, kThreads, 0, stream>>>(g, kernel_.data(), cells);
+    else
+      kernel_grid_kernel<3><<<blocks, kThreads, 0, stream>>>(g, kernel_.data(), cells);
     LK_LAUNCH_CHECK();
     LK_CUFFT_CHECK(cufftExecZ2Z(plan_kernel_, kernel_.data(), kernel_.data(), CUFFT_FORWARD));
     kernel_valid_ = true;
@@ -388,9 +402,11 @@ void TsneFftRepulsion::run(const float* Y, int n, int dims, const TsneFftGrid& g
   LK_CUFFT_CHECK(cufftExecZ2Z(plan_charges_, grids_.data(), grids_.data(), CUFFT_INVERSE));
   // 4. interpolate back.
   if (dims == 2)
-    interpolate_kernel<2><<<grid_for(n, kThreads), kThreads, 0, stream>>>(Y, n, g, grids_.data(), cells, rep, z_rows_.data());
+    interpolate_kernel<2><<<grid_for(n, kThreads), kThreads, 0, stream>>>(
+        Y, n, g, grids_.data(), cells, rep, z_rows_.data());
   else
-    interpolate_kernel<3><<<grid_for(n, kThreads), kThreads, 0, stream>>>(Y, n, g, grids_.data(), cells, rep, z_rows_.data());
+    interpolate_kernel<3><<<grid_for(n, kThreads), kThreads, 0, stream>>>(
+        Y, n, g, grids_.data(), cells, rep, z_rows_.data());
   LK_LAUNCH_CHECK();
   // 5. the near-field remainder when the grid carries a split kernel.
   if (g.near_radius2 > 0) {

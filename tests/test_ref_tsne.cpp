@@ -196,12 +196,14 @@ TEST(TsneRef, ForcesMatchBruteForceAndGradientMatchesFiniteDifferences) {
         const float y0 = Y[e];
         Y[e] = static_cast<float>(y0 + h);
         const double hp = double(Y[e]) - y0;
-        const double kp = ref::tsne_kl(P.row_ptr.data(), P.col.data(), P.val.data(), Y.data(), n,
-                                       dims, ref::tsne_repulsive_exact(Y.data(), n, dims, scratch.data()));
+        const double kp =
+            ref::tsne_kl(P.row_ptr.data(), P.col.data(), P.val.data(), Y.data(), n, dims,
+                         ref::tsne_repulsive_exact(Y.data(), n, dims, scratch.data()));
         Y[e] = static_cast<float>(y0 - h);
         const double hm = y0 - double(Y[e]);
-        const double km = ref::tsne_kl(P.row_ptr.data(), P.col.data(), P.val.data(), Y.data(), n,
-                                       dims, ref::tsne_repulsive_exact(Y.data(), n, dims, scratch.data()));
+        const double km =
+            ref::tsne_kl(P.row_ptr.data(), P.col.data(), P.val.data(), Y.data(), n, dims,
+                         ref::tsne_repulsive_exact(Y.data(), n, dims, scratch.data()));
         Y[e] = y0;
         fd[e] = (kp - km) / (hp + hm);
       }
@@ -256,13 +258,12 @@ TEST(TsneRef, FftRepulsionIsCloseToExact) {
   // of 64 / 32 here) split the kernel: a smooth stand-in on the grid plus the exact near-field
   // remainder within one box. Without the split their error was ~0.5-0.9; with it ~2e-2 to 4e-2
   // measured: bound 8e-2.
-  const Case cases[] = {{2, 1021, 0.5, 0, 1.0, 8e-2},   {2, 1021, 5, 0, 1.0, 8e-2},
-                        {2, 1021, 20, 0, 1.0, 8e-2},    {2, 33, 5, 0, 1.0, 2e-1},
-                        {3, 1021, 2, 0, 1.0, 8e-2},     {3, 1021, 6, 0, 1.0, 8e-2},
-                        {2, 1021, 5, 1024, 0.25, 5e-3}, {3, 1021, 2, 128, 0.25, 5e-3},
-                        {2, 1021, 60, 256, 1.0, 8e-2},  {2, 1021, 30, 64, 1.0, 8e-2},
-                        {3, 1021, 15, 64, 1.0, 8e-2},   {3, 1021, 10, 32, 1.0, 8e-2},
-                        {2, 1, 1, 0, 1.0, 1e-6}};
+  const Case cases[] = {
+      {2, 1021, 0.5, 0, 1.0, 8e-2},   {2, 1021, 5, 0, 1.0, 8e-2},    {2, 1021, 20, 0, 1.0, 8e-2},
+      {2, 33, 5, 0, 1.0, 2e-1},       {3, 1021, 2, 0, 1.0, 8e-2},    {3, 1021, 6, 0, 1.0, 8e-2},
+      {2, 1021, 5, 1024, 0.25, 5e-3}, {3, 1021, 2, 128, 0.25, 5e-3}, {2, 1021, 60, 256, 1.0, 8e-2},
+      {2, 1021, 30, 64, 1.0, 8e-2},   {3, 1021, 15, 64, 1.0, 8e-2},  {3, 1021, 10, 32, 1.0, 8e-2},
+      {2, 1, 1, 0, 1.0, 1e-6}};
   for (const Case& c : cases) {
     SCOPED_TRACE("dims=" + std::to_string(c.dims) + " n=" + std::to_string(c.n) +
                  " spread=" + std::to_string(c.spread) + " cap=" + std::to_string(c.cap));
@@ -279,9 +280,8 @@ TEST(TsneRef, FftRepulsionIsCloseToExact) {
       std::vector<float> rep(c.dims, test::kPoison);
       float lo[3], hi[3];
       ref::tsne_bounds(Y.data(), 1, c.dims, lo, hi);
-      const double z = ref::tsne_repulsive_fft(Y.data(), 1, c.dims,
-                                               tsne_fft_grid(TsneFftConfig{}, c.dims, lo, hi, false),
-                                               rep.data());
+      const double z = ref::tsne_repulsive_fft(
+          Y.data(), 1, c.dims, tsne_fft_grid(TsneFftConfig{}, c.dims, lo, hi, false), rep.data());
       EXPECT_NEAR(z, 0.0, 1e-9);  // a lone point: no pairs
       for (float v : rep) EXPECT_NEAR(v, 0.f, 1e-9);
       continue;
@@ -335,7 +335,8 @@ TEST(TsneRef, RandomAndPcaInit) {
                u3[3] = {2 / 3.0, -2 / 3.0, 1 / 3.0};
   for (int i = 0; i < n; ++i) {
     const double c1 = 10 * nd(rng), c2 = 3 * nd(rng), c3 = 0.1 * nd(rng);
-    for (int a2 = 0; a2 < 3; ++a2) X[i * 3 + a2] = static_cast<float>(5 + c1 * u1[a2] + c2 * u2[a2] + c3 * u3[a2]);
+    for (int a2 = 0; a2 < 3; ++a2)
+      X[i * 3 + a2] = static_cast<float>(5 + c1 * u1[a2] + c2 * u2[a2] + c3 * u3[a2]);
   }
   const auto Y = tsne_pca_init(*cpu, X, n, 3, 2);
   // Each coordinate is the projection on a principal axis: correlate with the true projections.
@@ -364,7 +365,8 @@ TEST(TsneRef, RandomAndPcaInit) {
 }
 
 // Fraction of each point's `k` nearest neighbours in the embedding that share its label.
-double label_agreement(const std::vector<float>& Y, const std::vector<int>& labels, int dims, int k) {
+double label_agreement(const std::vector<float>& Y, const std::vector<int>& labels, int dims,
+                       int k) {
   const int n = static_cast<int>(labels.size());
   double agree = 0;
   std::vector<std::pair<double, int>> d(n);

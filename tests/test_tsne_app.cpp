@@ -7,11 +7,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "latentkit/data.h"
 #include "test_util.h"
@@ -69,8 +68,8 @@ class TsneApp : public ::testing::Test {
   // Quick settings: perplexity 10 and 500 iterations on 120 points (exact method; the clusters
   // settle some 150 iterations after the 250 of early exaggeration).
   std::string quick(const std::string& out) const {
-    return "--device cpu --perplexity 10 --iterations 500 --input " + data_.string() +
-           " --out " + (dir_ / out).string();
+    return "--device cpu --perplexity 10 --iterations 500 --input " + data_.string() + " --out " +
+           (dir_ / out).string();
   }
 
   void expect_failure(const std::string& args, int code, const std::string& words) {
@@ -128,9 +127,10 @@ TEST_F(TsneApp, WritesLabelledEmbeddingAndResult) {
 TEST_F(TsneApp, LabelsFileLimitThreeDimsAndReproducibility) {
   std::string err;
   // The label column embedded as data (no --label-column), labels from a file, 3-D, FFT, random.
-  const std::string args = "--device cpu --perplexity 10 --iterations 100 --dims 3 --method fft "
-                           "--init random --seed 4 --fft-grid 32 --limit 90 --input " +
-                           data_.string() + " --labels " + labels_.string();
+  const std::string args =
+      "--device cpu --perplexity 10 --iterations 100 --dims 3 --method fft "
+      "--init random --seed 4 --fft-grid 32 --limit 90 --input " +
+      data_.string() + " --labels " + labels_.string();
   ASSERT_EQ(run(args + " --out " + (dir_ / "a").string(), &err), 0) << err;
   ASSERT_EQ(run(args + " --out " + (dir_ / "b").string(), &err), 0) << err;
   const Dataset a = read_csv_matrix((dir_ / "a" / "embedding.csv").string());

@@ -44,7 +44,8 @@ std::vector<float> clustered(int n, int dims, double spread, std::mt19937_64& rn
   std::vector<double> c(8 * dims);
   for (double& v : c) v = u(rng);
   for (int i = 0; i < n; ++i)
-    for (int a = 0; a < dims; ++a) y[i * dims + a] = static_cast<float>(c[(i % 8) * dims + a] + nd(rng));
+    for (int a = 0; a < dims; ++a)
+      y[i * dims + a] = static_cast<float>(c[(i % 8) * dims + a] + nd(rng));
   return y;
 }
 
@@ -83,8 +84,8 @@ TEST(TsneGpu, AffinitiesMatchReference) {
       // Symmetrise the reference's conditional P.
       auto idx_same = to_device(idx_ref);
       auto p_same = to_device(p_ref);
-      const cuda::TsneCsrDevice P = cuda::tsne_symmetrize(idx_same.data(), p_same.data(), n, k,
-                                                          stream.get());
+      const cuda::TsneCsrDevice P =
+          cuda::tsne_symmetrize(idx_same.data(), p_same.data(), n, k, stream.get());
       ASSERT_EQ(P.nnz, static_cast<int>(P_ref.col.size()));
       EXPECT_EQ(from_device(P.row_ptr, stream), P_ref.row_ptr);
       EXPECT_EQ(from_device(P.col, stream), P_ref.col);
@@ -116,8 +117,8 @@ TEST(TsneGpu, ForcesKlAndUpdateMatchReference) {
       ref::tsne_attractive(P.row_ptr.data(), P.col.data(), P.val.data(), Y.data(), n, dims,
                            attr_ref.data());
       const double z_ref = ref::tsne_repulsive_exact(Y.data(), n, dims, rep_ref.data());
-      const double kl_ref = ref::tsne_kl(P.row_ptr.data(), P.col.data(), P.val.data(), Y.data(),
-                                         n, dims, z_ref);
+      const double kl_ref =
+          ref::tsne_kl(P.row_ptr.data(), P.col.data(), P.val.data(), Y.data(), n, dims, z_ref);
 
       auto rp = to_device(P.row_ptr);
       auto cl = to_device(P.col);
@@ -152,8 +153,8 @@ TEST(TsneGpu, ForcesKlAndUpdateMatchReference) {
       for (auto& v : gains) v = g(rng);
       for (auto& v : upd) v = u(rng);
       std::vector<float> gains_ref = gains, upd_ref = upd;
-      ref::tsne_update(yr.data(), attr_ref.data(), rep_ref.data(), z_ref, count, 12.f, 0.5f,
-                       200.f, 0.01f, gains_ref.data(), upd_ref.data());
+      ref::tsne_update(yr.data(), attr_ref.data(), rep_ref.data(), z_ref, count, 12.f, 0.5f, 200.f,
+                       0.01f, gains_ref.data(), upd_ref.data());
       auto a2 = to_device(attr_ref), r2 = to_device(rep_ref), gd = to_device(gains),
            ud = to_device(upd);
       cuda::tsne_update(y.data(), a2.data(), r2.data(), z_same.data(), count, 12.f, 0.5f, 200.f,
@@ -173,51 +174,51 @@ TEST(TsneGpu, FftRepulsionMatchesReferenceAndApproximatesExact) {
   for (int dims : {2, 3}) {
     for (int n : {1, 2, 31, 33, 1021, 4099}) {
       for (double spread : {0.5, 5.0, 40.0}) {
-       for (int cap : {0, 64}) {  // 64: boxes wider than 1 unit, the split kernel and near field
-        if (dims == 3 && spread > 10) continue;
-        SCOPED_TRACE("dims=" + std::to_string(dims) + " n=" + std::to_string(n) +
-                     " spread=" + std::to_string(spread) + " cap=" + std::to_string(cap));
-        const auto Y = clustered(n, dims, spread, rng);
-        float lo[3], hi[3];
-        ref::tsne_bounds(Y.data(), n, dims, lo, hi);
-        // The GPU's own bounds kernel gives the same floats (min/max are exact).
-        auto y = to_device(Y);
-        auto lo_hi = poisoned(2 * dims);
-        cuda::tsne_bounds(y.data(), n, dims, lo_hi.data(), stream.get());
-        const auto lh = from_device(lo_hi, stream);
-        for (int a = 0; a < dims; ++a) {
-          EXPECT_EQ(lh[a], lo[a]);
-          EXPECT_EQ(lh[dims + a], hi[a]);
+        for (int cap : {0, 64}) {  // 64: boxes wider than 1 unit, the split kernel and near field
+          if (dims == 3 && spread > 10) continue;
+          SCOPED_TRACE("dims=" + std::to_string(dims) + " n=" + std::to_string(n) +
+                       " spread=" + std::to_string(spread) + " cap=" + std::to_string(cap));
+          const auto Y = clustered(n, dims, spread, rng);
+          float lo[3], hi[3];
+          ref::tsne_bounds(Y.data(), n, dims, lo, hi);
+          // The GPU's own bounds kernel gives the same floats (min/max are exact).
+          auto y = to_device(Y);
+          auto lo_hi = poisoned(2 * dims);
+          cuda::tsne_bounds(y.data(), n, dims, lo_hi.data(), stream.get());
+          const auto lh = from_device(lo_hi, stream);
+          for (int a = 0; a < dims; ++a) {
+            EXPECT_EQ(lh[a], lo[a]);
+            EXPECT_EQ(lh[dims + a], hi[a]);
+          }
+          TsneFftConfig cfg;
+          cfg.max_fft_size = cap;
+          const TsneFftGrid grid = tsne_fft_grid(cfg, dims, lo, hi, /*cuda=*/true);
+          std::vector<float> rep_ref(Y.size());
+          const double z_ref = ref::tsne_repulsive_fft(Y.data(), n, dims, grid, rep_ref.data());
+          auto rep = poisoned(Y.size());
+          DeviceBuffer<double> z(1);
+          fft.run(y.data(), n, dims, grid, rep.data(), z.data(), stream.get());
+          const auto rep_gpu = from_device(rep, stream);
+          const double z_gpu = z.download()[0];
+          // Same grid, float64 everywhere; cuFFT's and the radix-2 FFT's rounding differ at
+          // ~1e-15 of the grid's largest potential, which the R_i = y phi_1 - phi_y difference
+          // can magnify by |y| * n / |R_i|: a 1e-6 floor of the largest force, rtol 1e-5.
+          const double scale = std::max(test::max_abs(rep_ref), 1e-30);
+          EXPECT_TRUE(all_close(rep_gpu, rep_ref, Tolerance{1e-6 * scale, 1e-5, 1e-6}));
+          EXPECT_NEAR(z_gpu, z_ref, 1e-9 * std::max(1.0, std::fabs(z_ref)));
+          if (n < 31) continue;
+          // Against the exact repulsion: the bound of tests/test_ref_tsne.cpp (FIt-SNE's grid,
+          // spacing <= 1/3: relative error of R/Z below 8e-2).
+          std::vector<float> rep_exact(Y.size());
+          const double z_exact = ref::tsne_repulsive_exact(Y.data(), n, dims, rep_exact.data());
+          std::vector<double> a(Y.size()), b(Y.size());
+          for (size_t e = 0; e < Y.size(); ++e) {
+            a[e] = rep_gpu[e] / z_gpu;
+            b[e] = rep_exact[e] / z_exact;
+          }
+          EXPECT_LT(test::relative_norm_diff(a, b), n < 100 ? 2e-1 : 8e-2);
+          EXPECT_LT(std::fabs(z_gpu / z_exact - 1), 8e-2);
         }
-        TsneFftConfig cfg;
-        cfg.max_fft_size = cap;
-        const TsneFftGrid grid = tsne_fft_grid(cfg, dims, lo, hi, /*cuda=*/true);
-        std::vector<float> rep_ref(Y.size());
-        const double z_ref = ref::tsne_repulsive_fft(Y.data(), n, dims, grid, rep_ref.data());
-        auto rep = poisoned(Y.size());
-        DeviceBuffer<double> z(1);
-        fft.run(y.data(), n, dims, grid, rep.data(), z.data(), stream.get());
-        const auto rep_gpu = from_device(rep, stream);
-        const double z_gpu = z.download()[0];
-        // Same grid, float64 everywhere; cuFFT's and the radix-2 FFT's rounding differ at
-        // ~1e-15 of the grid's largest potential, which the R_i = y phi_1 - phi_y difference
-        // can magnify by |y| * n / |R_i|: a 1e-6 floor of the largest force, rtol 1e-5.
-        const double scale = std::max(test::max_abs(rep_ref), 1e-30);
-        EXPECT_TRUE(all_close(rep_gpu, rep_ref, Tolerance{1e-6 * scale, 1e-5, 1e-6}));
-        EXPECT_NEAR(z_gpu, z_ref, 1e-9 * std::max(1.0, std::fabs(z_ref)));
-        if (n < 31) continue;
-        // Against the exact repulsion: the bound of tests/test_ref_tsne.cpp (FIt-SNE's grid,
-        // spacing <= 1/3: relative error of R/Z below 8e-2).
-        std::vector<float> rep_exact(Y.size());
-        const double z_exact = ref::tsne_repulsive_exact(Y.data(), n, dims, rep_exact.data());
-        std::vector<double> a(Y.size()), b(Y.size());
-        for (size_t e = 0; e < Y.size(); ++e) {
-          a[e] = rep_gpu[e] / z_gpu;
-          b[e] = rep_exact[e] / z_exact;
-        }
-        EXPECT_LT(test::relative_norm_diff(a, b), n < 100 ? 2e-1 : 8e-2);
-        EXPECT_LT(std::fabs(z_gpu / z_exact - 1), 8e-2);
-       }
       }
     }
   }

@@ -27,8 +27,8 @@ std::vector<int> read_labels(const std::string& path) {
   std::vector<int> out(l.n);
   for (int i = 0; i < l.n; ++i) {
     const float v = l.x[i];
-    LK_INPUT_CHECK(v == std::floor(v), "--labels '" << path << "' row " << i + 1
-                                                    << " is not an integer: " << v);
+    LK_INPUT_CHECK(v == std::floor(v),
+                   "--labels '" << path << "' row " << i + 1 << " is not an integer: " << v);
     out[i] = static_cast<int>(v);
   }
   return out;
@@ -40,7 +40,7 @@ int main(int argc, char** argv) {
   using namespace latentkit;
   TsneOptions opt;
   std::string input, labels_path, out_dir = "tsne_out", device = "auto", method = "auto",
-                                   init = "pca";
+                                  init = "pca";
   bool label_column = false;
   int limit = 0;
   CLI::App app{
@@ -61,8 +61,7 @@ int main(int argc, char** argv) {
   app.add_option("--iterations", opt.iterations, "gradient descent iterations")
       ->capture_default_str();
   app.add_option("--dims", opt.dims, "output dimension: 2 or 3")->capture_default_str();
-  app.add_option("--method", method,
-                 "auto | exact | fft (auto: exact for N <= 1000, fft above)")
+  app.add_option("--method", method, "auto | exact | fft (auto: exact for N <= 1000, fft above)")
       ->capture_default_str();
   app.add_option("--init", init, "pca | random")->capture_default_str();
   app.add_option("--learning-rate", opt.learning_rate, "0: auto = max(N / 12 / 4, 50)")
@@ -99,7 +98,8 @@ int main(int argc, char** argv) {
       std::vector<float> x(static_cast<size_t>(data.n) * d);
       labels.resize(data.n);
       for (int i = 0; i < data.n; ++i) {
-        for (int c = 0; c < d; ++c) x[static_cast<size_t>(i) * d + c] = data.x[static_cast<size_t>(i) * data.d + c];
+        for (int c = 0; c < d; ++c)
+          x[static_cast<size_t>(i) * d + c] = data.x[static_cast<size_t>(i) * data.d + c];
         const float v = data.x[static_cast<size_t>(i) * data.d + d];
         LK_INPUT_CHECK(v == std::floor(v), "'" << input << "' row " << i + 1
                                                << ": the label column holds " << v
@@ -131,8 +131,11 @@ int main(int argc, char** argv) {
                     p.seconds, p.kl_reported ? "  KL " : "");
       std::string s = line;
       if (p.kl_reported) s += std::to_string(p.kl);
-      if (tty) std::cerr << "\r" << s << "\033[K" << (p.iteration == p.iterations ? "\n" : "") << std::flush;
-      else std::cerr << s << "\n";
+      if (tty)
+        std::cerr << "\r" << s << "\033[K" << (p.iteration == p.iterations ? "\n" : "")
+                  << std::flush;
+      else
+        std::cerr << s << "\n";
     };
     const TsneResult r = run_tsne(*backend, data.x, data.n, data.d, opt);
 
@@ -140,7 +143,8 @@ int main(int argc, char** argv) {
     std::vector<std::vector<double>> cols(opt.dims, std::vector<double>(data.n));
     for (int a = 0; a < opt.dims; ++a) header.push_back("y" + std::to_string(a + 1));
     for (int i = 0; i < data.n; ++i)
-      for (int a = 0; a < opt.dims; ++a) cols[a][i] = r.embedding[static_cast<size_t>(i) * opt.dims + a];
+      for (int a = 0; a < opt.dims; ++a)
+        cols[a][i] = r.embedding[static_cast<size_t>(i) * opt.dims + a];
     if (!labels.empty()) {
       header.push_back("label");
       cols.emplace_back(labels.begin(), labels.end());
@@ -149,13 +153,13 @@ int main(int argc, char** argv) {
     nlohmann::json result = tsne_result_json(r, opt);
     result["app"] = "tsne";
     result["device"] = backend->description();
-    result["input"] = {{"path", input}, {"rows", data.n}, {"columns", data.d},
-                       {"labels", !labels.empty()}};
+    result["input"] = {
+        {"path", input}, {"rows", data.n}, {"columns", data.d}, {"labels", !labels.empty()}};
     result["timings_s"]["read"] = read_s;
     write_file_atomic(out_dir + "/result.json",
                       [&](std::ostream& os) { os << result.dump(2) << "\n"; });
-    std::cerr << "tsne: KL " << r.kl << " (" << r.method << "), " << r.seconds_total
-              << " s; wrote " << out_dir << "/embedding.csv, result.json\n";
+    std::cerr << "tsne: KL " << r.kl << " (" << r.method << "), " << r.seconds_total << " s; wrote "
+              << out_dir << "/embedding.csv, result.json\n";
     return 0;
   } catch (const NoDeviceError& e) {
     std::cerr << "tsne: " << e.what() << "\n";

@@ -88,7 +88,8 @@ TsneCsr tsne_symmetrize(const int32_t* idx, const float* p_cond, int n, int k) {
   std::vector<int64_t> start(static_cast<size_t>(n) + 1, 0);
   for (size_t e = 0; e < entries; ++e) {
     const int32_t j = idx[e];
-    LK_CHECK(j >= 0 && j < n, "tsne_symmetrize: neighbour index " << j << " out of [0, " << n << ")");
+    LK_CHECK(j >= 0 && j < n,
+             "tsne_symmetrize: neighbour index " << j << " out of [0, " << n << ")");
     ++start[e / k + 1];
     ++start[static_cast<size_t>(j) + 1];
   }
@@ -147,16 +148,19 @@ void attractive_rows(const int32_t* row_ptr, const int32_t* col, const float* va
       const double pq = static_cast<double>(val[e]) / (1.0 + r2);
       for (int a = 0; a < DIMS; ++a) acc[a] += pq * diff[a];
     }
-    for (int a = 0; a < DIMS; ++a) attr[static_cast<size_t>(i) * DIMS + a] = static_cast<float>(acc[a]);
+    for (int a = 0; a < DIMS; ++a)
+      attr[static_cast<size_t>(i) * DIMS + a] = static_cast<float>(acc[a]);
   }
 }
 }  // namespace
 
-void tsne_attractive(const int32_t* row_ptr, const int32_t* col, const float* val,
-                     const float* Y, int n, int dims, float* attr) {
+void tsne_attractive(const int32_t* row_ptr, const int32_t* col, const float* val, const float* Y,
+                     int n, int dims, float* attr) {
   LK_CHECK(dims == 2 || dims == 3, "tsne_attractive: dims must be 2 or 3, got " << dims);
-  if (dims == 2) attractive_rows<2>(row_ptr, col, val, Y, n, attr);
-  else attractive_rows<3>(row_ptr, col, val, Y, n, attr);
+  if (dims == 2)
+    attractive_rows<2>(row_ptr, col, val, Y, n, attr);
+  else
+    attractive_rows<3>(row_ptr, col, val, Y, n, attr);
 }
 
 namespace {
@@ -333,8 +337,8 @@ int point_nodes(const TsneFftGrid& g, const float* y, size_t* offset, double* we
     for (int k0 = 0; k0 < p; ++k0)
       for (int k1 = 0; k1 < p; ++k1)
         for (int k2 = 0; k2 < p; ++k2, ++count) {
-          offset[count] = (static_cast<size_t>(first[0] + k0) * len + (first[1] + k1)) * len +
-                          (first[2] + k2);
+          offset[count] =
+              (static_cast<size_t>(first[0] + k0) * len + (first[1] + k1)) * len + (first[2] + k2);
           weight[count] = w[0][k0] * w[1][k1] * w[2][k2];
         }
   }
@@ -372,7 +376,8 @@ double near_field(const float* Y, int n, const TsneFftGrid& g, float* rep) {
   std::vector<double> sorted(static_cast<size_t>(n) * DIMS);
   for (int i = 0; i < n; ++i) {
     const int s = fill[box[i]]++;
-    for (int a = 0; a < DIMS; ++a) sorted[static_cast<size_t>(s) * DIMS + a] = Y[static_cast<size_t>(i) * DIMS + a];
+    for (int a = 0; a < DIMS; ++a)
+      sorted[static_cast<size_t>(s) * DIMS + a] = Y[static_cast<size_t>(i) * DIMS + a];
   }
   double z = 0.0;
   for (int i = 0; i < n; ++i) {
@@ -386,7 +391,8 @@ double near_field(const float* Y, int n, const TsneFftGrid& g, float* rep) {
       for (int d1 = -1; d1 <= 1; ++d1)
         for (int d2 = -kSpan2; d2 <= kSpan2; ++d2) {
           const int c0 = coord[0] + d0, c1 = coord[1] + d1, c2 = coord[2] + d2;
-          if (c0 < 0 || c1 < 0 || c2 < 0 || c0 >= g.boxes || c1 >= g.boxes || c2 >= g.boxes) continue;
+          if (c0 < 0 || c1 < 0 || c2 < 0 || c0 >= g.boxes || c1 >= g.boxes || c2 >= g.boxes)
+            continue;
           const int b = DIMS == 2 ? c0 * g.boxes + c1 : (c0 * g.boxes + c1) * g.boxes + c2;
           for (int s = start[b]; s < start[b + 1]; ++s) {
             const double* yj = sorted.data() + static_cast<size_t>(s) * DIMS;
@@ -403,8 +409,8 @@ double near_field(const float* Y, int n, const TsneFftGrid& g, float* rep) {
           }
         }
     for (int a = 0; a < DIMS; ++a)
-      rep[static_cast<size_t>(i) * DIMS + a] =
-          static_cast<float>(static_cast<double>(rep[static_cast<size_t>(i) * DIMS + a]) + force[a]);
+      rep[static_cast<size_t>(i) * DIMS + a] = static_cast<float>(
+          static_cast<double>(rep[static_cast<size_t>(i) * DIMS + a]) + force[a]);
   }
   return z;
 }
@@ -412,7 +418,8 @@ double near_field(const float* Y, int n, const TsneFftGrid& g, float* rep) {
 }  // namespace
 
 double tsne_repulsive_fft(const float* Y, int n, int dims, const TsneFftGrid& g, float* rep) {
-  LK_CHECK(dims == g.dims, "tsne_repulsive_fft: grid is for " << g.dims << "-D, Y is " << dims << "-D");
+  LK_CHECK(dims == g.dims,
+           "tsne_repulsive_fft: grid is for " << g.dims << "-D, Y is " << dims << "-D");
   LK_CHECK(n >= 1, "tsne_repulsive_fft: need n >= 1");
   LK_CHECK(g.p >= 2 && g.p <= 8, "tsne_repulsive_fft: malformed grid (use tsne_fft_grid())");
   const int len = g.fft_size, m_nodes = g.nodes();
@@ -477,7 +484,8 @@ double tsne_repulsive_fft(const float* Y, int n, int dims, const TsneFftGrid& g,
       }
       kernel[2 * cell] = inside ? tsne_grid_kernel(r2, g.near_radius * g.near_radius) : 0.0;
     }
-    for (int a = dims - 1; a >= 0; --a) fft_axis(kernel.data(), dims, len, a, len, fft, false, line);
+    for (int a = dims - 1; a >= 0; --a)
+      fft_axis(kernel.data(), dims, len, a, len, fft, false, line);
     cache.len = len;
     cache.dims = dims;
     cache.m = m_nodes;
@@ -529,8 +537,8 @@ double tsne_repulsive_fft(const float* Y, int n, int dims, const TsneFftGrid& g,
   return z;
 }
 
-double tsne_kl(const int32_t* row_ptr, const int32_t* col, const float* val, const float* Y,
-               int n, int dims, double z) {
+double tsne_kl(const int32_t* row_ptr, const int32_t* col, const float* val, const float* Y, int n,
+               int dims, double z) {
   double kl = 0.0, p_sum = 0.0;
   for (int i = 0; i < n; ++i) {
     const float* yi = Y + static_cast<size_t>(i) * dims;
@@ -555,8 +563,8 @@ void tsne_update(float* Y, const float* attr, const float* rep, double z, size_t
                  float* gains, float* update) {
   const double inv_z = 1.0 / z;
   for (size_t e = 0; e < count; ++e) {
-    const double grad = 4.0 * (static_cast<double>(exaggeration) * attr[e] -
-                               static_cast<double>(rep[e]) * inv_z);
+    const double grad =
+        4.0 * (static_cast<double>(exaggeration) * attr[e] - static_cast<double>(rep[e]) * inv_z);
     const double u = static_cast<double>(update[e]);
     float gain = gains[e];
     gain = (u * grad < 0.0) ? gain + 0.2f : gain * 0.8f;

@@ -73,8 +73,8 @@ class CpuEngine final : public Engine {
   }
   double kl(bool exact, const TsneFftConfig& fft) override {
     const double z = repulsion(exact, fft);
-    return ref::tsne_kl(csr_.row_ptr.data(), csr_.col.data(), csr_.val.data(), y_.data(), n_,
-                        dims_, z);
+    return ref::tsne_kl(csr_.row_ptr.data(), csr_.col.data(), csr_.val.data(), y_.data(), n_, dims_,
+                        z);
   }
 
  private:
@@ -93,7 +93,11 @@ class CpuEngine final : public Engine {
 class CudaEngine final : public Engine {
  public:
   CudaEngine(Backend& backend, int n, int dims)
-      : stream_(stream_of(backend)), n_(n), dims_(dims), scalars_(4), lo_hi_(6),
+      : stream_(stream_of(backend)),
+        n_(n),
+        dims_(dims),
+        scalars_(4),
+        lo_hi_(6),
         z_rows_(2 * static_cast<size_t>(n)) {}
   void affinities(const int32_t* idx, const float* dist2, int n, int k, float perplexity) override {
     cuda::DeviceBuffer<float> p_cond(static_cast<size_t>(n) * k), beta(n);
@@ -118,7 +122,8 @@ class CudaEngine final : public Engine {
   }
   std::vector<float> embedding() override {
     std::vector<float> y(y_.size());
-    LK_CUDA_CHECK(cudaMemcpyAsync(y.data(), y_.data(), y_.bytes(), cudaMemcpyDeviceToHost, stream_));
+    LK_CUDA_CHECK(
+        cudaMemcpyAsync(y.data(), y_.data(), y_.bytes(), cudaMemcpyDeviceToHost, stream_));
     LK_CUDA_CHECK(cudaStreamSynchronize(stream_));
     return y;
   }
@@ -127,16 +132,16 @@ class CudaEngine final : public Engine {
     cuda::tsne_attractive(csr_.row_ptr.data(), csr_.col.data(), csr_.val.data(), y_.data(), n_,
                           dims_, attr_.data(), stream_);
     repulsion(exact, fft);
-    cuda::tsne_update(y_.data(), attr_.data(), rep_.data(), z(), y_.size(), exaggeration,
-                      momentum, learning_rate, min_gain, gains_.data(), update_.data(), stream_);
+    cuda::tsne_update(y_.data(), attr_.data(), rep_.data(), z(), y_.size(), exaggeration, momentum,
+                      learning_rate, min_gain, gains_.data(), update_.data(), stream_);
   }
   double kl(bool exact, const TsneFftConfig& fft) override {
     repulsion(exact, fft);
-    cuda::tsne_kl(csr_.row_ptr.data(), csr_.col.data(), csr_.val.data(), y_.data(), n_, dims_,
-                  z(), z_rows_.data(), scalars_.data() + 1, stream_);
+    cuda::tsne_kl(csr_.row_ptr.data(), csr_.col.data(), csr_.val.data(), y_.data(), n_, dims_, z(),
+                  z_rows_.data(), scalars_.data() + 1, stream_);
     double kl = 0.0;
-    LK_CUDA_CHECK(cudaMemcpyAsync(&kl, scalars_.data() + 1, sizeof(double), cudaMemcpyDeviceToHost,
-                                  stream_));
+    LK_CUDA_CHECK(
+        cudaMemcpyAsync(&kl, scalars_.data() + 1, sizeof(double), cudaMemcpyDeviceToHost, stream_));
     LK_CUDA_CHECK(cudaStreamSynchronize(stream_));
     return kl;
   }
@@ -162,7 +167,7 @@ class CudaEngine final : public Engine {
   cuda::TsneCsrDevice csr_;
   cuda::DeviceBuffer<double> scalars_;  // [0] Z, [1] KL
   cuda::DeviceBuffer<float> lo_hi_;
-  cuda::DeviceBuffer<double> z_rows_;   // per-row scratch (2n: the KL uses two sums)
+  cuda::DeviceBuffer<double> z_rows_;  // per-row scratch (2n: the KL uses two sums)
   cuda::DeviceBuffer<float> y_, attr_, rep_, gains_, update_;
   cuda::TsneFftRepulsion fft_;
 };
@@ -184,7 +189,8 @@ void jacobi_eigen(std::vector<double>& A, int b, std::vector<double>& w, std::ve
         const double apq = A[p * b + q];
         if (std::fabs(apq) < 1e-300) continue;
         const double theta = (A[q * b + q] - A[p * b + p]) / (2.0 * apq);
-        const double t = (theta >= 0 ? 1.0 : -1.0) / (std::fabs(theta) + std::sqrt(theta * theta + 1.0));
+        const double t =
+            (theta >= 0 ? 1.0 : -1.0) / (std::fabs(theta) + std::sqrt(theta * theta + 1.0));
         const double c = 1.0 / std::sqrt(t * t + 1.0), s = t * c;
         for (int k = 0; k < b; ++k) {  // A <- A J (columns p, q)
           const double akp = A[k * b + p], akq = A[k * b + q];
@@ -296,8 +302,9 @@ void validate(const std::vector<float>& X, int n, int d, const TsneOptions& opt)
                  "t-SNE input has " << X.size() << " values, expected " << n << " x " << d);
   LK_INPUT_CHECK(std::isfinite(opt.perplexity) && opt.perplexity > 0,
                  "--perplexity must be positive, got " << opt.perplexity);
-  LK_INPUT_CHECK(opt.perplexity < n, "--perplexity " << opt.perplexity << " must be less than the "
-                                     << n << " rows (scikit-learn's rule): lower it or add rows");
+  LK_INPUT_CHECK(opt.perplexity < n, "--perplexity "
+                                         << opt.perplexity << " must be less than the " << n
+                                         << " rows (scikit-learn's rule): lower it or add rows");
   LK_INPUT_CHECK(opt.iterations >= 0, "--iterations must be >= 0, got " << opt.iterations);
   LK_INPUT_CHECK(opt.learning_rate >= 0 && std::isfinite(opt.learning_rate),
                  "--learning-rate must be >= 0 (0: auto)");
@@ -309,7 +316,8 @@ void validate(const std::vector<float>& X, int n, int d, const TsneOptions& opt)
                                                            << " is not a finite number");
     if (!varies && X[e] != X[e % d]) varies = true;
   }
-  LK_INPUT_CHECK(varies, "all " << n << " rows are identical (zero variance): t-SNE has nothing "
+  LK_INPUT_CHECK(varies, "all " << n
+                                << " rows are identical (zero variance): t-SNE has nothing "
                                    "to embed");
 }
 
@@ -323,9 +331,12 @@ TsneMethod parse_tsne_method(const std::string& s) {
 }
 const char* tsne_method_name(TsneMethod m) {
   switch (m) {
-    case TsneMethod::Auto: return "auto";
-    case TsneMethod::Exact: return "exact";
-    case TsneMethod::Fft: return "fft";
+    case TsneMethod::Auto:
+      return "auto";
+    case TsneMethod::Exact:
+      return "exact";
+    case TsneMethod::Fft:
+      return "fft";
   }
   return "?";
 }
@@ -346,8 +357,9 @@ std::vector<float> tsne_random_init(int n, int dims, uint64_t seed) {
 
 std::vector<float> tsne_pca_init(Backend& backend, const std::vector<float>& X, int n, int d,
                                  int dims) {
-  LK_INPUT_CHECK(d >= dims, "--init pca needs at least --dims (" << dims << ") columns, the data has "
-                                << d << ": use --init random");
+  LK_INPUT_CHECK(d >= dims, "--init pca needs at least --dims (" << dims
+                                                                 << ") columns, the data has " << d
+                                                                 << ": use --init random");
   LK_CHECK(X.size() == static_cast<size_t>(n) * d, "tsne_pca_init: X has the wrong size");
   std::vector<double> mean(d, 0.0);
   for (int i = 0; i < n; ++i)
@@ -363,7 +375,8 @@ std::vector<float> tsne_pca_init(Backend& backend, const std::vector<float>& X, 
     const cudaStream_t stream = stream_of(backend);
     const cublasHandle_t handle = static_cast<cublasHandle_t>(backend.cublas_handle());
     cuda::DeviceBuffer<double> xd(xc.size()), cd(C.size());
-    LK_CUDA_CHECK(cudaMemcpyAsync(xd.data(), xc.data(), xd.bytes(), cudaMemcpyHostToDevice, stream));
+    LK_CUDA_CHECK(
+        cudaMemcpyAsync(xd.data(), xc.data(), xd.bytes(), cudaMemcpyHostToDevice, stream));
     // Row-major Xc [n, d] is column-major Xc^T [d, n]: C = (Xc^T)(Xc^T)^T, a d x d SYRK (upper).
     const double one = 1.0, zero = 0.0;
     LK_CUBLAS_CHECK(cublasDsyrk(handle, CUBLAS_FILL_MODE_UPPER, CUBLAS_OP_N, d, n, &one, xd.data(),
@@ -372,7 +385,8 @@ std::vector<float> tsne_pca_init(Backend& backend, const std::vector<float>& X, 
     LK_CUDA_CHECK(cudaStreamSynchronize(stream));
     // Column-major upper triangle: element (r, c), r <= c, at C[c * d + r]; mirror it.
     for (int c = 0; c < d; ++c)
-      for (int r = 0; r < c; ++r) C[static_cast<size_t>(r) * d + c] = C[static_cast<size_t>(c) * d + r];
+      for (int r = 0; r < c; ++r)
+        C[static_cast<size_t>(r) * d + c] = C[static_cast<size_t>(c) * d + r];
   } else {
     std::vector<double> row(d);
     for (int i = 0; i < n; ++i) {
@@ -384,7 +398,8 @@ std::vector<float> tsne_pca_init(Backend& backend, const std::vector<float>& X, 
       }
     }
     for (int r = 0; r < d; ++r)
-      for (int c = 0; c < r; ++c) C[static_cast<size_t>(r) * d + c] = C[static_cast<size_t>(c) * d + r];
+      for (int c = 0; c < r; ++c)
+        C[static_cast<size_t>(r) * d + c] = C[static_cast<size_t>(c) * d + r];
   }
   const std::vector<double> V = top_eigenvectors(C, d, dims);
   std::vector<double> y(static_cast<size_t>(n) * dims, 0.0);
@@ -401,7 +416,8 @@ std::vector<float> tsne_pca_init(Backend& backend, const std::vector<float>& X, 
     s0 += t * t;
   }
   s0 = std::sqrt(s0 / n);  // numpy's std (ddof 0), as scikit-learn
-  LK_INPUT_CHECK(s0 > 0, "the data has no variance along its first principal component: use --init random");
+  LK_INPUT_CHECK(s0 > 0,
+                 "the data has no variance along its first principal component: use --init random");
   constexpr double kInitStd = 1e-4;  // scikit-learn scales the PCA init to this std
   std::vector<float> out(y.size());
   for (size_t e = 0; e < y.size(); ++e) out[e] = static_cast<float>(y[e] / s0 * kInitStd);
@@ -415,20 +431,22 @@ TsneResult run_tsne(Backend& backend, const std::vector<float>& X, int n, int d,
   TsneResult r;
   r.n = n;
   r.dims = opt.dims;
-  const bool exact = opt.method == TsneMethod::Exact ||
-                     (opt.method == TsneMethod::Auto && n <= kTsneExactMaxN);
+  const bool exact =
+      opt.method == TsneMethod::Exact || (opt.method == TsneMethod::Auto && n <= kTsneExactMaxN);
   r.method = exact ? "exact" : "fft";
   // k = 3 * perplexity neighbours (van der Maaten 2014, scikit-learn), all pairs when that is
   // all there is or for the exact method's small N.
   const int k_knn = static_cast<int>(std::min<double>(n - 1, std::floor(3.0 * opt.perplexity + 1)));
   r.exact_affinities = (exact && n <= kTsneExactMaxN) || k_knn >= n - 1;
   r.neighbors = r.exact_affinities ? n - 1 : k_knn;
-  r.learning_rate = opt.learning_rate > 0 ? opt.learning_rate
-                                          : std::max(n / opt.early_exaggeration / 4.0, 50.0);
+  r.learning_rate =
+      opt.learning_rate > 0 ? opt.learning_rate : std::max(n / opt.early_exaggeration / 4.0, 50.0);
 
   std::unique_ptr<Engine> engine;
-  if (backend.kind() == DeviceKind::Cuda) engine = std::make_unique<CudaEngine>(backend, n, opt.dims);
-  else engine = std::make_unique<CpuEngine>(n, opt.dims);
+  if (backend.kind() == DeviceKind::Cuda)
+    engine = std::make_unique<CudaEngine>(backend, n, opt.dims);
+  else
+    engine = std::make_unique<CpuEngine>(n, opt.dims);
 
   // ---- affinities ----
   auto t0 = Clock::now();
@@ -500,23 +518,24 @@ nlohmann::json tsne_result_json(const TsneResult& r, const TsneOptions& opt) {
                       ? "KL(P||Q) with the FFT method's approximate normalisation Z (as FIt-SNE)"
                       : "KL(P||Q), exact"},
       {"kl_history", kl},
-      {"affinities", {{"exact_all_pairs", r.exact_affinities},
-                      {"neighbors", r.neighbors},
-                      {"nnz", r.nnz}}},
-      {"timings_s", {{"affinities", r.seconds_affinities},
-                     {"init", r.seconds_init},
-                     {"optimize", r.seconds_optimize},
-                     {"total", r.seconds_total}}},
-      {"parameters", {{"perplexity", opt.perplexity},
-                      {"iterations", opt.iterations},
-                      {"method_requested", tsne_method_name(opt.method)},
-                      {"init", tsne_init_name(opt.init)},
-                      {"seed", opt.seed},
-                      {"learning_rate", r.learning_rate},
-                      {"early_exaggeration", opt.early_exaggeration},
-                      {"exaggeration_iterations", opt.exaggeration_iterations},
-                      {"momentum", {opt.momentum_early, opt.momentum_late}},
-                      {"min_gain", opt.min_gain}}}};
+      {"affinities",
+       {{"exact_all_pairs", r.exact_affinities}, {"neighbors", r.neighbors}, {"nnz", r.nnz}}},
+      {"timings_s",
+       {{"affinities", r.seconds_affinities},
+        {"init", r.seconds_init},
+        {"optimize", r.seconds_optimize},
+        {"total", r.seconds_total}}},
+      {"parameters",
+       {{"perplexity", opt.perplexity},
+        {"iterations", opt.iterations},
+        {"method_requested", tsne_method_name(opt.method)},
+        {"init", tsne_init_name(opt.init)},
+        {"seed", opt.seed},
+        {"learning_rate", r.learning_rate},
+        {"early_exaggeration", opt.early_exaggeration},
+        {"exaggeration_iterations", opt.exaggeration_iterations},
+        {"momentum", {opt.momentum_early, opt.momentum_late}},
+        {"min_gain", opt.min_gain}}}};
 }
 
 }  // namespace latentkit

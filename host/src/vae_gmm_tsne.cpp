@@ -25,7 +25,8 @@ std::vector<int> nearest_component(const std::vector<float>& x, int n, int d,
     for (int c = 0; c < k; ++c) {
       double r2 = 0;
       for (int a = 0; a < d; ++a) {
-        const double diff = x[static_cast<size_t>(i) * d + a] - truth.means[static_cast<size_t>(c) * d + a];
+        const double diff =
+            x[static_cast<size_t>(i) * d + a] - truth.means[static_cast<size_t>(c) * d + a];
         r2 += diff * diff;
       }
       if (r2 < best) {
@@ -51,8 +52,8 @@ nlohmann::json embed(Backend& backend, const TsneOptions& topt, const std::vecto
     cols[2][i] = labels.empty() ? -1 : labels[i];
   }
   write_csv(path, {"t1", "t2", "label"}, cols);
-  log << "t-SNE of the " << what << ": " << n << " points, " << r.method << ", KL " << r.kl
-      << ", " << r.seconds_total << " s\n";
+  log << "t-SNE of the " << what << ": " << n << " points, " << r.method << ", KL " << r.kl << ", "
+      << r.seconds_total << " s\n";
   nlohmann::json j = tsne_result_json(r, o);
   j.erase("parameters");  // shared, recorded once by the stage
   j["seconds"] = r.seconds_total;
@@ -62,8 +63,8 @@ nlohmann::json embed(Backend& backend, const TsneOptions& topt, const std::vecto
 }  // namespace
 
 void validate_tsne_stage(const TsneStageOptions& opt, int n_data, int n_generated) {
-  LK_INPUT_CHECK(opt.iterations >= 0, "--tsne-iterations must be >= 0 (0 skips t-SNE), got "
-                                          << opt.iterations);
+  LK_INPUT_CHECK(opt.iterations >= 0,
+                 "--tsne-iterations must be >= 0 (0 skips t-SNE), got " << opt.iterations);
   if (opt.iterations == 0) return;
   LK_INPUT_CHECK(std::isfinite(opt.perplexity) && opt.perplexity > 0,
                  "--tsne-perplexity must be positive, got " << opt.perplexity);
@@ -114,11 +115,13 @@ nlohmann::json run_tsne_stage(Backend& backend, const TsneStageOptions& opt, uin
         truth ? "nearest true component mean (data units)" : "no truth known: -1";
     outputs.push_back("tsne_generated.csv");
   }
-  stage["parameters"] = {{"perplexity", opt.perplexity}, {"iterations", opt.iterations},
-                         {"dims", 2}, {"init", "pca"}, {"method", "auto"}};
+  stage["parameters"] = {{"perplexity", opt.perplexity},
+                         {"iterations", opt.iterations},
+                         {"dims", 2},
+                         {"init", "pca"},
+                         {"method", "auto"}};
   stage["outputs"] = outputs;
-  stage["seconds"] =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  stage["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return stage;
 }
 

@@ -9,11 +9,10 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "latentkit/backend.h"
 #include "latentkit/tsne_grid.h"
@@ -24,7 +23,7 @@ enum class TsneMethod { Auto, Exact, Fft };
 enum class TsneInit { Pca, Random };
 TsneMethod parse_tsne_method(const std::string& s);  // auto | exact | fft; throws InputError
 const char* tsne_method_name(TsneMethod m);
-TsneInit parse_tsne_init(const std::string& s);      // pca | random; throws InputError
+TsneInit parse_tsne_init(const std::string& s);  // pca | random; throws InputError
 const char* tsne_init_name(TsneInit i);
 
 // `auto` runs the exact method (exact repulsion and all-pairs affinities) up to this many points
@@ -43,7 +42,7 @@ struct TsneProgress {
 };
 
 struct TsneOptions {
-  int dims = 2;                     // 2 or 3
+  int dims = 2;  // 2 or 3
   double perplexity = 30.0;
   int iterations = 1000;
   TsneMethod method = TsneMethod::Auto;
@@ -51,24 +50,24 @@ struct TsneOptions {
   uint64_t seed = 0;
   double early_exaggeration = 12.0;  // for the first exaggeration_iterations (van der Maaten)
   int exaggeration_iterations = 250;
-  double momentum_early = 0.5;       // during exaggeration; then momentum_late
+  double momentum_early = 0.5;  // during exaggeration; then momentum_late
   double momentum_late = 0.8;
-  double learning_rate = 0.0;        // 0: 'auto' = max(N / early_exaggeration / 4, 50)
+  double learning_rate = 0.0;  // 0: 'auto' = max(N / early_exaggeration / 4, 50)
   double min_gain = 0.01;
-  int kl_every = 50;                 // KL reported every kl_every iterations and at the end
-  TsneFftConfig fft;                 // grid of the FFT method
+  int kl_every = 50;  // KL reported every kl_every iterations and at the end
+  TsneFftConfig fft;  // grid of the FFT method
   std::function<void(const TsneProgress&)> progress;  // called after every iteration
 };
 
 struct TsneResult {
   int n = 0, dims = 2;
-  std::vector<float> embedding;  // [n, dims]
-  std::string method;            // "exact" or "fft" (what auto chose)
-  bool exact_affinities = false; // all pairs (true) or k nearest neighbours
-  int neighbors = 0;             // k per point before symmetrisation
-  int64_t nnz = 0;               // nonzeros of the symmetric P
+  std::vector<float> embedding;   // [n, dims]
+  std::string method;             // "exact" or "fft" (what auto chose)
+  bool exact_affinities = false;  // all pairs (true) or k nearest neighbours
+  int neighbors = 0;              // k per point before symmetrisation
+  int64_t nnz = 0;                // nonzeros of the symmetric P
   double learning_rate = 0.0;
-  double kl = 0.0;               // after the last iteration (the FFT method: with its approximate Z)
+  double kl = 0.0;  // after the last iteration (the FFT method: with its approximate Z)
   std::vector<std::pair<int, double>> kl_history;  // (iteration, KL)
   double seconds_affinities = 0, seconds_init = 0, seconds_optimize = 0, seconds_total = 0;
 };

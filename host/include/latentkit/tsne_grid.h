@@ -20,10 +20,10 @@ namespace latentkit {
 // How fine the grid may get. Defaults follow FIt-SNE (p = 3 nodes, boxes at most 1 unit wide);
 // max_fft_size caps the grid's cost (FIt-SNE has no cap: it is what keeps the CPU fast).
 struct TsneFftConfig {
-  int nodes_per_box = 3;        // p: FIt-SNE's n_interpolation_points
-  double max_box_width = 1.0;   // FIt-SNE's intervals_per_integer = 1
-  int min_fft_size = 32;        // smallest padded grid per dimension (5 boxes of 3 nodes)
-  int max_fft_size = 0;         // largest padded grid per dimension; 0: tsne_default_fft_cap()
+  int nodes_per_box = 3;       // p: FIt-SNE's n_interpolation_points
+  double max_box_width = 1.0;  // FIt-SNE's intervals_per_integer = 1
+  int min_fft_size = 32;       // smallest padded grid per dimension (5 boxes of 3 nodes)
+  int max_fft_size = 0;        // largest padded grid per dimension; 0: tsne_default_fft_cap()
 };
 
 // The cap when max_fft_size is 0: the grid has fft_size^dims complex nodes per charge.
@@ -40,9 +40,9 @@ inline int tsne_default_fft_cap(int dims, bool cuda) {
 
 struct TsneFftGrid {
   int dims = 2;
-  int p = 3;           // nodes per box per dimension
-  int boxes = 0;       // boxes per dimension
-  int fft_size = 0;    // padded FFT length per dimension (power of two, >= 2 * boxes * p)
+  int p = 3;                     // nodes per box per dimension
+  int boxes = 0;                 // boxes per dimension
+  int fft_size = 0;              // padded FFT length per dimension (power of two, >= 2 * boxes * p)
   double lo[3] = {0, 0, 0};      // lower corner of the grid
   double center[3] = {0, 0, 0};  // centre of the grid: charges use coordinates relative to it
   double box_width = 1.0;
@@ -101,10 +101,12 @@ inline TsneFftGrid tsne_fft_grid(const TsneFftConfig& cfg, int dims, const float
 #if defined(__CUDACC__)
 __host__ __device__
 #endif
-inline double tsne_grid_kernel(double u, double near_radius2) {
+    inline double
+    tsne_grid_kernel(double u, double near_radius2) {
   const double f = 1.0 / ((1.0 + u) * (1.0 + u));
   if (u >= near_radius2) return f;
-  // Taylor polynomial of f(u) = (1+u)^-2 at uc: f(uc) - 2 (1+uc)^-3 t + 3 (1+uc)^-4 t^2, t = u - uc.
+  // Taylor polynomial of f(u) = (1+u)^-2 at uc: f(uc) - 2 (1+uc)^-3 t + 3 (1+uc)^-4 t^2, t = u -
+  // uc.
   const double uc = near_radius2, inv = 1.0 / (1.0 + uc), t = u - uc;
   return inv * inv * (1.0 - 2.0 * inv * t + 3.0 * inv * inv * t * t);
 }

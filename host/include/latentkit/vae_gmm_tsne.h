@@ -3,11 +3,10 @@
 // with the true component label, KL and time in summary.json's stages.tsne.
 // Tests: tests/test_vae_gmm.cpp (the TsneStage tests at its end).
 #pragma once
+#include <nlohmann/json.hpp>
 #include <ostream>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "latentkit/backend.h"
 #include "latentkit/data.h"

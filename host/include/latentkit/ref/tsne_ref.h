@@ -27,8 +27,7 @@ void tsne_all_pairs(const float* X, int n, int d, int32_t* idx, float* dist2);
 // cannot underflow to an all-zero row, which scikit-learn patches with a 1e-8 sum instead).
 constexpr double kTsnePerplexityTol = 1e-5;  // scikit-learn's PERPLEXITY_TOLERANCE
 constexpr int kTsnePerplexitySteps = 100;    // scikit-learn's n_steps
-void tsne_calibrate(const float* dist2, int n, int k, float perplexity, float* p_cond,
-                    float* beta);
+void tsne_calibrate(const float* dist2, int n, int k, float perplexity, float* p_cond, float* beta);
 
 // Symmetric joint probabilities P = (P_cond + P_cond^T) / sum, in CSR with ascending columns per
 // row. Input: neighbour lists idx [n, k] with their conditional probabilities p_cond [n, k].
@@ -40,8 +39,8 @@ struct TsneCsr {
 TsneCsr tsne_symmetrize(const int32_t* idx, const float* p_cond, int n, int k);
 
 // A_i = sum_j p_ij q_ij (y_i - y_j) over the CSR P; Y and attr are [n, dims].
-void tsne_attractive(const int32_t* row_ptr, const int32_t* col, const float* val,
-                     const float* Y, int n, int dims, float* attr);
+void tsne_attractive(const int32_t* row_ptr, const int32_t* col, const float* val, const float* Y,
+                     int n, int dims, float* attr);
 
 // Exact O(n^2) repulsion: rep [n, dims] = R_i; returns Z.
 double tsne_repulsive_exact(const float* Y, int n, int dims, float* rep);
@@ -54,8 +53,8 @@ double tsne_repulsive_fft(const float* Y, int n, int dims, const TsneFftGrid& gr
 void tsne_bounds(const float* Y, int n, int dims, float* lo, float* hi);
 
 // KL(P || Q) = sum_ij p_ij log(p_ij / (q_ij / Z)) over the nonzeros of P (P sums to 1).
-double tsne_kl(const int32_t* row_ptr, const int32_t* col, const float* val, const float* Y,
-               int n, int dims, double z);
+double tsne_kl(const int32_t* row_ptr, const int32_t* col, const float* val, const float* Y, int n,
+               int dims, double z);
 
 // One step of gradient descent with momentum and per-coordinate gains (van der Maaten; scikit-learn
 // _gradient_descent), over count = n * dims coordinates:
