@@ -51,7 +51,7 @@ enum class RngStream : uint32_t {
   Latent = 3,     // reparameterisation noise (offset = global step)
   Data = 4,       // synthetic data sets
   Generate = 5,   // prior draws for generation
-  Tsne = 6,       // t-SNE random initialisation (offset 0) and PCA start vectors (offset 1)
+  Tsne = 50,      // t-SNE: random initialisation (offset 0), PCA start vectors (offset 1)
   Test = 100,     // tests and benchmarks
 };
 
