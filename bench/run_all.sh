@@ -36,7 +36,8 @@ export PATH="/usr/local/cuda/bin:$PATH"
 
 echo "== build ($BUILD)"
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DLATENTKIT_BUILD_BENCH=ON >"$RESULTS/cmake.log"
-cmake --build "$BUILD" -j"$(nproc)" --target bench_dense bench_vae bench_rbm >>"$RESULTS/cmake.log"
+cmake --build "$BUILD" -j"$(nproc)" --target bench_dense bench_vae bench_rbm bench_pairwise bench_gmm \
+  bench_tsne >>"$RESULTS/cmake.log"
 BIN="$BUILD/bin"
 
 status=0
@@ -82,6 +83,18 @@ if [ "${#peer_jsons[@]}" -gt 0 ]; then
 else
   run_bench bench_vae
 fi
+
+# ---- t-SNE (bench/bench_tsne.cu) and its CPU peer, scikit-learn (bench/peers/tsne_sklearn.py:
+# skipped with a line when numpy/scikit-learn are missing). TSNE_DATA: a Fashion-MNIST CSV for the
+# end-to-end pipeline (70000 x 784; the bench skips that case with a line when it is absent).
+TSNE_DATA="${TSNE_DATA:-/usr/share/dataset-fashion-mnist/fashion-mnist.csv}"
+run_bench bench_tsne --data "$TSNE_DATA"
+case " $BENCH_ARGS " in
+  *" --smoke "*) echo "== scikit-learn t-SNE peer skipped (--smoke)" ;;
+  *) echo "== scikit-learn t-SNE peer (CPU)"
+     python3 bench/peers/tsne_sklearn.py --data "$TSNE_DATA" --json "$RESULTS/tsne_sklearn.json" \
+       2>&1 | tee "$RESULTS/tsne_sklearn.log" || echo "!! scikit-learn peer failed" ;;
+esac
 
 # ---- the headline: the seed training run, latentkit vs each PyTorch mode ----
 python3 - "$RESULTS/bench_vae.json" "${peer_jsons[@]}" <<'EOF'
@@ -129,7 +142,6 @@ else
 fi
 
 # ---- pairwise family (issue 4): bench_pairwise, the torch.cdist MMD peer, the sklearn peer ----
-cmake --build "$BUILD" -j"$(nproc)" --target bench_pairwise >>"$RESULTS/cmake.log"
 run_bench bench_pairwise
 pair_smoke=""
 case " $BENCH_ARGS " in *" --smoke "*) pair_smoke=1 ;; esac
@@ -153,7 +165,6 @@ else
 fi
 
 # ---- GMM-EM (issue 3): scikit-learn on the same data first, then bench_gmm with its ratio ----
-cmake --build "$BUILD" -j"$(nproc)" --target bench_gmm >>"$RESULTS/cmake.log"
 gmm_peer=()
 if "$BIN/bench_gmm" --write-data "$RESULTS/gmm_seed.csv" $BENCH_ARGS >/dev/null &&
     python3 -c "import sklearn" 2>/dev/null; then

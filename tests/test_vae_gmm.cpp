@@ -2,6 +2,7 @@
 // --load, and every kind of bad input (one clear line, nonzero exit, nothing half-written).
 #include <sys/wait.h>
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -21,7 +22,8 @@ namespace {
 
 struct RunResult {
   int exit_code = -1;
-  std::string err;  // stderr
+  std::string err;  // stderr: progress, device, errors
+  std::string out;  // stdout: the analysis stages' reports
 };
 
 std::string slurp(const fs::path& p) {
@@ -53,12 +55,15 @@ class VaeGmmApp : public ::testing::Test {
     RunResult r;
     r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     r.err = slurp(err);
+    r.out = slurp(dir_ / "stdout.txt");
     return r;
   }
 
   // A small, fast configuration: seconds on the CPU.
   std::string small(const std::string& out) const {
-    return "--device cpu --n 600 --epochs 3 --hidden 16,16 --n-generate 50 --out " +
+    // (--tsne-iterations 0: the tsne stage has its own tests at the end of this file.)
+    return "--device cpu --n 600 --epochs 3 --hidden 16,16 --n-generate 50 --tsne-iterations 0 "
+           "--out " +
            (dir_ / out).string();
   }
 
@@ -305,8 +310,8 @@ TEST_F(VaeGmmApp, GmmBicAndModeCoverageStages) {
   }
   EXPECT_NEAR(shares, 1.0, 1e-9);  // every sample is within some component or off-manifold
   EXPECT_EQ(cov["components_covered"], covered);
-  EXPECT_NE(r.err.find("mode_coverage"), std::string::npos);
-  EXPECT_NE(r.err.find("chosen K"), std::string::npos);
+  EXPECT_NE(r.out.find("mode_coverage"), std::string::npos);
+  EXPECT_NE(r.out.find("chosen K"), std::string::npos);
 }
 
 TEST_F(VaeGmmApp, GmmStagesCanBeSwitchedOffAndSkipWithoutTruth) {
@@ -372,8 +377,8 @@ TEST_F(VaeGmmApp, KMeansAndMmdStagesAreRecorded) {
   EXPECT_EQ(mmd.at("n_x"), 600);
   EXPECT_EQ(mmd.at("n_y"), 120);
   EXPECT_FALSE(mmd.at("permutation_test").at("subsampled").get<bool>());  // 720 < 2000 points
-  EXPECT_NE(r.err.find("best k by silhouette"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("mmd2(data, generated)"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("best k by silhouette"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("mmd2(data, generated)"), std::string::npos) << r.out;
 }
 
 TEST_F(VaeGmmApp, PairwiseStagesCanBeSkippedAndShrink) {
@@ -398,6 +403,63 @@ TEST_F(VaeGmmApp, BadPairwiseStageFlagsAreRejected) {
   expect_clean_failure("--device cpu --kmeans-n-init 0", 1, "--kmeans-n-init");
   expect_clean_failure("--device cpu --mmd-permutations -3", 1, "--mmd-permutations");
   expect_clean_failure("--device cpu --silhouette-sample -7", 1, "--silhouette-sample");
+}
+
+// ---- the tsne stage (host/src/vae_gmm_tsne.cpp) ----
+
+TEST_F(VaeGmmApp, TsneStageWritesLabelledEmbeddingsAndKl) {
+  // 600 data points (exact method) and 1200 generated samples (FFT method), 300 iterations.
+  const RunResult r = run("--device cpu --n 600 --epochs 3 --hidden 16,16 --n-generate 1200 "
+                          "--tsne-iterations 300 --tsne-perplexity 20 --out " +
+                          (dir_ / "out").string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto summary = nlohmann::json::parse(slurp(dir_ / "out" / "summary.json"));
+  const auto& st = summary.at("stages").at("tsne");
+  EXPECT_EQ(st.at("latent").at("method"), "exact");
+  EXPECT_EQ(st.at("generated").at("method"), "fft");
+  for (const char* part : {"latent", "generated"}) {
+    EXPECT_TRUE(std::isfinite(st.at(part).at("kl").get<double>())) << part;
+    EXPECT_GT(st.at(part).at("kl").get<double>(), 0.0) << part;
+    EXPECT_EQ(st.at(part).at("kl_history").size(), 6u) << part;  // every 50 of 300 iterations
+  }
+  EXPECT_GT(st.at("seconds").get<double>(), 0.0);
+  EXPECT_EQ(st.at("parameters").at("perplexity"), 20.0);
+  const auto outputs = summary.at("outputs").dump();
+  EXPECT_NE(outputs.find("tsne_latent.csv"), std::string::npos);
+  EXPECT_NE(outputs.find("tsne_generated.csv"), std::string::npos);
+
+  const Dataset lat = read_csv_matrix((dir_ / "out" / "tsne_latent.csv").string());
+  ASSERT_EQ(lat.n, 600);
+  ASSERT_EQ(lat.d, 3);  // t1, t2, label
+  const Dataset data = read_csv_matrix((dir_ / "out" / "data.csv").string());
+  for (int i = 0; i < lat.n; ++i) {
+    EXPECT_EQ(lat.x[i * 3 + 2], data.x[i * data.d + data.d - 1]) << "row " << i << ": true label";
+    EXPECT_TRUE(std::isfinite(lat.x[i * 3]) && std::isfinite(lat.x[i * 3 + 1]));
+  }
+  const Dataset gen = read_csv_matrix((dir_ / "out" / "tsne_generated.csv").string());
+  ASSERT_EQ(gen.n, 1200);
+  for (int i = 0; i < gen.n; ++i) {
+    const float label = gen.x[i * 3 + 2];
+    EXPECT_TRUE(label >= 0 && label < 10 && label == std::floor(label)) << "row " << i;
+  }
+}
+
+TEST_F(VaeGmmApp, TsneStageSkipsAndRejectsBadFlags) {
+  const RunResult r = run(small("skip"));  // small() has --tsne-iterations 0
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(fs::exists(dir_ / "skip" / "tsne_latent.csv"));
+  const auto summary = nlohmann::json::parse(slurp(dir_ / "skip" / "summary.json"));
+  EXPECT_TRUE(summary.at("stages").at("tsne").contains("skipped"));
+  expect_clean_failure("--device cpu --tsne-iterations -1", 1, "--tsne-iterations");
+  expect_clean_failure("--device cpu --tsne-perplexity 0", 1, "--tsne-perplexity");
+  // Fewer generated samples than the perplexity: that embedding is skipped, the run succeeds.
+  const RunResult few = run("--device cpu --n 200 --epochs 1 --hidden 8 --n-generate 20 "
+                            "--tsne-iterations 60 --out " + (dir_ / "few").string());
+  ASSERT_EQ(few.exit_code, 0) << few.err;
+  EXPECT_TRUE(fs::exists(dir_ / "few" / "tsne_latent.csv"));
+  EXPECT_FALSE(fs::exists(dir_ / "few" / "tsne_generated.csv"));
+  const auto s2 = nlohmann::json::parse(slurp(dir_ / "few" / "summary.json"));
+  EXPECT_TRUE(s2.at("stages").at("tsne").at("generated").contains("skipped"));
 }
 
 }  // namespace

@@ -57,6 +57,12 @@ int main(int argc, char** argv) {
   app.add_option("--checkpoint-every", opt.checkpoint_every,
                  "write <out>/checkpoint.lkm every N epochs (0: never)")
       ->capture_default_str();
+  app.add_option("--tsne-perplexity", opt.tsne.perplexity,
+                 "perplexity of the t-SNE of the latent means and of the generated samples")
+      ->capture_default_str();
+  app.add_option("--tsne-iterations", opt.tsne.iterations,
+                 "t-SNE iterations (0: skip t-SNE; it writes tsne_latent.csv, tsne_generated.csv)")
+      ->capture_default_str();
   app.add_flag("--resume", opt.resume,
                "continue from <out>/checkpoint.lkm (same flags; --epochs may grow)");
   bool skip_kmeans = false, skip_mmd = false;
@@ -120,7 +126,7 @@ int main(int argc, char** argv) {
     opt.progress_tty = ::isatty(STDERR_FILENO);
     if (no_gmm || opt.gmm.k_max == 0) opt.gmm.enabled = false;
     auto backend = select_backend(parse_device_choice(device), std::cerr);
-    run_vae_gmm(opt, *backend, std::cerr);
+    run_vae_gmm(opt, *backend, std::cerr, std::cout);
     return 0;
   } catch (const NoDeviceError& e) {
     std::cerr << "vae_gmm: " << e.what() << "\n";

@@ -162,7 +162,8 @@ std::vector<std::vector<double>> columns_of(const std::vector<float>& x, int n, 
 
 }  // namespace
 
-VaeGmmResult run_vae_gmm(const VaeGmmOptions& opt_in, Backend& backend, std::ostream& log) {
+VaeGmmResult run_vae_gmm(const VaeGmmOptions& opt_in, Backend& backend, std::ostream& log,
+                         std::ostream& report) {
   VaeGmmOptions opt = opt_in;
   nlohmann::json timings;
   const auto t_start = Clock::now();
@@ -180,7 +181,8 @@ VaeGmmResult run_vae_gmm(const VaeGmmOptions& opt_in, Backend& backend, std::ost
 
   // ---- data ----
   auto t0 = Clock::now();
-  MixtureTruth truth;  // the true mixture, for stage mode_coverage (synthetic data only)
+  MixtureTruth truth;  // of the synthetic data: stage mode_coverage compares with it, the tsne
+                       // stage labels generated samples by it
   Dataset data = opt.input_csv.empty() ? make_gaussian_mixture(opt.mixture, opt.train.seed, &truth)
                                        : read_csv_matrix(opt.input_csv);
   ModelFile loaded;
@@ -201,6 +203,7 @@ VaeGmmResult run_vae_gmm(const VaeGmmOptions& opt_in, Backend& backend, std::ost
   LK_INPUT_CHECK(opt.load_model.size() || data.n >= opt.train.batch,
                  "the data has " << data.n << " rows, fewer than one batch of " << opt.train.batch
                                  << ": use a smaller --batch or more data");
+  validate_tsne_stage(opt.tsne, data.n, opt.n_generate);
   std::vector<float> scaled = data.x;
   scaler.transform(scaled, data.d);
   timings["data"] = seconds_since(t0);
@@ -279,20 +282,23 @@ VaeGmmResult run_vae_gmm(const VaeGmmOptions& opt_in, Backend& backend, std::ost
   timings["generate"] = seconds_since(t0);
 
   // ---- analysis stages: each one records its result as stages["<name>"] (with its own time in
-  // seconds as "seconds") and prints a short report to `log` ----
+  // seconds as "seconds") and prints a short report to `report` (stdout in the app) ----
   nlohmann::json stages = nlohmann::json::object();
   if (opt.kmeans_stage.enabled && opt.n_generate > 0)
     stages["kmeans"] = vae_gmm_kmeans_stage(backend, generated, opt.n_generate, D,
-                                            opt.kmeans_stage, opt.train.seed, log);
+                                            opt.kmeans_stage, opt.train.seed, report);
   if (opt.mmd_stage.enabled && opt.n_generate > 0)
     stages["mmd"] = vae_gmm_mmd_stage(backend, data.x, data.n, generated, opt.n_generate, D,
-                                      opt.mmd_stage, opt.train.seed, log);
+                                      opt.mmd_stage, opt.train.seed, report);
   stages["gmm_bic"] = run_gmm_bic_stage(backend, opt.gmm, generated, opt.n_generate, data.x,
-                                        data.n, D, opt.train.seed, log);
+                                        data.n, D, opt.train.seed, report);
   stages["mode_coverage"] = run_mode_coverage_stage(
       opt.input_csv.empty() && opt.gmm.enabled ? &truth : nullptr, generated, opt.n_generate, D,
       opt.gmm.enabled ? "--input CSV: no true mixture to compare with" : "switched off by --no-gmm",
-      log);
+      report);
+  stages["tsne"] = run_tsne_stage(backend, opt.tsne, opt.train.seed, mu, data.n, L, data.labels,
+                                  generated, opt.n_generate, D,
+                                  opt.input_csv.empty() ? &truth : nullptr, opt.out_dir, report);
 
   // ---- outputs ----
   t0 = Clock::now();
@@ -375,6 +381,8 @@ VaeGmmResult run_vae_gmm(const VaeGmmOptions& opt_in, Backend& backend, std::ost
   }
   summary["outputs"] = {"data.csv", "generated.csv", "latent.csv", "loss.csv"};
   if (opt.load_model.empty()) summary["outputs"].push_back("model.lkm");
+  for (const auto& f : stages["tsne"].value("outputs", nlohmann::json::array()))
+    summary["outputs"].push_back(f);
   summary["stages"] = stages;
   write_file_atomic(dir + "/summary.json", [&](std::ostream& os) { os << summary.dump(2) << "\n"; });
   log << "wrote " << dir << "/{data,generated,latent,loss}.csv"

@@ -64,6 +64,7 @@ enum class RngStream : uint32_t {
   MmdPermutation = 41,  // MMD permutation-test labels (offset = permutation number, 1-based)
   KMeansInit = 42,      // k-means++ draws (offset = restart << 16 | k, index = draw number)
   Subsample = 43,       // Philox subsamples: median heuristic, permutation test, silhouette
+  Tsne = 50,      // t-SNE: random initialisation (offset 0), PCA start vectors (offset 1)
   Test = 100,     // tests and benchmarks
 };
 

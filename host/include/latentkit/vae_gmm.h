@@ -13,6 +13,7 @@
 #include "latentkit/vae.h"
 #include "latentkit/vae_gmm_mmd_kmeans.h"
 #include "latentkit/vae_gmm_modes.h"
+#include "latentkit/vae_gmm_tsne.h"
 
 namespace latentkit {
 
@@ -31,6 +32,7 @@ struct VaeGmmOptions {
   VaeGmmKMeansStage kmeans_stage;  // KMeans k-sweep on the generated samples (stages.kmeans)
   VaeGmmMmdStage mmd_stage;        // MMD^2(data, generated) with a p-value (stages.mmd)
   GmmStageOptions gmm;           // stages gmm_bic and mode_coverage (latentkit/vae_gmm_modes.h)
+  TsneStageOptions tsne;         // the tsne stage (iterations 0: skipped)
 };
 
 struct VaeGmmResult {
@@ -40,6 +42,9 @@ struct VaeGmmResult {
 
 // Runs everything and writes the outputs; throws InputError / Error on bad input or failures,
 // before any output file is replaced where the input can be checked up front.
-VaeGmmResult run_vae_gmm(const VaeGmmOptions& opt, Backend& backend, std::ostream& log);
+// Progress, device and file lines go to `log` (stderr in the app); the analysis stages' results
+// (gmm_bic, mode_coverage, kmeans, mmd, tsne) to `report` (stdout in the app).
+VaeGmmResult run_vae_gmm(const VaeGmmOptions& opt, Backend& backend, std::ostream& log,
+                         std::ostream& report);
 
 }  // namespace latentkit

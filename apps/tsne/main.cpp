@@ -1,0 +1,174 @@
+// tsne: t-SNE of the rows of a CSV (latentkit::run_tsne, host/src/tsne.cpp) into 2-D or 3-D.
+// Thin: parses flags, reads the data, picks the device, runs, writes DIR/embedding.csv and
+// DIR/result.json. Exit codes: 0 ok; 1 bad input data or files; 2 bad flags or --device cuda
+// without a GPU; 3 a runtime failure (CUDA error, out of memory).
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "latentkit/check.h"
+#include "latentkit/data.h"
+#include "latentkit/device.h"
+#include "latentkit/io.h"
+#include "latentkit/tsne.h"
+
+namespace {
+
+// One integer label per row from a one-column CSV (header allowed).
+std::vector<int> read_labels(const std::string& path) {
+  const latentkit::Dataset l = latentkit::read_csv_matrix(path);
+  LK_INPUT_CHECK(l.d == 1, "--labels '" << path << "' must have one column, it has " << l.d);
+  std::vector<int> out(l.n);
+  for (int i = 0; i < l.n; ++i) {
+    const float v = l.x[i];
+    LK_INPUT_CHECK(v == std::floor(v),
+                   "--labels '" << path << "' row " << i + 1 << " is not an integer: " << v);
+    out[i] = static_cast<int>(v);
+  }
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace latentkit;
+  TsneOptions opt;
+  std::string input, labels_path, out_dir = "tsne_out", device = "auto", method = "auto",
+                                  init = "pca";
+  bool label_column = false;
+  int limit = 0;
+  CLI::App app{
+      "tsne: t-SNE of the rows of a CSV into 2-D or 3-D (exact O(N^2) or FFT-accelerated O(N)\n"
+      "repulsion; affinities from all pairs for N <= 1000, else from the 3*perplexity nearest\n"
+      "neighbours). Optimiser as scikit-learn: early exaggeration 12 for 250 iterations, momentum\n"
+      "0.5 then 0.8, gains, learning rate max(N/12/4, 50). Writes DIR/embedding.csv (y1..yD and a\n"
+      "label column when labels are given) and DIR/result.json (KL every 50 iterations, per-stage\n"
+      "times, parameters)."};
+  app.get_formatter()->column_width(34);
+  app.add_option("--input", input, "CSV of N x D numbers (optional header line)")->required();
+  app.add_option("--labels", labels_path, "CSV of one integer label per row, copied to the output");
+  app.add_flag("--label-column", label_column,
+               "the input's last column is an integer label (not embedded; copied to the output)");
+  app.add_option("--limit", limit, "use only the first N rows (0: all)")->capture_default_str();
+  app.add_option("--perplexity", opt.perplexity, "perplexity of the input affinities")
+      ->capture_default_str();
+  app.add_option("--iterations", opt.iterations, "gradient descent iterations")
+      ->capture_default_str();
+  app.add_option("--dims", opt.dims, "output dimension: 2 or 3")->capture_default_str();
+  app.add_option("--method", method, "auto | exact | fft (auto: exact for N <= 1000, fft above)")
+      ->capture_default_str();
+  app.add_option("--init", init, "pca | random")->capture_default_str();
+  app.add_option("--learning-rate", opt.learning_rate, "0: auto = max(N / 12 / 4, 50)")
+      ->capture_default_str();
+  app.add_option("--fft-grid", opt.fft.max_fft_size,
+                 "largest FFT grid per dimension, a power of two (0: 1024 / 128 in 2-D / 3-D on\n"
+                 "the GPU, 256 / 64 on the CPU; a finer grid is more accurate on wide embeddings)")
+      ->capture_default_str();
+  app.add_option("--seed", opt.seed, "seed of the random initialisation")->capture_default_str();
+  app.add_option("--device", device, "auto | cpu | cuda (auto: the GPU if there is one)")
+      ->capture_default_str();
+  app.add_option("--out", out_dir, "output directory")->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "tsne: " << e.what() << " (see --help)\n";
+    return 2;
+  }
+
+  try {
+    opt.method = parse_tsne_method(method);
+    opt.init = parse_tsne_init(init);
+    LK_INPUT_CHECK(limit >= 0, "--limit must be >= 0, got " << limit);
+    LK_INPUT_CHECK(!(label_column && !labels_path.empty()),
+                   "--labels and --label-column exclude each other");
+    const auto t_read = std::chrono::steady_clock::now();
+    Dataset data = read_csv_matrix(input);
+    std::vector<int> labels;
+    if (label_column) {
+      LK_INPUT_CHECK(data.d >= 2, "--label-column needs at least 2 columns in '" << input << "'");
+      const int d = data.d - 1;
+      std::vector<float> x(static_cast<size_t>(data.n) * d);
+      labels.resize(data.n);
+      for (int i = 0; i < data.n; ++i) {
+        for (int c = 0; c < d; ++c)
+          x[static_cast<size_t>(i) * d + c] = data.x[static_cast<size_t>(i) * data.d + c];
+        const float v = data.x[static_cast<size_t>(i) * data.d + d];
+        LK_INPUT_CHECK(v == std::floor(v), "'" << input << "' row " << i + 1
+                                               << ": the label column holds " << v
+                                               << ", not an integer");
+        labels[i] = static_cast<int>(v);
+      }
+      data.x.swap(x);
+      data.d = d;
+    } else if (!labels_path.empty()) {
+      labels = read_labels(labels_path);
+      LK_INPUT_CHECK(static_cast<int>(labels.size()) == data.n,
+                     "--labels has " << labels.size() << " rows, the input " << data.n);
+    }
+    if (limit > 0 && limit < data.n) {
+      data.n = limit;
+      data.x.resize(static_cast<size_t>(limit) * data.d);
+      if (!labels.empty()) labels.resize(limit);
+    }
+    const double read_s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t_read).count();
+    ensure_directory(out_dir);
+    auto backend = select_backend(parse_device_choice(device), std::cerr);
+    std::cerr << "tsne: " << data.n << " rows x " << data.d << " -> " << opt.dims << "-D\n";
+    const bool tty = ::isatty(STDERR_FILENO);
+    opt.progress = [&](const TsneProgress& p) {
+      if (!p.kl_reported && !(tty && p.iteration % 10 == 0)) return;
+      char line[160];
+      std::snprintf(line, sizeof line, "iteration %d/%d  %.1f s%s", p.iteration, p.iterations,
+                    p.seconds, p.kl_reported ? "  KL " : "");
+      std::string s = line;
+      if (p.kl_reported) s += std::to_string(p.kl);
+      if (tty)
+        std::cerr << "\r" << s << "\033[K" << (p.iteration == p.iterations ? "\n" : "")
+                  << std::flush;
+      else
+        std::cerr << s << "\n";
+    };
+    const TsneResult r = run_tsne(*backend, data.x, data.n, data.d, opt);
+
+    std::vector<std::string> header;
+    std::vector<std::vector<double>> cols(opt.dims, std::vector<double>(data.n));
+    for (int a = 0; a < opt.dims; ++a) header.push_back("y" + std::to_string(a + 1));
+    for (int i = 0; i < data.n; ++i)
+      for (int a = 0; a < opt.dims; ++a)
+        cols[a][i] = r.embedding[static_cast<size_t>(i) * opt.dims + a];
+    if (!labels.empty()) {
+      header.push_back("label");
+      cols.emplace_back(labels.begin(), labels.end());
+    }
+    write_csv(out_dir + "/embedding.csv", header, cols);
+    nlohmann::json result = tsne_result_json(r, opt);
+    result["app"] = "tsne";
+    result["device"] = backend->description();
+    result["input"] = {
+        {"path", input}, {"rows", data.n}, {"columns", data.d}, {"labels", !labels.empty()}};
+    result["timings_s"]["read"] = read_s;
+    write_file_atomic(out_dir + "/result.json",
+                      [&](std::ostream& os) { os << result.dump(2) << "\n"; });
+    std::cerr << "tsne: KL " << r.kl << " (" << r.method << "), " << r.seconds_total << " s; wrote "
+              << out_dir << "/embedding.csv, result.json\n";
+    return 0;
+  } catch (const NoDeviceError& e) {
+    std::cerr << "tsne: " << e.what() << "\n";
+    return 2;
+  } catch (const InputError& e) {
+    std::cerr << "tsne: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "tsne: error: " << e.what() << "\n";
+    return 3;
+  }
+}

@@ -1,0 +1,169 @@
+// End-to-end tests of apps/tsne on the CPU: outputs (embedding.csv with labels, result.json with
+// the KL history, times and parameters), --labels / --label-column / --limit, reproducibility,
+// 3-D, and bad input (one clear error line, nonzero exit, no output file).
+#include <sys/wait.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <sstream>
+#include <string>
+
+#include "latentkit/data.h"
+#include "test_util.h"
+
+namespace fs = std::filesystem;
+
+namespace latentkit {
+namespace {
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+class TsneApp : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::path(::testing::TempDir()) /
+           ("tsne_app_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    // 3 clusters of 40 points in 4-D, the cluster index as the last column.
+    std::mt19937_64 rng(5);
+    std::normal_distribution<double> nd(0, 1);
+    std::ostringstream csv, labels;
+    csv << "a,b,c,d,label\n";
+    labels << "label\n";
+    for (int i = 0; i < 120; ++i) {
+      const int k = i % 3;
+      for (int c = 0; c < 4; ++c) csv << (c == k ? 15.0 : 0.0) + nd(rng) << ",";
+      csv << k << "\n";
+      labels << k << "\n";
+    }
+    data_ = dir_ / "data.csv";
+    std::ofstream(data_) << csv.str();
+    labels_ = dir_ / "labels.csv";
+    std::ofstream(labels_) << labels.str();
+  }
+  void TearDown() override {
+    if (!HasFailure()) fs::remove_all(dir_);
+  }
+
+  int run(const std::string& args, std::string* err = nullptr) {
+    const fs::path e = dir_ / "stderr.txt";
+    const std::string cmd = std::string(LATENTKIT_BIN_DIR) + "/tsne " + args + " > " +
+                            (dir_ / "stdout.txt").string() + " 2> " + e.string() + " < /dev/null";
+    const int status = std::system(cmd.c_str());
+    if (err) *err = slurp(e);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+
+  // Quick settings: perplexity 10 and 500 iterations on 120 points (exact method; the clusters
+  // settle some 150 iterations after the 250 of early exaggeration).
+  std::string quick(const std::string& out) const {
+    return "--device cpu --perplexity 10 --iterations 500 --input " + data_.string() + " --out " +
+           (dir_ / out).string();
+  }
+
+  void expect_failure(const std::string& args, int code, const std::string& words) {
+    std::string err;
+    const fs::path out = dir_ / "fail";
+    fs::remove_all(out);
+    EXPECT_EQ(run(args + " --out " + out.string(), &err), code) << args << "\n" << err;
+    EXPECT_NE(err.find(words), std::string::npos) << "stderr lacks '" << words << "': " << err;
+    // The last line is the error; every line comes from the app or the device announcement.
+    std::istringstream lines(err);
+    for (std::string line; std::getline(lines, line);)
+      EXPECT_TRUE(line.rfind("tsne: ", 0) == 0 || line.rfind("device: ", 0) == 0) << line;
+    EXPECT_FALSE(fs::exists(out / "embedding.csv"));
+    EXPECT_FALSE(fs::exists(out / "result.json"));
+  }
+
+  fs::path dir_, data_, labels_;
+};
+
+TEST_F(TsneApp, WritesLabelledEmbeddingAndResult) {
+  std::string err;
+  ASSERT_EQ(run(quick("out") + " --label-column", &err), 0) << err;
+  const Dataset emb = read_csv_matrix((dir_ / "out" / "embedding.csv").string());
+  ASSERT_EQ(emb.n, 120);
+  ASSERT_EQ(emb.d, 3);  // y1 y2 label
+  for (int i = 0; i < emb.n; ++i) EXPECT_EQ(emb.x[i * 3 + 2], i % 3);
+  // The clusters stay apart: each point's nearest embedded neighbour is in its cluster.
+  int agree = 0;
+  for (int i = 0; i < emb.n; ++i) {
+    int best = -1;
+    double bd = 1e300;
+    for (int j = 0; j < emb.n; ++j) {
+      if (j == i) continue;
+      const double d = std::hypot(emb.x[i * 3] - emb.x[j * 3], emb.x[i * 3 + 1] - emb.x[j * 3 + 1]);
+      if (d < bd) {
+        bd = d;
+        best = j;
+      }
+    }
+    agree += emb.x[best * 3 + 2] == emb.x[i * 3 + 2];
+  }
+  EXPECT_GE(agree, 118);
+  const auto result = nlohmann::json::parse(slurp(dir_ / "out" / "result.json"));
+  EXPECT_EQ(result.at("app"), "tsne");
+  EXPECT_EQ(result.at("method"), "exact");
+  EXPECT_EQ(result.at("input").at("columns"), 4);
+  EXPECT_EQ(result.at("kl_history").size(), 10u);  // every 50 of 500 iterations
+  EXPECT_TRUE(std::isfinite(result.at("kl").get<double>()));
+  for (const char* t : {"read", "affinities", "init", "optimize", "total"})
+    EXPECT_TRUE(result.at("timings_s").contains(t)) << t;
+  EXPECT_EQ(result.at("parameters").at("perplexity"), 10.0);
+  EXPECT_EQ(result.at("parameters").at("init"), "pca");
+}
+
+TEST_F(TsneApp, LabelsFileLimitThreeDimsAndReproducibility) {
+  std::string err;
+  // The label column embedded as data (no --label-column), labels from a file, 3-D, FFT, random.
+  const std::string args =
+      "--device cpu --perplexity 10 --iterations 100 --dims 3 --method fft "
+      "--init random --seed 4 --fft-grid 32 --limit 90 --input " +
+      data_.string() + " --labels " + labels_.string();
+  ASSERT_EQ(run(args + " --out " + (dir_ / "a").string(), &err), 0) << err;
+  ASSERT_EQ(run(args + " --out " + (dir_ / "b").string(), &err), 0) << err;
+  const Dataset a = read_csv_matrix((dir_ / "a" / "embedding.csv").string());
+  EXPECT_EQ(a.n, 90);
+  EXPECT_EQ(a.d, 4);  // y1 y2 y3 label
+  EXPECT_EQ(slurp(dir_ / "a" / "embedding.csv"), slurp(dir_ / "b" / "embedding.csv"));
+  const auto result = nlohmann::json::parse(slurp(dir_ / "a" / "result.json"));
+  EXPECT_EQ(result.at("method"), "fft");
+  EXPECT_EQ(result.at("input").at("columns"), 5);
+  EXPECT_NE(result.at("kl_note").get<std::string>().find("approximate"), std::string::npos);
+}
+
+TEST_F(TsneApp, RejectsBadInput) {
+  const std::string in = " --device cpu --iterations 10 --input ";
+  expect_failure(in + (dir_ / "missing.csv").string(), 1, "missing.csv");
+  std::ofstream(dir_ / "nan.csv") << "1,2\n3,nan\n5,6\n";
+  expect_failure(in + (dir_ / "nan.csv").string(), 1, "nan.csv");
+  expect_failure(in + data_.string() + " --perplexity 200", 1, "--perplexity");
+  expect_failure(in + data_.string() + " --dims 4", 1, "--dims");
+  expect_failure(in + data_.string() + " --method bh", 1, "--method");
+  expect_failure(in + data_.string() + " --init spectral", 1, "--init");
+  std::ofstream(dir_ / "frac.csv") << "1,2,0.5\n3,4,1\n5,6,0\n";
+  expect_failure(in + (dir_ / "frac.csv").string() + " --label-column --perplexity 1", 1,
+                 "not an integer");
+  std::ofstream(dir_ / "short_labels.csv") << "1\n2\n";
+  expect_failure(in + data_.string() + " --labels " + (dir_ / "short_labels.csv").string(), 1,
+                 "--labels");
+  expect_failure(in + data_.string() + " --label-column --labels " + labels_.string(), 1,
+                 "exclude");
+  std::ofstream(dir_ / "same.csv") << "1,2\n1,2\n1,2\n1,2\n";
+  expect_failure(in + (dir_ / "same.csv").string() + " --perplexity 2", 1, "identical");
+  expect_failure(in + data_.string() + " --iterations many", 2, "--iterations");
+}
+
+}  // namespace
+}  // namespace latentkit
