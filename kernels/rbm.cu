@@ -58,7 +58,8 @@ __global__ void gibbs_epilogue_kernel(float* __restrict__ P, const float* __rest
   }
 }
 
-// Fused SGD-momentum update. G holds V0^T P0 / rows - Vn^T Pn / chains ([nv, nh]).
+// Fused SGD-momentum update. G holds (V0^T P0 - Vn^T Pn) / rows ([nv, nh]; both statistics over
+// rows, scikit-learn's scaling: see ref::rbm_update).
 // Thread items [0, nv*nh): W; [nv*nh, +nv): b (column sums of V0 and Vn); then c (of P0, Pn).
 __global__ void update_kernel(const float* __restrict__ G, const float* __restrict__ V0,
                               const float* __restrict__ P0, int rows, const float* __restrict__ Vn,
@@ -78,7 +79,7 @@ __global__ void update_kernel(const float* __restrict__ G, const float* __restri
       W[idx] += vel;
       continue;
     }
-    // A bias: mean of one column over the data rows minus its mean over the chains.
+    // A bias: (column sum over the data rows - column sum over the chains) / rows.
     const bool visible = idx < nw + nv;
     const int col = static_cast<int>(visible ? idx - nw : idx - nw - nv);
     const int width = visible ? nv : nh;
@@ -87,7 +88,7 @@ __global__ void update_kernel(const float* __restrict__ G, const float* __restri
     float pos_sum = 0.f, neg_sum = 0.f;
     for (int r = 0; r < rows; ++r) pos_sum += __ldg(pos + static_cast<size_t>(r) * width + col);
     for (int r = 0; r < chains; ++r) neg_sum += __ldg(neg + static_cast<size_t>(r) * width + col);
-    const float grad = pos_sum / rows - neg_sum / chains;
+    const float grad = (pos_sum - neg_sum) / rows;
     float* param = visible ? b : c;
     float* velocity = visible ? vel_b : vel_c;
     const float vel = fmaf(momentum, velocity[col], lr * grad);
@@ -227,7 +228,8 @@ void rbm_update(const float* V0, const float* P0, int rows, const float* Vn, con
   // Row-major G[nv, nh] = alpha X^T Y (+ beta G) with X[count, nv], Y[count, nh]  <=>
   // column-major G^T[nh, nv] = alpha Y^T X: A = Y (column-major Y^T[nh, count], ld nh, op N),
   // B = X read transposed (column-major X^T[nv, count], ld nv, op T); m = nh, n = nv, k = count.
-  const float pos_scale = 1.f / rows, neg_scale = -1.f / chains, zero = 0.f, one = 1.f;
+  // Both statistics are divided by rows (scikit-learn's scaling, see ref::rbm_update).
+  const float pos_scale = 1.f / rows, neg_scale = -1.f / rows, zero = 0.f, one = 1.f;
   LK_CUBLAS_CHECK(cublasSgemm(blas, CUBLAS_OP_N, CUBLAS_OP_T, nh, nv, rows, &pos_scale, P0, nh, V0,
                               nv, &zero, grad_scratch, nh));
   LK_CUBLAS_CHECK(cublasSgemm(blas, CUBLAS_OP_N, CUBLAS_OP_T, nh, nv, chains, &neg_scale, Pn, nh,

@@ -26,8 +26,10 @@ namespace {
 
 __global__ void shuffle_keys_kernel(uint64_t* __restrict__ keys, int n, uint64_t seed,
                                     uint32_t epoch) {
-  const int stride = gridDim.x * blockDim.x;
-  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
+  // 64-bit index: i + stride (up to 2^21) would overflow int for n near INT_MAX.
+  const long long stride = static_cast<long long>(gridDim.x) * blockDim.x;
+  for (long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+       i += stride) {
     const uint32_t hi =
         philox_block(seed, RngStream::Shuffle, epoch, static_cast<uint64_t>(i)).v[0];
     keys[i] = (static_cast<uint64_t>(hi) << 32) | static_cast<uint64_t>(static_cast<uint32_t>(i));
@@ -36,8 +38,9 @@ __global__ void shuffle_keys_kernel(uint64_t* __restrict__ keys, int n, uint64_t
 
 __global__ void keys_to_perm_kernel(const uint64_t* __restrict__ keys, int n,
                                     int32_t* __restrict__ perm) {
-  const int stride = gridDim.x * blockDim.x;
-  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
+  const long long stride = static_cast<long long>(gridDim.x) * blockDim.x;
+  for (long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+       i += stride) {
     perm[i] = static_cast<int32_t>(keys[i] & 0xffffffffull);
   }
 }

@@ -234,7 +234,9 @@ TEST(RbmRef, PseudoLikelihoodIsNvTimesLogConditional) {
 
 TEST(RbmRef, UpdateIsTheFreeEnergyGradientWithMomentumAndDecay) {
   // With lr = 1, zero velocity, momentum 0 and decay 0, the update is
-  //   dtheta = mean_rows d(-F(V0))/dtheta - mean_chains d(-F(Vn))/dtheta
+  //   dtheta = (sum_rows d(-F(V0))/dtheta - sum_chains d(-F(Vn))/dtheta) / rows
+  // (both sums over rows: scikit-learn's scaling; rows != chains here, so dividing the negative
+  // statistic by chains instead fails)
   // (P0 = p(h | V0), Pn = p(h | Vn)); checked by central differences of ref::rbm_free_energy.
   LK_SEEDED_RNG(rng);
   const int nv = 5, nh = 3, rows = 4, chains = 3;
@@ -251,7 +253,7 @@ TEST(RbmRef, UpdateIsTheFreeEnergyGradientWithMomentumAndDecay) {
   ref::RbmUpdateConfig cfg{1.f, 0.f, 0.f};
   ref::rbm_update(V0.data(), P0.data(), rows, Vn.data(), Pn.data(), chains, nv, nh, cfg, W.data(),
                   b.data(), c.data(), vW.data(), vb.data(), vc.data());
-  // objective(theta) = -mean F(V0) + mean F(Vn), in float64 from float parameters.
+  // objective(theta) = (-sum F(V0) + sum F(Vn)) / rows, in float64 from float parameters.
   const auto objective = [&](const std::vector<float>& w, const std::vector<float>& bb,
                              const std::vector<float>& cc) {
     std::vector<double> f0(rows), fn(chains);
@@ -261,7 +263,7 @@ TEST(RbmRef, UpdateIsTheFreeEnergyGradientWithMomentumAndDecay) {
                          nullptr);
     double s = 0.0;
     for (double x : f0) s -= x / rows;
-    for (double x : fn) s += x / chains;
+    for (double x : fn) s += x / rows;
     return s;
   };
   // Step 2^-7: exactly representable, so theta +- h are exact in float; central-difference error

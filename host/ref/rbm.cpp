@@ -101,9 +101,10 @@ void rbm_update(const float* V0, const float* P0, int rows, const float* Vn, con
            "rbm_update: null pointer");
   const size_t nw = static_cast<size_t>(nv) * nh;
   std::vector<double> g(nw, 0.0), gb(nv, 0.0), gc(nh, 0.0);
-  // g += sign / count * X^T Y, row by row (i-k-j: the inner loop runs along a row of Y and of g).
+  // g += sign / rows * X^T Y, row by row (i-k-j: the inner loop runs along a row of Y and of g).
+  // Both statistics are divided by rows (scikit-learn's scaling, see the header).
   const auto accumulate = [&](const float* X, const float* Y, int count, double sign) {
-    const double scale = sign / count;
+    const double scale = sign / rows;
     for (int r = 0; r < count; ++r) {
       const float* x = X + static_cast<size_t>(r) * nv;
       const float* y = Y + static_cast<size_t>(r) * nh;

@@ -9,7 +9,8 @@
 //   CD-k: Hc = sample p(h | V0)   (chains start at the data, one per minibatch row)
 //   PCD-k: Hc = the persistent hidden state, `batch` chains, starting at h = 0 (as scikit-learn)
 //   k times: Vn = sample p(v | Hc);  Pn = p(h | Vn);  Hc = sample(Pn)
-//   update with (V0, P0) and (Vn, Pn): ref::rbm_update (SGD with momentum, weight decay on W).
+//   update with (V0, P0) and (Vn, Pn): ref::rbm_update (SGD with momentum, weight decay on W;
+//   both statistics divided by rows, as scikit-learn, also on a short last PCD minibatch).
 // With pcd = true, k = 1, momentum = 0 and weight_decay = 0 this is scikit-learn's
 // BernoulliRBM.fit step. Every half-step uses a fresh Philox offset (a counter kept in the state).
 #pragma once

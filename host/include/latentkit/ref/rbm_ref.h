@@ -35,12 +35,15 @@ void rbm_visible_step(const float* H, const float* W, const float* b, int n, int
 
 // SGD with momentum on the log-likelihood (ascent), scikit-learn's update when momentum = 0 and
 // weight_decay = 0:
-//   gW = V0^T P0 / rows - Vn^T Pn / chains - weight_decay * W   (no decay on the biases)
-//   gb = mean_rows(V0) - mean_chains(Vn);   gc = mean_rows(P0) - mean_chains(Pn)
+//   gW = (V0^T P0 - Vn^T Pn) / rows - weight_decay * W      (no decay on the biases)
+//   gb = (sum_rows(V0) - sum_chains(Vn)) / rows;   gc = (sum_rows(P0) - sum_chains(Pn)) / rows
 //   vel = momentum * vel + lr * g;   param += vel          (for W, b and c alike)
 // V0 [rows, nv] data, P0 [rows, nh] = p(h | V0); Vn [chains, nv] the chains' visible samples,
-// Pn [chains, nh] = p(h | Vn). (scikit-learn divides both statistics by the minibatch size; they
-// differ only on a short last minibatch, where each statistic here stays a mean.)
+// Pn [chains, nh] = p(h | Vn). Both statistics are divided by `rows`, the minibatch size, exactly
+// as scikit-learn's BernoulliRBM._fit (lr / v_pos.shape[0] times the positive minus the negative
+// sums, its persistent chains h_samples_ having batch_size rows). With rows == chains (CD-k, and
+// every full PCD minibatch) both are means; on a short last PCD minibatch (rows < chains) the
+// negative statistic weighs chains / rows times its mean, as in scikit-learn.
 struct RbmUpdateConfig {
   float lr = 0.01f;
   float momentum = 0.0f;
