@@ -258,41 +258,39 @@ void bench_shape(const Shape& sh, const lk::bench::BenchOptions& opt, const lk::
   report.add(pb);
 }
 
+int bench_main(const lk::bench::BenchOptions& opt) {
+  if (!lk::bench::gpu_present_or_skip()) return 0;
+
+  LK_CUDA_CHECK(cudaSetDevice(0));
+  lk::cuda::Stream stream;
+  lk::cuda::CublasHandle blas(stream.get());
+  lk::bench::Report report = lk::bench::start_report("bench_dense", opt.smoke, stream.get());
+  const lk::bench::Peaks& peaks = report.peaks();
+
+  std::vector<Shape> shapes = {
+      {"seed enc 1", 32, 3, 128, Activation::ReLU},
+      {"seed enc 2", 32, 128, 128, Activation::ReLU},
+      {"seed dec out", 32, 128, 3, Activation::ReLU},
+      {"large", opt.smoke ? 1031 : 65536, 256, 256, Activation::ReLU},
+  };
+  for (const auto& sh : shapes) bench_shape(sh, opt, peaks, report, stream.get(), blas.get());
+  report.note(
+      "Paths: custom = blas nullptr (latentkit kernel at every size); handle = cuBLAS "
+      "handle + dz scratch, the launcher dispatches to cuBLAS at >= " +
+      std::to_string(lk::cuda::kDenseCublasMinMacs) +
+      " multiply-adds (kDenseCublasMinMacs). The peer is cuBLAS SGEMM without bias or "
+      "activation. Every row was validated against latentkit::ref before timing.");
+  report.finish(opt);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  return lk::bench::run_main([&]() -> int {
-    lk::bench::BenchOptions opt;
-    const int rc = lk::bench::parse_args(
-        argc, argv,
-        "bench_dense: latentkit dense forward/backward (custom kernel and cuBLAS dispatch) vs "
-        "cuBLAS SGEMM, at the seed VAE's shapes and a large one. Validates against the CPU "
-        "reference first.",
-        opt);
-    if (rc >= 0) return rc;
-    if (!lk::bench::gpu_present_or_skip()) return 0;
-
-    LK_CUDA_CHECK(cudaSetDevice(0));
-    const auto header = lk::bench::make_header("bench_dense", opt.smoke);
-    std::printf("%s\n", header.line().c_str());
-    lk::cuda::Stream stream;
-    lk::cuda::CublasHandle blas(stream.get());
-    const auto peaks = lk::bench::measure_peaks(opt.smoke, stream.get());
-    lk::bench::Report report(header, peaks);
-
-    std::vector<Shape> shapes = {
-        {"seed enc 1", 32, 3, 128, Activation::ReLU},
-        {"seed enc 2", 32, 128, 128, Activation::ReLU},
-        {"seed dec out", 32, 128, 3, Activation::ReLU},
-        {"large", opt.smoke ? 1031 : 65536, 256, 256, Activation::ReLU},
-    };
-    for (const auto& sh : shapes) bench_shape(sh, opt, peaks, report, stream.get(), blas.get());
-    report.note("Paths: custom = blas nullptr (latentkit kernel at every size); handle = cuBLAS "
-                "handle + dz scratch, the launcher dispatches to cuBLAS at >= " +
-                std::to_string(lk::cuda::kDenseCublasMinMacs) +
-                " multiply-adds (kDenseCublasMinMacs). The peer is cuBLAS SGEMM without bias or "
-                "activation. Every row was validated against latentkit::ref before timing.");
-    report.finish(opt);
-    return 0;
-  });
+  return lk::bench::run_bench(
+      argc, argv,
+      "bench_dense: latentkit dense forward/backward (custom kernel and cuBLAS dispatch) vs "
+      "cuBLAS SGEMM, at the seed VAE's shapes and a large one. Validates against the CPU "
+      "reference first.",
+      {}, bench_main);
 }

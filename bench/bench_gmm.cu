@@ -328,12 +328,10 @@ int bench_main(const lk::bench::BenchOptions& opt, const Extra& ex) {
   if (ex.cpu_only) return cpu_only(opt);
   if (!lk::bench::gpu_present_or_skip()) return 0;
   LK_CUDA_CHECK(cudaSetDevice(0));
-  const auto header = lk::bench::make_header("bench_gmm", opt.smoke);
-  std::printf("%s\n", header.line().c_str());
   lk::cuda::Stream stream;
-  const auto peaks = lk::bench::measure_peaks(opt.smoke, stream.get());
+  lk::bench::Report report = lk::bench::start_report("bench_gmm", opt.smoke, stream.get());
+  const lk::bench::Peaks& peaks = report.peaks();
   const double exp_per_s = measure_exp_per_second(opt, stream.get());
-  lk::bench::Report report(header, peaks);
   std::vector<Case> cases = {seed_case(opt.smoke)};
   if (opt.smoke) {
     cases.push_back({"large", 4099, 8, 4, 4, false, 3});
@@ -345,14 +343,7 @@ int bench_main(const lk::bench::BenchOptions& opt, const Extra& ex) {
   for (size_t i = 0; i < cases.size(); ++i) {
     BenchResult r = bench_case(cases[i], opt, peaks, exp_per_s, stream.get());
     if (i == 0 && !ex.peer_json.empty()) {
-      std::ifstream in(ex.peer_json);
-      LK_INPUT_CHECK(in, "cannot read --peer-json '" << ex.peer_json << "'");
-      nlohmann::json pj;
-      try {
-        in >> pj;
-      } catch (const std::exception& e) {
-        throw lk::InputError("--peer-json '" + ex.peer_json + "' is not JSON: " + e.what());
-      }
+      const nlohmann::json pj = lk::bench::read_peer_json(ex.peer_json);
       BenchResult peer;
       peer.name = "scikit-learn " + pj.value("sklearn_version", std::string("?")) +
                   " GaussianMixture, same data, K " + std::to_string(pj.value("k_min", 0)) + ".." +
@@ -383,23 +374,19 @@ int bench_main(const lk::bench::BenchOptions& opt, const Extra& ex) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return lk::bench::run_main([&]() -> int {
-    lk::bench::BenchOptions opt;
-    Extra ex;
-    const int rc = lk::bench::parse_args(
-        argc, argv,
-        "bench_gmm: batched GMM-EM on the device: K = 5..15 x 100 iterations on 10000 x 3 (the "
-        "seed case) and 1,000,000 x 32 with K = 64 (diag, full). Validates against the CPU "
-        "reference first.",
-        opt, [&](CLI::App& app) {
-          app.add_option("--peer-json", ex.peer_json,
-                         "JSON written by bench/peers/gmm_sklearn.py --json: report the ratio");
-          app.add_option("--write-data", ex.write_data,
-                         "write the seed case's data as CSV (for the peer) and exit");
-          app.add_flag("--cpu-only", ex.cpu_only,
-                       "time the CPU reference on the seed case (works without a GPU)");
-        });
-    if (rc >= 0) return rc;
-    return bench_main(opt, ex);
-  });
+  Extra ex;
+  return lk::bench::run_bench(
+      argc, argv,
+      "bench_gmm: batched GMM-EM on the device: K = 5..15 x 100 iterations on 10000 x 3 (the "
+      "seed case) and 1,000,000 x 32 with K = 64 (diag, full). Validates against the CPU "
+      "reference first.",
+      [&](CLI::App& app) {
+        app.add_option("--peer-json", ex.peer_json,
+                       "JSON written by bench/peers/gmm_sklearn.py --json: report the ratio");
+        app.add_option("--write-data", ex.write_data,
+                       "write the seed case's data as CSV (for the peer) and exit");
+        app.add_flag("--cpu-only", ex.cpu_only,
+                     "time the CPU reference on the seed case (works without a GPU)");
+      },
+      [&](const lk::bench::BenchOptions& opt) { return bench_main(opt, ex); });
 }

@@ -342,11 +342,9 @@ int bench_main(const lk::bench::BenchOptions& opt, const Extra& ex) {
   }
 
   LK_CUDA_CHECK(cudaSetDevice(0));
-  const auto header = lk::bench::make_header("bench_vae", opt.smoke);
-  std::printf("%s\n", header.line().c_str());
   lk::cuda::Stream bench_stream;
-  const auto peaks = lk::bench::measure_peaks(opt.smoke, bench_stream.get());
-  lk::bench::Report report(header, peaks);
+  lk::bench::Report report = lk::bench::start_report("bench_vae", opt.smoke, bench_stream.get());
+  const lk::bench::Peaks& peaks = report.peaks();
   auto gpu = lk::make_cuda_backend(0);
   std::printf("backend: %s\n", gpu->description().c_str());
 
@@ -381,14 +379,7 @@ int bench_main(const lk::bench::BenchOptions& opt, const Extra& ex) {
 
   // peer
   if (!ex.peer_json.empty()) {
-    std::ifstream in(ex.peer_json);
-    LK_INPUT_CHECK(in, "cannot read --peer-json '" << ex.peer_json << "'");
-    nlohmann::json pj;
-    try {
-      in >> pj;
-    } catch (const std::exception& e) {
-      throw lk::InputError("--peer-json '" + ex.peer_json + "' is not JSON: " + e.what());
-    }
+    const nlohmann::json pj = lk::bench::read_peer_json(ex.peer_json);
     BenchResult peer;
     peer.name = "PyTorch peer: " + pj.value("name", std::string("vae_torch")) + " on " +
                 pj.value("device", std::string("?")) + " (torch " +
@@ -425,21 +416,17 @@ int bench_main(const lk::bench::BenchOptions& opt, const Extra& ex) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return lk::bench::run_main([&]() -> int {
-    lk::bench::BenchOptions opt;
-    Extra ex;
-    const int rc = lk::bench::parse_args(
-        argc, argv,
-        "bench_vae: one seed-configuration VAE training step and the whole seed training run "
-        "(100 epochs, 31,300 steps) on the CUDA backend, validated against the CPU backend; "
-        "optionally compared with the PyTorch peer (bench/peers/vae_torch.py --json).",
-        opt, [&](CLI::App& app) {
-          app.add_option("--peer-json", ex.peer_json,
-                         "JSON written by bench/peers/vae_torch.py --json: report the ratio");
-          app.add_flag("--cpu-only", ex.cpu_only,
-                       "only the CPU backend's epoch (works without a GPU)");
-        });
-    if (rc >= 0) return rc;
-    return bench_main(opt, ex);
-  });
+  Extra ex;
+  return lk::bench::run_bench(
+      argc, argv,
+      "bench_vae: one seed-configuration VAE training step and the whole seed training run "
+      "(100 epochs, 31,300 steps) on the CUDA backend, validated against the CPU backend; "
+      "optionally compared with the PyTorch peer (bench/peers/vae_torch.py --json).",
+      [&](CLI::App& app) {
+        app.add_option("--peer-json", ex.peer_json,
+                       "JSON written by bench/peers/vae_torch.py --json: report the ratio");
+        app.add_flag("--cpu-only", ex.cpu_only,
+                     "only the CPU backend's epoch (works without a GPU)");
+      },
+      [&](const lk::bench::BenchOptions& opt) { return bench_main(opt, ex); });
 }

@@ -420,6 +420,25 @@ void Report::finish(const BenchOptions& opt) const {
   }
 }
 
+Report start_report(const std::string& bench_name, bool smoke, cudaStream_t stream) {
+  RunHeader header = make_header(bench_name, smoke);
+  std::printf("%s\n", header.line().c_str());
+  const Peaks peaks = measure_peaks(smoke, stream);
+  return Report(std::move(header), peaks);
+}
+
+nlohmann::json read_peer_json(const std::string& path) {
+  std::ifstream in(path);
+  LK_INPUT_CHECK(in, "cannot read --peer-json '" << path << "'");
+  nlohmann::json j;
+  try {
+    in >> j;
+  } catch (const std::exception& e) {
+    throw InputError("--peer-json '" + path + "' is not JSON: " + e.what());
+  }
+  return j;
+}
+
 int run_main(const std::function<int()>& body) {
   try {
     return body();
@@ -427,6 +446,17 @@ int run_main(const std::function<int()>& body) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;
   }
+}
+
+int run_bench(int argc, char** argv, const std::string& description,
+              const std::function<void(CLI::App&)>& extra,
+              const std::function<int(const BenchOptions&)>& body) {
+  return run_main([&]() -> int {
+    BenchOptions opt;
+    const int rc = parse_args(argc, argv, description, opt, extra);
+    if (rc >= 0) return rc;
+    return body(opt);
+  });
 }
 
 }  // namespace latentkit::bench

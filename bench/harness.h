@@ -10,7 +10,8 @@
 //  - BenchResult / summarize(): median, min, max, noise, GFLOP/s, GB/s and % of those peaks from
 //    the flops and bytes each bench declares per call (its napkin math sits beside the numbers);
 //  - Report: a header line (device, compute capability, driver/runtime, date, git commit), the
-//    markdown table on stdout, and --json / --markdown files.
+//    markdown table on stdout, and --json / --markdown files; start_report() opens a GPU bench's;
+//  - read_peer_json(): the figures a peer script (bench/peers/*.py --json) wrote, for --peer-json.
 //    Without a device the header says device "none"; rows measured on the CPU say so in their name.
 // The harness has no test of its own: every bench runs as a `--smoke` CTest (label `gpu`), and
 // every bench validates its kernels against latentkit::ref before it times anything.
@@ -21,6 +22,7 @@
 #include <cstddef>
 #include <functional>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>
@@ -131,6 +133,7 @@ class Report {
  public:
   Report(RunHeader header, Peaks peaks) : header_(std::move(header)), peaks_(peaks) {}
   void add(BenchResult r) { results_.push_back(std::move(r)); }
+  const Peaks& peaks() const { return peaks_; }
   std::vector<BenchResult>& results() { return results_; }
   // A free-form line printed under the table and kept in the JSON's "notes".
   void note(const std::string& line) { notes_.push_back(line); }
@@ -146,8 +149,26 @@ class Report {
   std::vector<std::string> notes_;
 };
 
+// The opening of every GPU bench, after gpu_present_or_skip() and cudaSetDevice(): prints the
+// header line (make_header), measures the peaks on `stream` and returns the report to fill.
+Report start_report(const std::string& bench_name, bool smoke, cudaStream_t stream);
+
+// The JSON file a peer script wrote (--peer-json FILE). Throws InputError when it cannot be read
+// or is not JSON.
+nlohmann::json read_peer_json(const std::string& path);
+
 // Runs body() and turns latentkit errors into a message and exit code 1 (validation failures
 // throw latentkit::Error too). Keeps every bench's main() to a few lines.
 int run_main(const std::function<int()>& body);
+
+// A bench's whole main(): inside run_main, parse_args (the common flags plus what `extra` adds;
+// --help and bad flags return their exit code), then body(options).
+//   int main(int argc, char** argv) {
+//     return lk::bench::run_bench(argc, argv, "bench_x: ...", {},
+//                                 [&](const lk::bench::BenchOptions& opt) { ...; return 0; });
+//   }
+int run_bench(int argc, char** argv, const std::string& description,
+              const std::function<void(CLI::App&)>& extra,
+              const std::function<int(const BenchOptions&)>& body);
 
 }  // namespace latentkit::bench

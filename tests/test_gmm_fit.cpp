@@ -1,18 +1,15 @@
 // End-to-end tests of apps/gmm_fit on the CPU: the table, result.json and labels.csv for a known
 // mixture (BIC finds its K, labels agree with the truth), reproducibility, and bad input (one
-// clear line, nonzero exit, no output written).
-#include <sys/wait.h>
-#include <unistd.h>
-
+// clear line, nonzero exit, an existing output directory untouched).
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 
+#include "app_test_util.h"
 #include "latentkit/data.h"
 #include "latentkit/gmm.h"
 #include "test_util.h"
@@ -22,41 +19,12 @@ namespace fs = std::filesystem;
 namespace latentkit {
 namespace {
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using test::AppRun;
+using test::slurp;
 
-class GmmFitApp : public ::testing::Test {
+class GmmFitApp : public test::AppTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) /
-           ("gmm_fit_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override {
-    if (!HasFailure()) fs::remove_all(dir_);
-  }
-
-  struct Run {
-    int code = -1;
-    std::string out, err;
-  };
-  Run run(const std::string& args) {
-    const std::string cmd = std::string(LATENTKIT_BIN_DIR) + "/gmm_fit " + args + " > " +
-                            (dir_ / "stdout.txt").string() + " 2> " +
-                            (dir_ / "stderr.txt").string() + " < /dev/null";
-    const int status = std::system(cmd.c_str());
-    Run r;
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    r.out = slurp(dir_ / "stdout.txt");
-    r.err = slurp(dir_ / "stderr.txt");
-    return r;
-  }
+  GmmFitApp() : AppTest("gmm_fit") {}
 
   // Three separated 2-D blobs (the truth's labels are returned), written as CSV with a header.
   fs::path blobs_csv(int n, uint64_t seed, std::vector<int32_t>* labels) {
@@ -76,30 +44,8 @@ class GmmFitApp : public ::testing::Test {
       std::snprintf(buf, sizeof buf, "%.9g,%.9g\n", x[2 * i], x[2 * i + 1]);
       os << buf;
     }
-    return write("blobs.csv", os.str());
+    return write_file("blobs.csv", os.str());
   }
-  fs::path write(const std::string& name, const std::string& text) {
-    std::ofstream(dir_ / name) << text;
-    return dir_ / name;
-  }
-
-  void expect_clean_failure(const std::string& args, int code, const std::string& words) {
-    const fs::path out = dir_ / "fail_out";
-    const Run r = run(args + " --out " + out.string());
-    EXPECT_EQ(r.code, code) << args << "\n" << r.err;
-    size_t lines = 0;
-    std::istringstream in(r.err);
-    for (std::string line; std::getline(in, line);) {
-      if (line.rfind("device: ", 0) == 0) continue;
-      ++lines;
-      EXPECT_EQ(line.rfind("gmm_fit: ", 0), 0u) << line;
-    }
-    EXPECT_EQ(lines, 1u) << r.err;
-    EXPECT_NE(r.err.find(words), std::string::npos) << "stderr lacks '" << words << "': " << r.err;
-    EXPECT_FALSE(fs::exists(out)) << "output written on failure";
-  }
-
-  fs::path dir_;
 };
 
 TEST_F(GmmFitApp, FitsTableJsonAndLabels) {
@@ -110,8 +56,8 @@ TEST_F(GmmFitApp, FitsTableJsonAndLabels) {
   const fs::path out = dir_ / "out";
   const std::string args = "--device cpu --input " + csv.string() +
                            " --k-min 1 --k-max 5 --n-init 2 --out " + out.string();
-  const Run r = run(args);
-  ASSERT_EQ(r.code, 0) << r.err;
+  const AppRun r = run(args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("log-likelihood"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("chosen K (BIC): 3\n"), std::string::npos) << r.out;
   const nlohmann::json j = nlohmann::json::parse(slurp(out / "result.json"));
@@ -144,7 +90,7 @@ TEST_F(GmmFitApp, FitsTableJsonAndLabels) {
   const fs::path out2 = dir_ / "out2";
   ASSERT_EQ(run("--device cpu --input " + csv.string() + " --k-min 1 --k-max 5 --n-init 2 --out " +
                 out2.string())
-                .code,
+                .exit_code,
             0);
   nlohmann::json a = j, b = nlohmann::json::parse(slurp(out2 / "result.json"));
   a.erase("fit_seconds");
@@ -154,14 +100,14 @@ TEST_F(GmmFitApp, FitsTableJsonAndLabels) {
 }
 
 TEST_F(GmmFitApp, BadInputFailsCleanly) {
-  const fs::path ok = write("ok.csv", "1,2\n3,4\n5,6\n");
+  const fs::path ok = write_file("ok.csv", "1,2\n3,4\n5,6\n");
   expect_clean_failure("--device cpu --input " + ok.string() + " --k-min 1 --k-max 4", 1,
                        "exceeds the number of samples");
-  const fs::path nan = write("nan.csv", "1,2\n3,nan\n5,6\n");
+  const fs::path nan = write_file("nan.csv", "1,2\n3,nan\n5,6\n");
   expect_clean_failure("--device cpu --input " + nan.string() + " --k-min 1 --k-max 2", 1,
                        "nan.csv");
   expect_clean_failure("--device cpu --input " + (dir_ / "missing.csv").string(), 1, "missing.csv");
-  const fs::path empty = write("empty.csv", "");
+  const fs::path empty = write_file("empty.csv", "");
   expect_clean_failure("--device cpu --input " + empty.string(), 1, "empty.csv");
   expect_clean_failure("--device cpu --input " + ok.string() + " --k-min 3 --k-max 2", 1,
                        "K range");
@@ -170,10 +116,10 @@ TEST_F(GmmFitApp, BadInputFailsCleanly) {
   expect_clean_failure("--device cpu --input " + ok.string() + " --k-max x", 2, "--k-max");
   expect_clean_failure("--device cpu", 2, "--input");
   // A zero-variance column is not an error: reg_covar keeps the fit finite.
-  const fs::path flat = write("flat.csv", "1,7\n2,7\n3,7\n4,7\n5,7\n6,7\n");
-  const Run r = run("--device cpu --input " + flat.string() + " --k-min 1 --k-max 2 --out " +
-                    (dir_ / "flat_out").string());
-  EXPECT_EQ(r.code, 0) << r.err;
+  const fs::path flat = write_file("flat.csv", "1,7\n2,7\n3,7\n4,7\n5,7\n6,7\n");
+  const AppRun r = run("--device cpu --input " + flat.string() + " --k-min 1 --k-max 2 --out " +
+                       (dir_ / "flat_out").string());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out.find("nan"), std::string::npos) << r.out;
 }
 

@@ -1,18 +1,15 @@
 // End-to-end tests of apps/mmd and apps/kmeans on the CPU: outputs (result.json, labels.csv),
 // the values against the library, reproducibility, and bad input (mismatched columns, NaN, empty
 // or missing files, impossible flags): one clear line, nonzero exit, nothing half-written.
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
 #include <string>
 
+#include "app_test_util.h"
 #include "latentkit/data.h"
 #include "test_util.h"
 
@@ -21,37 +18,13 @@ namespace fs = std::filesystem;
 namespace latentkit {
 namespace {
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using test::AppRun;
+using test::slurp;
 
-class PairwiseApps : public ::testing::Test {
+// Runs both apps: every run() and expect_clean_failure() names the app.
+class PairwiseApps : public test::AppTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) /
-           ("pairwise_apps_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override {
-    if (!HasFailure()) fs::remove_all(dir_);
-  }
-
-  struct Run {
-    int code;
-    std::string out, err;
-  };
-  Run run(const std::string& app, const std::string& args) {
-    const fs::path o = dir_ / "stdout.txt", e = dir_ / "stderr.txt";
-    const std::string cmd = std::string(LATENTKIT_BIN_DIR) + "/" + app + " " + args + " > " +
-                            o.string() + " 2> " + e.string() + " < /dev/null";
-    const int status = std::system(cmd.c_str());
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), slurp(o), slurp(e)};
-  }
+  PairwiseApps() : AppTest("mmd") {}
 
   // n x d normal points shifted by `shift`, as CSV (with a header when asked).
   fs::path normal_csv(const std::string& name, int n, int d, double shift, uint64_t seed,
@@ -67,55 +40,22 @@ class PairwiseApps : public ::testing::Test {
       for (int j = 0; j < d; ++j) os << (j ? "," : "") << g(rng) + shift;
       os << "\n";
     }
-    return write(name, os.str());
+    return write_file(name, os.str());
   }
-  fs::path write(const std::string& name, const std::string& text) {
-    const fs::path p = dir_ / name;
-    std::ofstream(p) << text;
-    return p;
-  }
-
-  // Nonzero exit `code`, one line on stderr (besides the device line) naming the problem, and the
-  // output directory untouched (a sentinel survives, nothing else appears).
-  void expect_clean_failure(const std::string& app, const std::string& args, int code,
-                            const std::string& words) {
-    const fs::path out = dir_ / "out_fail";
-    fs::create_directories(out);
-    std::ofstream(out / "sentinel.txt") << "keep me";
-    const Run r = run(app, args + " --out " + out.string());
-    EXPECT_EQ(r.code, code) << args << "\nstderr: " << r.err;
-    size_t lines = 0;
-    std::istringstream in(r.err);
-    for (std::string line; std::getline(in, line);) {
-      if (line.rfind("device: ", 0) == 0) continue;
-      ++lines;
-      EXPECT_EQ(line.rfind(app + ": ", 0), 0u) << line;
-    }
-    EXPECT_EQ(lines, 1u) << r.err;
-    EXPECT_NE(r.err.find(words), std::string::npos) << "stderr lacks '" << words << "': " << r.err;
-    size_t entries = 0;
-    for (auto& e : fs::directory_iterator(out)) {
-      ++entries;
-      EXPECT_EQ(e.path().filename(), "sentinel.txt");
-    }
-    EXPECT_EQ(entries, 1u);
-  }
-
-  fs::path dir_;
 };
 
 TEST_F(PairwiseApps, MmdWritesResultAndSeparatesDistributions) {
   const auto a = normal_csv("a.csv", 300, 3, 0.0, 1, true);
   const auto b = normal_csv("b.csv", 250, 3, 0.0, 2);
   const auto c = normal_csv("c.csv", 250, 3, 1.0, 3);
-  const Run same =
+  const AppRun same =
       run("mmd", "--device cpu --x " + a.string() + " --y " + b.string() +
                      " --permutations 99 --unbiased --out " + (dir_ / "same").string());
-  ASSERT_EQ(same.code, 0) << same.err;
-  const Run diff =
+  ASSERT_EQ(same.exit_code, 0) << same.err;
+  const AppRun diff =
       run("mmd", "--device cpu --x " + a.string() + " --y " + c.string() +
                      " --permutations 99 --unbiased --out " + (dir_ / "diff").string());
-  ASSERT_EQ(diff.code, 0) << diff.err;
+  ASSERT_EQ(diff.exit_code, 0) << diff.err;
   const auto js = nlohmann::json::parse(slurp(dir_ / "same/result.json"));
   const auto jd = nlohmann::json::parse(slurp(dir_ / "diff/result.json"));
   for (const char* key : {"mmd2", "p_value", "kernel", "bandwidths", "estimator"})
@@ -131,7 +71,7 @@ TEST_F(PairwiseApps, MmdWritesResultAndSeparatesDistributions) {
   // Reproducible: same flags, same result file apart from the timing.
   ASSERT_EQ(run("mmd", "--device cpu --x " + a.string() + " --y " + c.string() +
                            " --permutations 99 --unbiased --out " + (dir_ / "again").string())
-                .code,
+                .exit_code,
             0);
   auto j2 = nlohmann::json::parse(slurp(dir_ / "again/result.json"));
   auto j1 = jd;
@@ -143,10 +83,10 @@ TEST_F(PairwiseApps, MmdWritesResultAndSeparatesDistributions) {
 TEST_F(PairwiseApps, MmdExplicitBandwidthsAndImq) {
   const auto a = normal_csv("a.csv", 40, 2, 0.0, 1);
   const auto b = normal_csv("b.csv", 30, 2, 0.5, 2);
-  const Run r = run("mmd", "--device cpu --x " + a.string() + " --y " + b.string() +
-                               " --kernel imq --bandwidths 0.5,2 --permutations 0 --out " +
-                               (dir_ / "imq").string());
-  ASSERT_EQ(r.code, 0) << r.err;
+  const AppRun r = run("mmd", "--device cpu --x " + a.string() + " --y " + b.string() +
+                                  " --kernel imq --bandwidths 0.5,2 --permutations 0 --out " +
+                                  (dir_ / "imq").string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto j = nlohmann::json::parse(slurp(dir_ / "imq/result.json"));
   EXPECT_EQ(j["kernel"], "imq");
   EXPECT_EQ(j["scales"], nlohmann::json({0.5, 2.0}));
@@ -159,17 +99,19 @@ TEST_F(PairwiseApps, MmdBadInput) {
   const auto b2 = normal_csv("b2.csv", 20, 2, 0.0, 2);
   const std::string xa = "--device cpu --x " + a.string();
   expect_clean_failure("mmd", xa + " --y " + b2.string(), 1, "same number of columns");
-  expect_clean_failure("mmd", xa + " --y " + write("n.csv", "1,2,3\nnan,1,2\n").string(), 1, "NaN");
-  expect_clean_failure("mmd", xa + " --y " + write("e.csv", "").string(), 1, "no data rows");
+  expect_clean_failure("mmd", xa + " --y " + write_file("n.csv", "1,2,3\nnan,1,2\n").string(), 1,
+                       "NaN");
+  expect_clean_failure("mmd", xa + " --y " + write_file("e.csv", "").string(), 1, "no data rows");
   expect_clean_failure("mmd", xa + " --y " + (dir_ / "missing.csv").string(), 1, "cannot open");
   expect_clean_failure("mmd", xa + " --y " + a.string() + " --kernel gauss", 1, "rbf or imq");
   expect_clean_failure("mmd", xa + " --y " + a.string() + " --bandwidths 1,-2", 1, "positive");
   expect_clean_failure("mmd", xa + " --y " + a.string() + " --bandwidths 1 --median", 1, "exclude");
   expect_clean_failure("mmd", xa + " --y " + a.string() + " --permutations x", 2, "--permutations");
-  expect_clean_failure("mmd", xa + " --y " + write("one.csv", "1,2,3\n").string() + " --unbiased",
-                       1, "at least 2 rows");
+  expect_clean_failure("mmd",
+                       xa + " --y " + write_file("one.csv", "1,2,3\n").string() + " --unbiased", 1,
+                       "at least 2 rows");
   // Identical points everywhere: the median heuristic has nothing to measure.
-  const auto flat = write("flat.csv", "1,1,1\n1,1,1\n1,1,1\n");
+  const auto flat = write_file("flat.csv", "1,1,1\n1,1,1\n1,1,1\n");
   expect_clean_failure("mmd", "--device cpu --x " + flat.string() + " --y " + flat.string(), 1,
                        "--bandwidths");
 }
@@ -183,11 +125,11 @@ TEST_F(PairwiseApps, KMeansWritesResultAndLabels) {
   const double cx[3] = {0, 10, 0}, cy[3] = {0, 0, 10};
   for (int c = 0; c < 3; ++c)
     for (int i = 0; i < 70; ++i) os << cx[c] + g(rng) << "," << cy[c] + g(rng) << "\n";
-  const auto in = write("blobs.csv", os.str());
-  const Run r =
+  const auto in = write_file("blobs.csv", os.str());
+  const AppRun r =
       run("kmeans", "--device cpu --input " + in.string() +
                         " --k-min 2 --k-max 6 --n-init 3 --out " + (dir_ / "km").string());
-  ASSERT_EQ(r.code, 0) << r.err;
+  ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto j = nlohmann::json::parse(slurp(dir_ / "km/result.json"));
   ASSERT_EQ(j["per_k"].size(), 5u);
   for (const auto& e : j["per_k"]) {
@@ -214,13 +156,13 @@ TEST_F(PairwiseApps, KMeansBadInput) {
   expect_clean_failure("kmeans", base + small.string() + " --k-max 15", 1, "--k-max");
   expect_clean_failure("kmeans", base + small.string() + " --k-min 1 --k-max 3", 1, "k_min");
   expect_clean_failure("kmeans", base + small.string() + " --k-max 3 --n-init 0", 1, "n_init");
-  expect_clean_failure("kmeans", base + write("n.csv", "1,2\ninf,1\n").string(), 1, "NaN");
-  expect_clean_failure("kmeans", base + write("e.csv", "").string(), 1, "no data rows");
-  expect_clean_failure("kmeans", base + write("r.csv", "1,2\n3\n").string(), 1, "ragged");
+  expect_clean_failure("kmeans", base + write_file("n.csv", "1,2\ninf,1\n").string(), 1, "NaN");
+  expect_clean_failure("kmeans", base + write_file("e.csv", "").string(), 1, "no data rows");
+  expect_clean_failure("kmeans", base + write_file("r.csv", "1,2\n3\n").string(), 1, "ragged");
   // All points identical: one cluster only, so no silhouette.
   expect_clean_failure(
-      "kmeans", base + write("flat.csv", "1,1\n1,1\n1,1\n1,1\n1,1\n").string() + " --k-max 3", 1,
-      "silhouette");
+      "kmeans", base + write_file("flat.csv", "1,1\n1,1\n1,1\n1,1\n1,1\n").string() + " --k-max 3",
+      1, "silhouette");
   expect_clean_failure("kmeans", base + small.string() + " --k-max three", 2, "--k-max");
   if (!test::gpu_available())
     expect_clean_failure("kmeans", "--device cuda --input " + small.string() + " --k-max 3", 2,

@@ -1,8 +1,6 @@
 // End-to-end tests of apps/rbm_mnist on the CPU, on tiny MNIST-format data written by the test
 // (12 x 12 bar images): outputs, summary.json, reproducibility, checkpoint/resume, CD, both file
 // naming schemes, and bad input (one clear line, nonzero exit, nothing written).
-#include <sys/wait.h>
-
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -11,6 +9,7 @@
 #include <sstream>
 #include <string>
 
+#include "app_test_util.h"
 #include "latentkit/data.h"
 #include "latentkit/idx.h"
 #include "latentkit/io.h"
@@ -24,12 +23,8 @@ namespace {
 constexpr int kSide = 12;  // image side of the generated data
 constexpr int kTrain = 96, kTest = 20;
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using RunResult = test::AppRun;
+using test::slurp;
 
 // Images with one bright horizontal or vertical bar (3 pixels wide) on a dark background, a few
 // grey levels: a distribution an RBM with a handful of hidden units learns in a few epochs.
@@ -50,39 +45,17 @@ std::vector<uint8_t> bar_images(int n, uint32_t salt) {
   return px;
 }
 
-struct RunResult {
-  int exit_code = -1;
-  std::string err;
-};
-
-class RbmMnistApp : public ::testing::Test {
+class RbmMnistApp : public test::AppTest {
  protected:
+  RbmMnistApp() : AppTest("rbm_mnist") {}
   void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) /
-           ("rbm_mnist_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
+    AppTest::SetUp();
     fs::create_directories(dir_ / "data");
     write_idx_images((dir_ / "data/train-images-idx3-ubyte.gz").string(), kTrain, kSide, kSide,
                      bar_images(kTrain, 1), true);
     write_idx_images((dir_ / "data/t10k-images-idx3-ubyte").string(), kTest, kSide, kSide,
                      bar_images(kTest, 2), false);
   }
-  void TearDown() override {
-    if (!HasFailure()) fs::remove_all(dir_);
-  }
-
-  RunResult run(const std::string& args) {
-    const fs::path err = dir_ / "stderr.txt";
-    const std::string cmd = std::string(LATENTKIT_BIN_DIR) + "/rbm_mnist " + args + " > " +
-                            (dir_ / "stdout.txt").string() + " 2> " + err.string() + " < /dev/null";
-    const int status = std::system(cmd.c_str());
-    RunResult r;
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    r.err = slurp(err);
-    return r;
-  }
-
   // A fast configuration: well under a second on the CPU.
   std::string small(const std::string& out, const std::string& data = "data") const {
     return "--device cpu --data " + (dir_ / data).string() +
@@ -94,33 +67,6 @@ class RbmMnistApp : public ::testing::Test {
   nlohmann::json summary(const std::string& out) {
     return nlohmann::json::parse(slurp(dir_ / out / "summary.json"));
   }
-
-  // Bad input: the expected exit code, exactly one line on stderr (besides the device line)
-  // containing `words`, and an existing output directory left as it was.
-  void expect_clean_failure(const std::string& args, int expected_code, const std::string& words) {
-    const fs::path out = dir_ / "out_fail";
-    fs::create_directories(out);
-    std::ofstream(out / "sentinel.txt") << "keep me";
-    const RunResult r = run(args + " --out " + out.string());
-    EXPECT_EQ(r.exit_code, expected_code) << args << "\nstderr: " << r.err;
-    size_t error_lines = 0;
-    std::istringstream lines(r.err);
-    for (std::string line; std::getline(lines, line);) {
-      if (line.rfind("device: ", 0) == 0) continue;
-      ++error_lines;
-      EXPECT_EQ(line.rfind("rbm_mnist: ", 0), 0u) << "unexpected stderr line: " << line;
-    }
-    EXPECT_EQ(error_lines, 1u) << "expected one error line on stderr, got:\n" << r.err;
-    EXPECT_NE(r.err.find(words), std::string::npos) << "stderr lacks '" << words << "': " << r.err;
-    size_t entries = 0;
-    for (auto& e : fs::directory_iterator(out)) {
-      ++entries;
-      EXPECT_EQ(e.path().filename(), "sentinel.txt") << "unexpected output " << e.path();
-    }
-    EXPECT_EQ(entries, 1u);
-  }
-
-  fs::path dir_;
 };
 
 TEST_F(RbmMnistApp, HelpDocumentsTheFlags) {

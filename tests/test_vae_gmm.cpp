@@ -1,16 +1,13 @@
 // End-to-end tests of apps/vae_gmm on the CPU: outputs, reproducibility, checkpoint/resume,
 // --load, and every kind of bad input (one clear line, nonzero exit, nothing half-written).
-#include <sys/wait.h>
-
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 
-#include <nlohmann/json.hpp>
-
+#include "app_test_util.h"
 #include "latentkit/data.h"
 #include "latentkit/io.h"
 #include "test_util.h"
@@ -20,44 +17,14 @@ namespace fs = std::filesystem;
 namespace latentkit {
 namespace {
 
-struct RunResult {
-  int exit_code = -1;
-  std::string err;  // stderr: progress, device, errors
-  std::string out;  // stdout: the analysis stages' reports
-};
+// vae_gmm writes progress, the device and errors to stderr, the analysis stages' reports to
+// stdout.
+using RunResult = test::AppRun;
+using test::slurp;
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-class VaeGmmApp : public ::testing::Test {
+class VaeGmmApp : public test::AppTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) /
-           ("vae_gmm_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override {
-    if (!HasFailure()) fs::remove_all(dir_);
-  }
-
-  RunResult run(const std::string& args) {
-    const fs::path err = dir_ / "stderr.txt";
-    const std::string cmd = std::string(LATENTKIT_BIN_DIR) + "/vae_gmm " + args + " > " +
-                            (dir_ / "stdout.txt").string() + " 2> " + err.string() +
-                            " < /dev/null";
-    const int status = std::system(cmd.c_str());
-    RunResult r;
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    r.err = slurp(err);
-    r.out = slurp(dir_ / "stdout.txt");
-    return r;
-  }
+  VaeGmmApp() : AppTest("vae_gmm") {}
 
   // A small, fast configuration: seconds on the CPU.
   std::string small(const std::string& out) const {
@@ -66,41 +33,6 @@ class VaeGmmApp : public ::testing::Test {
            "--out " +
            (dir_ / out).string();
   }
-
-  fs::path write_file(const std::string& name, const std::string& text) {
-    const fs::path p = dir_ / name;
-    std::ofstream(p) << text;
-    return p;
-  }
-
-  // Bad input: nonzero exit, exactly one line on stderr saying what is wrong, and an existing
-  // output directory left as it was (a sentinel file survives, nothing else appears).
-  void expect_clean_failure(const std::string& args, int expected_code, const std::string& words) {
-    const fs::path out = dir_ / "out_fail";
-    fs::create_directories(out);
-    std::ofstream(out / "sentinel.txt") << "keep me";
-    const RunResult r = run(args + " --out " + out.string());
-    EXPECT_EQ(r.exit_code, expected_code) << args << "\nstderr: " << r.err;
-    // One line says what is wrong; the only other line allowed is the device announcement.
-    size_t error_lines = 0;
-    std::istringstream lines(r.err);
-    for (std::string line; std::getline(lines, line);) {
-      if (line.rfind("device: ", 0) == 0) continue;
-      ++error_lines;
-      EXPECT_EQ(line.rfind("vae_gmm: ", 0), 0u) << "unexpected stderr line: " << line;
-    }
-    EXPECT_EQ(error_lines, 1u) << "expected one error line on stderr, got:\n" << r.err;
-    EXPECT_NE(r.err.find(words), std::string::npos) << "stderr lacks '" << words << "': " << r.err;
-    size_t entries = 0;
-    for (auto& e : fs::directory_iterator(out)) {
-      ++entries;
-      EXPECT_EQ(e.path().filename(), "sentinel.txt") << "unexpected output " << e.path();
-    }
-    EXPECT_EQ(entries, 1u);
-    EXPECT_EQ(slurp(out / "sentinel.txt"), "keep me");
-  }
-
-  fs::path dir_;
 };
 
 TEST_F(VaeGmmApp, HelpDocumentsFlagsAndTheCollapseWarning) {

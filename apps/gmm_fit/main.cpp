@@ -10,17 +10,17 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "latentkit/check.h"
+#include "latentkit/app.h"
 #include "latentkit/data.h"
-#include "latentkit/device.h"
 #include "latentkit/gmm.h"
 #include "latentkit/io.h"
 
 int main(int argc, char** argv) {
   using namespace latentkit;
-  std::string input, out_dir = "gmm_fit_out", device = "auto", covariance = "full", init = "kmeans";
+  std::string input, out_dir = "gmm_fit_out", covariance = "full", init = "kmeans";
   int k_min = 5, k_max = 15, n_init = 1;
   GmmConfig cfg;
+  DeviceFlag device;
   CLI::App app{
       "gmm_fit: fit Gaussian mixtures (scikit-learn's GaussianMixture semantics) to an N x D CSV\n"
       "for every K in [k-min, k-max] with n-init restarts each, all models in one batched run;\n"
@@ -42,22 +42,12 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--seed", cfg.seed, "seed of the initialisation")->capture_default_str();
   app.add_option("--out", out_dir, "output directory")->capture_default_str();
-  app.add_option("--device", device, "auto | cpu | cuda (auto: the GPU if there is one)")
-      ->capture_default_str();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::cerr << "gmm_fit: " << e.what() << " (see --help)\n";
-    return 2;
-  }
-
-  try {
+  device.add_to(app);
+  return run_app("gmm_fit", app, argc, argv, [&] {
     cfg.covariance = parse_gmm_covariance(covariance);
     cfg.init = parse_gmm_init(init);
     const Dataset data = read_csv_matrix(input);
-    auto backend = select_backend(parse_device_choice(device), std::cerr);
+    auto backend = device.select(std::cerr);
     const GmmSelection sel =
         fit_gmm_select(*backend, data.x, data.n, data.d, k_min, k_max, n_init, cfg);
     const GmmFitResult& best = sel.per_k[sel.best_index_bic];
@@ -104,15 +94,5 @@ int main(int argc, char** argv) {
     write_file_atomic(out_dir + "/result.json",
                       [&](std::ostream& os) { os << result.dump(2) << "\n"; });
     std::printf("wrote %s/result.json, %s/labels.csv\n", out_dir.c_str(), out_dir.c_str());
-    return 0;
-  } catch (const NoDeviceError& e) {
-    std::cerr << "gmm_fit: " << e.what() << "\n";
-    return 2;
-  } catch (const InputError& e) {
-    std::cerr << "gmm_fit: " << e.what() << "\n";
-    return 1;
-  } catch (const std::exception& e) {
-    std::cerr << "gmm_fit: error: " << e.what() << "\n";
-    return 3;
-  }
+  });
 }

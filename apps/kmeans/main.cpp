@@ -6,14 +6,13 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
-#include "latentkit/check.h"
-#include "latentkit/device.h"
+#include "latentkit/app.h"
 #include "latentkit/pairwise_tools.h"
 
 int main(int argc, char** argv) {
   using namespace latentkit;
   KMeansToolOptions opt;
-  std::string device = "auto";
+  DeviceFlag device;
   CLI::App app{
       "kmeans: KMeans (k-means++ seeding, Lloyd, n_init restarts, like scikit-learn) for every k\n"
       "in --k-min..--k-max, with inertia and silhouette per k. Writes --out/result.json (per k,\n"
@@ -36,28 +35,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--seed", opt.kmeans.seed, "seed of the seeding and samples")
       ->capture_default_str();
-  app.add_option("--device", device, "auto | cpu | cuda (auto: the GPU if there is one)")
-      ->capture_default_str();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::cerr << "kmeans: " << e.what() << " (see --help)\n";
-    return 2;
-  }
-  try {
-    auto backend = select_backend(parse_device_choice(device), std::cerr);
+  device.add_to(app);
+  return run_app("kmeans", app, argc, argv, [&] {
+    auto backend = device.select(std::cerr);
     run_kmeans_tool(opt, *backend, std::cout);
-    return 0;
-  } catch (const NoDeviceError& e) {
-    std::cerr << "kmeans: " << e.what() << "\n";
-    return 2;
-  } catch (const InputError& e) {
-    std::cerr << "kmeans: " << e.what() << "\n";
-    return 1;
-  } catch (const std::exception& e) {
-    std::cerr << "kmeans: error: " << e.what() << "\n";
-    return 3;
-  }
+  });
 }

@@ -6,14 +6,14 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "latentkit/app.h"
 #include "latentkit/check.h"
-#include "latentkit/device.h"
 #include "latentkit/pairwise_tools.h"
 
 int main(int argc, char** argv) {
   using namespace latentkit;
   MmdToolOptions opt;
-  std::string device = "auto";
+  DeviceFlag device;
   bool median = false;
   CLI::App app{
       "mmd: MMD^2 between the rows of --x and --y (CSV, optional header), printed and written to\n"
@@ -41,30 +41,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--seed", opt.seed, "seed of the permutations and subsamples")
       ->capture_default_str();
-  app.add_option("--device", device, "auto | cpu | cuda (auto: the GPU if there is one)")
-      ->capture_default_str();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::cerr << "mmd: " << e.what() << " (see --help)\n";
-    return 2;
-  }
-  try {
+  device.add_to(app);
+  return run_app("mmd", app, argc, argv, [&] {
     if (median && !opt.bandwidths.empty())
       throw InputError("--median and --bandwidths exclude each other");
-    auto backend = select_backend(parse_device_choice(device), std::cerr);
+    auto backend = device.select(std::cerr);
     run_mmd_tool(opt, *backend, std::cout);
-    return 0;
-  } catch (const NoDeviceError& e) {
-    std::cerr << "mmd: " << e.what() << "\n";
-    return 2;
-  } catch (const InputError& e) {
-    std::cerr << "mmd: " << e.what() << "\n";
-    return 1;
-  } catch (const std::exception& e) {
-    std::cerr << "mmd: error: " << e.what() << "\n";
-    return 3;
-  }
+  });
 }

@@ -8,14 +8,14 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
-#include "latentkit/check.h"
-#include "latentkit/device.h"
+#include "latentkit/app.h"
 #include "latentkit/rbm_mnist.h"
 
 int main(int argc, char** argv) {
   using namespace latentkit;
   RbmMnistOptions opt;
-  std::string device = "auto", binarize = "none", sample_init = "random";
+  DeviceFlag device;
+  std::string binarize = "none", sample_init = "random";
   CLI::App app{
       "rbm_mnist: train a Bernoulli RBM (scikit-learn's BernoulliRBM semantics: PCD with one\n"
       "persistent chain per minibatch row by default) on Fashion-MNIST IDX files and write to\n"
@@ -25,8 +25,7 @@ int main(int argc, char** argv) {
   app.get_formatter()->column_width(34);
   // A repeated flag takes its last value (scripts can append overrides).
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
-  app.add_option("--device", device, "auto | cpu | cuda (auto: the GPU if there is one)")
-      ->capture_default_str();
+  device.add_to(app);
   app.add_option("--data", opt.data_dir,
                  "directory of MNIST-format files train-images-idx3-ubyte[.gz] and\n"
                  "t10k-images-idx3-ubyte[.gz] (or train-images.idx3-ubyte); default: the Debian\n"
@@ -80,30 +79,11 @@ int main(int argc, char** argv) {
   app.add_flag("--resume", opt.resume,
                "continue from <out>/checkpoint.lkm (same flags; --epochs may grow)");
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::cerr << "rbm_mnist: " << e.what() << " (see --help)\n";
-    return 2;
-  }
-
-  try {
+  return run_app("rbm_mnist", app, argc, argv, [&] {
     opt.binarize = parse_binarize(binarize);
     opt.sample_init = parse_sample_init(sample_init);
     opt.progress_tty = ::isatty(STDERR_FILENO);
-    auto backend = select_backend(parse_device_choice(device), std::cerr);
+    auto backend = device.select(std::cerr);
     run_rbm_mnist(opt, *backend, std::cerr);
-    return 0;
-  } catch (const NoDeviceError& e) {
-    std::cerr << "rbm_mnist: " << e.what() << "\n";
-    return 2;
-  } catch (const InputError& e) {
-    std::cerr << "rbm_mnist: " << e.what() << "\n";
-    return 1;
-  } catch (const std::exception& e) {
-    std::cerr << "rbm_mnist: error: " << e.what() << "\n";
-    return 3;
-  }
+  });
 }

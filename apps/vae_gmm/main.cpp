@@ -9,14 +9,15 @@
 #include <iostream>
 #include <sstream>
 
+#include "latentkit/app.h"
 #include "latentkit/check.h"
-#include "latentkit/device.h"
 #include "latentkit/vae_gmm.h"
 
 int main(int argc, char** argv) {
   using namespace latentkit;
   VaeGmmOptions opt;
-  std::string device = "auto", scale = "none", hidden = "128,128", activation = "relu";
+  DeviceFlag device;
+  std::string scale = "none", hidden = "128,128", activation = "relu";
   CLI::App app{
       "vae_gmm: train a dense VAE on a synthetic 3-D Gaussian mixture (or a CSV) and write the\n"
       "data, its latent codes, 10000 samples generated from the prior, the loss curve, the model\n"
@@ -25,8 +26,7 @@ int main(int argc, char** argv) {
       "decoder 2-128-128-3, ReLU, loss = sum of squared errors + beta*KL, Adam 1e-3, batch 32,\n"
       "100 epochs."};
   app.get_formatter()->column_width(34);
-  app.add_option("--device", device, "auto | cpu | cuda (auto: the GPU if there is one)")
-      ->capture_default_str();
+  device.add_to(app);
   app.add_option("--seed", opt.train.seed, "seed of everything random (data, weights, noise)")
       ->capture_default_str();
   app.add_option("--out", opt.out_dir, "output directory")->capture_default_str();
@@ -97,16 +97,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--no-gmm", no_gmm, "skip stages gmm_bic and mode_coverage");
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::cerr << "vae_gmm: " << e.what() << " (see --help)\n";
-    return 2;
-  }
-
-  try {
+  return run_app("vae_gmm", app, argc, argv, [&] {
     opt.scale = parse_scale_kind(scale);
     opt.model.hidden_act = parse_activation(activation);
     opt.model.hidden.clear();
@@ -125,17 +116,7 @@ int main(int argc, char** argv) {
     opt.mmd_stage.enabled = !skip_mmd;
     opt.progress_tty = ::isatty(STDERR_FILENO);
     if (no_gmm || opt.gmm.k_max == 0) opt.gmm.enabled = false;
-    auto backend = select_backend(parse_device_choice(device), std::cerr);
+    auto backend = device.select(std::cerr);
     run_vae_gmm(opt, *backend, std::cerr, std::cout);
-    return 0;
-  } catch (const NoDeviceError& e) {
-    std::cerr << "vae_gmm: " << e.what() << "\n";
-    return 2;
-  } catch (const InputError& e) {
-    std::cerr << "vae_gmm: " << e.what() << "\n";
-    return 1;
-  } catch (const std::exception& e) {
-    std::cerr << "vae_gmm: error: " << e.what() << "\n";
-    return 3;
-  }
+  });
 }

@@ -9,8 +9,6 @@
 // Offsets >= 2^31 are never reached by training (that would take 2^31 half-steps).
 #include "latentkit/rbm_mnist.h"
 
-#include <cuda_runtime.h>
-
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -18,6 +16,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "latentkit/app.h"
 #include "latentkit/check.h"
 #include "latentkit/idx.h"
 #include "latentkit/io.h"
@@ -27,9 +26,6 @@ namespace latentkit {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
 
 constexpr uint32_t kEvalOffset = 0x80000000u;
 constexpr uint32_t kSampleOffset = 0xC0000000u;
@@ -47,13 +43,6 @@ constexpr int kFilterGridCols = 10;
 constexpr int kGridPad = 1;
 // Threshold of --binarize threshold (pixels in [0, 1]).
 constexpr float kBinarizeThreshold = 0.5f;
-
-// A float flag value as the decimal the user typed (float32 has ~7 significant digits).
-double decimal(float f) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.7g", f);
-  return std::strtod(buf, nullptr);
-}
 
 // The first existing file among the naming schemes of MNIST-format data sets:
 // "<set>-images-idx3-ubyte[.gz]" (LeCun's site, Fashion-MNIST, the Debian package) and
@@ -119,20 +108,6 @@ void save_checkpoint(const std::string& path, const nlohmann::json& identity, in
   write_model_file(path, f);
 }
 
-nlohmann::json versions_json() {
-  int runtime = 0, driver = 0;
-  cudaRuntimeGetVersion(&runtime);
-  if (cudaDriverGetVersion(&driver) != cudaSuccess) driver = 0;
-  cudaGetLastError();
-  const auto dotted = [](int v) {  // CUDA encodes 13.0 as 13000
-    return std::to_string(v / 1000) + "." + std::to_string((v % 1000) / 10);
-  };
-  return {{"latentkit", LATENTKIT_VERSION},
-          {"cuda_runtime", dotted(runtime)},
-          {"cuda_driver", driver ? dotted(driver) : "none"},
-          {"compiler", __VERSION__}};
-}
-
 void print_progress(std::ostream& log, const EpochMetrics& m, int epochs, double elapsed,
                     bool tty) {
   char buf[256];
@@ -140,10 +115,7 @@ void print_progress(std::ostream& log, const EpochMetrics& m, int epochs, double
                 "epoch %4d/%d  pseudo-likelihood %.3f  reconstruction error %.5f  epoch %.2f s  "
                 "elapsed %.1f s",
                 m.epoch, epochs, m.pseudo_likelihood, m.reconstruction_error, m.seconds, elapsed);
-  if (tty)
-    log << "\r" << buf << "\033[K" << (m.epoch == epochs ? "\n" : "") << std::flush;
-  else
-    log << buf << "\n";
+  write_progress_line(log, buf, m.epoch == epochs, tty);
 }
 
 // Which pixels of a rows x cols image stay known when `count` rows/columns go from `side`.
@@ -257,23 +229,18 @@ RbmMnistResult run_rbm_mnist(const RbmMnistOptions& opt, Backend& backend, std::
                                    {"batch", tc.batch},
                                    {"k", tc.k},
                                    {"pcd", tc.pcd},
-                                   {"lr", decimal(tc.update.lr)},
-                                   {"momentum", decimal(tc.update.momentum)},
-                                   {"weight_decay", decimal(tc.update.weight_decay)},
+                                   {"lr", float_as_decimal(tc.update.lr)},
+                                   {"momentum", float_as_decimal(tc.update.momentum)},
+                                   {"weight_decay", float_as_decimal(tc.update.weight_decay)},
                                    {"seed", tc.seed},
                                    {"n_train", n},
                                    {"binarize", binarize_name(opt.binarize)}};
   std::vector<EpochMetrics> history;
   int epoch = 0;
   if (opt.resume) {
-    const ModelFile f = read_model_file(ckpt_path);
-    LK_INPUT_CHECK(f.header.value("kind", "") == "rbm_mnist-checkpoint",
-                   "'" << ckpt_path << "' is not an rbm_mnist checkpoint");
-    LK_INPUT_CHECK(f.header.at("run") == identity,
-                   "checkpoint '" << ckpt_path << "' was written by a run with other settings ("
-                                  << f.header.at("run").dump() << "); resume with the same flags "
-                                  << "(only --epochs and the output flags may change) or drop "
-                                  << "--resume");
+    const ModelFile f =
+        read_checkpoint(ckpt_path, "rbm_mnist-checkpoint", "an rbm_mnist checkpoint", identity,
+                        "--epochs and the output flags");
     RbmState st;
     st.nv = nv;
     st.nh = opt.hidden;
@@ -299,9 +266,9 @@ RbmMnistResult run_rbm_mnist(const RbmMnistOptions& opt, Backend& backend, std::
   const int batches = (n + tc.batch - 1) / tc.batch;
   log << "training: " << (tc.pcd ? "PCD-" : "CD-") << tc.k << ", " << nv << " visible x "
       << opt.hidden << " hidden, " << opt.epochs << " epochs of " << batches
-      << " minibatches (batch " << tc.batch << ", lr " << decimal(tc.update.lr) << ", momentum "
-      << decimal(tc.update.momentum) << ", weight decay " << decimal(tc.update.weight_decay)
-      << ") on " << backend.description() << "\n";
+      << " minibatches (batch " << tc.batch << ", lr " << float_as_decimal(tc.update.lr)
+      << ", momentum " << float_as_decimal(tc.update.momentum) << ", weight decay "
+      << float_as_decimal(tc.update.weight_decay) << ") on " << backend.description() << "\n";
   const auto t_train = Clock::now();
   while (epoch < opt.epochs) {
     const auto t_epoch = Clock::now();
@@ -471,11 +438,7 @@ RbmMnistResult run_rbm_mnist(const RbmMnistOptions& opt, Backend& backend, std::
   timings["write"] = seconds_since(t0);
   timings["total"] = seconds_since(t_start);
 
-  nlohmann::json summary;
-  summary["app"] = "rbm_mnist";
-  summary["versions"] = versions_json();
-  summary["device"] = backend.description();
-  summary["seed"] = tc.seed;
+  nlohmann::json summary = summary_json("rbm_mnist", backend, tc.seed);
   summary["config"] = {{"data", opt.data_dir},
                        {"n_train", n},
                        {"n_test", nt},
@@ -487,9 +450,9 @@ RbmMnistResult run_rbm_mnist(const RbmMnistOptions& opt, Backend& backend, std::
                        {"batch", tc.batch},
                        {"k", tc.k},
                        {"method", tc.pcd ? "pcd" : "cd"},
-                       {"lr", decimal(tc.update.lr)},
-                       {"momentum", decimal(tc.update.momentum)},
-                       {"weight_decay", decimal(tc.update.weight_decay)},
+                       {"lr", float_as_decimal(tc.update.lr)},
+                       {"momentum", float_as_decimal(tc.update.momentum)},
+                       {"weight_decay", float_as_decimal(tc.update.weight_decay)},
                        {"inpaint_rows", opt.inpaint_rows},
                        {"inpaint_steps", opt.inpaint_steps},
                        {"n_samples", opt.n_samples},

@@ -1,13 +1,11 @@
 // The vae_gmm pipeline (see latentkit/vae_gmm.h).
 #include "latentkit/vae_gmm.h"
 
-#include <cuda_runtime.h>
-
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 
+#include "latentkit/app.h"
 #include "latentkit/check.h"
 #include "latentkit/io.h"
 
@@ -15,22 +13,11 @@ namespace latentkit {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-// A float flag value as the decimal the user typed (7 significant digits: float32's precision),
-// so summary.json shows 0.001 rather than 0.0010000000474974513.
-double decimal(float f) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.7g", f);
-  return std::strtod(buf, nullptr);
-}
 
 nlohmann::json model_config_json(const VaeConfig& m) {
   return {{"input_dim", m.input_dim}, {"hidden", m.hidden}, {"latent", m.latent},
           {"hidden_activation", activation_name(m.hidden_act)},
-          {"likelihood", likelihood_name(m.likelihood)}, {"beta", decimal(m.beta)}};
+          {"likelihood", likelihood_name(m.likelihood)}, {"beta", float_as_decimal(m.beta)}};
 }
 
 VaeConfig model_config_from_json(const nlohmann::json& j) {
@@ -100,13 +87,8 @@ void save_checkpoint(const std::string& path, const nlohmann::json& identity, co
 }
 
 TrainState load_checkpoint(const std::string& path, const nlohmann::json& identity) {
-  const ModelFile f = read_model_file(path);
-  LK_INPUT_CHECK(f.header.value("kind", "") == "vae_gmm-checkpoint",
-                 "'" << path << "' is not a vae_gmm checkpoint");
-  LK_INPUT_CHECK(f.header.at("run") == identity,
-                 "checkpoint '" << path << "' was written by a run with other settings ("
-                                << f.header.at("run").dump() << "); resume with the same flags "
-                                << "(only --epochs may change) or drop --resume");
+  const ModelFile f =
+      read_checkpoint(path, "vae_gmm-checkpoint", "a vae_gmm checkpoint", identity, "--epochs");
   TrainState st;
   st.epoch = f.header.at("epoch");
   st.step = f.header.at("step");
@@ -117,20 +99,6 @@ TrainState load_checkpoint(const std::string& path, const nlohmann::json& identi
   return st;
 }
 
-nlohmann::json versions_json() {
-  int runtime = 0, driver = 0;
-  cudaRuntimeGetVersion(&runtime);
-  if (cudaDriverGetVersion(&driver) != cudaSuccess) driver = 0;
-  cudaGetLastError();
-  const auto dotted = [](int v) {  // CUDA encodes 13.0 as 13000
-    return std::to_string(v / 1000) + "." + std::to_string((v % 1000) / 10);
-  };
-  return {{"latentkit", LATENTKIT_VERSION},
-          {"cuda_runtime", dotted(runtime)},
-          {"cuda_driver", driver ? dotted(driver) : "none"},
-          {"compiler", __VERSION__}};
-}
-
 void print_progress(std::ostream& log, const EpochStats& s, int epochs, int64_t samples,
                     double elapsed, bool tty) {
   char buf[256];
@@ -138,11 +106,7 @@ void print_progress(std::ostream& log, const EpochStats& s, int epochs, int64_t 
                 "epoch %4d/%d  loss %.4f  recon %.4f  kl %.4f  elapsed %.1f s  %.0f samples/s",
                 s.epoch, epochs, s.loss, s.recon, s.kl, elapsed,
                 elapsed > 0 ? static_cast<double>(samples) / elapsed : 0.0);
-  if (tty) {
-    log << "\r" << buf << "\033[K" << (s.epoch == epochs ? "\n" : "") << std::flush;
-  } else {
-    log << buf << "\n";
-  }
+  write_progress_line(log, buf, s.epoch == epochs, tty);
 }
 
 // Column names "x1".."xD" etc.
@@ -347,11 +311,7 @@ VaeGmmResult run_vae_gmm(const VaeGmmOptions& opt_in, Backend& backend, std::ost
   timings["write"] = seconds_since(t0);
   timings["total"] = seconds_since(t_start);
 
-  nlohmann::json summary;
-  summary["app"] = "vae_gmm";
-  summary["versions"] = versions_json();
-  summary["device"] = backend.description();
-  summary["seed"] = opt.train.seed;
+  nlohmann::json summary = summary_json("vae_gmm", backend, opt.train.seed);
   summary["config"] = {
       {"data", opt.input_csv.empty()
                    ? nlohmann::json{{"source", "gaussian_mixture"}, {"k", opt.mixture.k},
@@ -362,7 +322,7 @@ VaeGmmResult run_vae_gmm(const VaeGmmOptions& opt_in, Backend& backend, std::ost
       {"model", model_config_json(opt.model)},
       {"epochs", opt.train.epochs},
       {"batch", opt.train.batch},
-      {"lr", decimal(opt.train.adam.lr)},
+      {"lr", float_as_decimal(opt.train.adam.lr)},
       {"n_generate", opt.n_generate},
       {"load", opt.load_model},
       {"resume", opt.resume},

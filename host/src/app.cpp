@@ -1,0 +1,99 @@
+// The shared app main and summary helpers (see latentkit/app.h).
+#include "latentkit/app.h"
+
+#include <cuda_runtime.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <cstdlib>
+
+#include "latentkit/check.h"
+#include "latentkit/device.h"
+
+namespace latentkit {
+
+int run_app(const std::string& name, CLI::App& app, int argc, const char* const* argv,
+            const std::function<void()>& body, std::ostream& err) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    err << name << ": " << e.what() << " (see --help)\n";
+    return 2;
+  }
+  // NoDeviceError and InputError both derive from Error: the order of these handlers matters.
+  try {
+    body();
+    return 0;
+  } catch (const NoDeviceError& e) {
+    err << name << ": " << e.what() << "\n";
+    return 2;
+  } catch (const InputError& e) {
+    err << name << ": " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    err << name << ": error: " << e.what() << "\n";
+    return 3;
+  }
+}
+
+void DeviceFlag::add_to(CLI::App& app) {
+  app.add_option("--device", choice, "auto | cpu | cuda (auto: the GPU if there is one)")
+      ->capture_default_str();
+}
+
+std::unique_ptr<Backend> DeviceFlag::select(std::ostream& log) const {
+  return select_backend(parse_device_choice(choice), log);
+}
+
+nlohmann::json versions_json() {
+  int runtime = 0, driver = 0;
+  cudaRuntimeGetVersion(&runtime);
+  if (cudaDriverGetVersion(&driver) != cudaSuccess) driver = 0;
+  cudaGetLastError();  // a failed query must not leave a sticky error for the next CUDA call
+  const auto dotted = [](int v) {  // CUDA encodes 13.0 as 13000
+    return std::to_string(v / 1000) + "." + std::to_string((v % 1000) / 10);
+  };
+  return {{"latentkit", LATENTKIT_VERSION},
+          {"cuda_runtime", dotted(runtime)},
+          {"cuda_driver", driver ? dotted(driver) : "none"},
+          {"compiler", __VERSION__}};
+}
+
+nlohmann::json summary_json(const std::string& app, const Backend& backend, uint64_t seed) {
+  return {{"app", app},
+          {"versions", versions_json()},
+          {"device", backend.description()},
+          {"seed", seed}};
+}
+
+double float_as_decimal(float f) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.7g", f);  // 7 significant digits: float32's precision
+  return std::strtod(buf, nullptr);
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+void write_progress_line(std::ostream& log, const std::string& line, bool last, bool tty) {
+  if (tty)
+    log << "\r" << line << "\033[K" << (last ? "\n" : "") << std::flush;
+  else
+    log << line << "\n";
+}
+
+ModelFile read_checkpoint(const std::string& path, const std::string& kind, const std::string& what,
+                          const nlohmann::json& identity, const std::string& may_change) {
+  ModelFile f = read_model_file(path);
+  LK_INPUT_CHECK(f.header.value("kind", "") == kind, "'" << path << "' is not " << what);
+  LK_INPUT_CHECK(f.header.at("run") == identity,
+                 "checkpoint '" << path << "' was written by a run with other settings ("
+                                << f.header.at("run").dump() << "); resume with the same flags "
+                                << "(only " << may_change << " may change) or drop --resume");
+  return f;
+}
+
+}  // namespace latentkit

@@ -1,0 +1,113 @@
+// The fixture of the end-to-end app tests: runs an app binary from LATENTKIT_BIN_DIR in a fresh
+// temporary directory and captures its exit code, stdout and stderr.
+//  - AppTest: a per-test directory dir_ (<TempDir>/<app>_<pid>_<test>, removed after a passing
+//    test, kept after a failing one for a look), run(args) / run(app, args), write_file(),
+//    expect_clean_failure();
+//  - slurp(path): a whole file as a string ("" when it cannot be read).
+// Use:
+//   class GmmFitApp : public test::AppTest {
+//    protected:
+//     GmmFitApp() : AppTest("gmm_fit") {}
+//   };
+//   TEST_F(GmmFitApp, ...) { const test::AppRun r = run("--device cpu ..."); ... }
+// Used by tests/test_<app>.cpp for every app in apps/.
+#pragma once
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace latentkit::test {
+
+inline std::string slurp(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+struct AppRun {
+  int exit_code = -1;  // 128 + the signal when the app was killed
+  std::string out;     // stdout
+  std::string err;     // stderr
+};
+
+class AppTest : public ::testing::Test {
+ protected:
+  explicit AppTest(std::string app) : app_(std::move(app)) {}
+
+  void SetUp() override {
+    dir_ = std::filesystem::path(::testing::TempDir()) /
+           (app_ + "_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override {
+    if (!HasFailure()) std::filesystem::remove_all(dir_);
+  }
+
+  // Runs LATENTKIT_BIN_DIR/<app> with `args` (split by the shell), stdin from /dev/null.
+  AppRun run(const std::string& app, const std::string& args) const {
+    const std::filesystem::path out = dir_ / "stdout.txt", err = dir_ / "stderr.txt";
+    const std::string cmd = std::string(LATENTKIT_BIN_DIR) + "/" + app + " " + args + " > " +
+                            out.string() + " 2> " + err.string() + " < /dev/null";
+    const int status = std::system(cmd.c_str());
+    AppRun r;
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    r.out = slurp(out);
+    r.err = slurp(err);
+    return r;
+  }
+  AppRun run(const std::string& args) const { return run(app_, args); }
+
+  // Writes `text` to dir_/name and returns the path.
+  std::filesystem::path write_file(const std::string& name, const std::string& text) const {
+    const std::filesystem::path p = dir_ / name;
+    std::ofstream(p) << text;
+    return p;
+  }
+
+  // Bad input: `app` run with `args` plus "--out <dir>" exits with `expected_code` and writes
+  // exactly one line to stderr (besides the "device: " announcement), starting "<app>: " and
+  // containing `words`; the existing output directory is left as it was (a sentinel file
+  // survives unchanged, nothing else appears).
+  void expect_clean_failure(const std::string& app, const std::string& args, int expected_code,
+                            const std::string& words) const {
+    const std::filesystem::path out = dir_ / "out_fail";
+    std::filesystem::create_directories(out);
+    std::ofstream(out / "sentinel.txt") << "keep me";
+    const AppRun r = run(app, args + " --out " + out.string());
+    EXPECT_EQ(r.exit_code, expected_code) << args << "\nstderr: " << r.err;
+    size_t error_lines = 0;
+    std::istringstream lines(r.err);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.rfind("device: ", 0) == 0) continue;
+      ++error_lines;
+      EXPECT_EQ(line.rfind(app + ": ", 0), 0u) << "unexpected stderr line: " << line;
+    }
+    EXPECT_EQ(error_lines, 1u) << "expected one error line on stderr, got:\n" << r.err;
+    EXPECT_NE(r.err.find(words), std::string::npos) << "stderr lacks '" << words << "': " << r.err;
+    size_t entries = 0;
+    for (const auto& e : std::filesystem::directory_iterator(out)) {
+      ++entries;
+      EXPECT_EQ(e.path().filename(), "sentinel.txt") << "unexpected output " << e.path();
+    }
+    EXPECT_EQ(entries, 1u);
+    EXPECT_EQ(slurp(out / "sentinel.txt"), "keep me");
+  }
+  void expect_clean_failure(const std::string& args, int expected_code,
+                            const std::string& words) const {
+    expect_clean_failure(app_, args, expected_code, words);
+  }
+
+  const std::string app_;  // the app run() and expect_clean_failure() default to
+  std::filesystem::path dir_;
+};
+
+}  // namespace latentkit::test

@@ -1,0 +1,164 @@
+// Tests of latentkit/app.h in process: run_app's exit codes and one-line messages for every kind
+// of outcome, DeviceFlag, and the summary helpers. The apps' end-to-end tests (test_<app>.cpp)
+// check the same contract through the real binaries.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "latentkit/app.h"
+#include "latentkit/check.h"
+#include "latentkit/device.h"
+#include "latentkit/io.h"
+#include "test_util.h"
+
+namespace latentkit {
+namespace {
+
+struct Outcome {
+  int code = -1;
+  std::string err;
+  bool body_ran = false;
+};
+
+// Runs a tiny app ("demo" with --n INT and --device) on `args` with `body`.
+Outcome run_demo(std::vector<std::string> args, const std::function<void()>& body) {
+  CLI::App app{"demo"};
+  int n = 0;
+  app.add_option("--n", n, "a number");
+  DeviceFlag device;
+  device.add_to(app);
+  args.insert(args.begin(), "demo");
+  std::vector<const char*> argv;
+  for (const auto& a : args) argv.push_back(a.c_str());
+  Outcome o;
+  std::ostringstream err;
+  o.code = run_app(
+      "demo", app, static_cast<int>(argv.size()), argv.data(),
+      [&] {
+        o.body_ran = true;
+        body();
+      },
+      err);
+  o.err = err.str();
+  return o;
+}
+
+TEST(RunApp, SuccessIsExit0WithNothingOnStderr) {
+  const Outcome o = run_demo({"--n", "3"}, [] {});
+  EXPECT_EQ(o.code, 0);
+  EXPECT_TRUE(o.body_ran);
+  EXPECT_EQ(o.err, "");
+}
+
+TEST(RunApp, InputErrorIsExit1OneLine) {
+  const Outcome o = run_demo({}, [] { throw InputError("--n must be positive"); });
+  EXPECT_EQ(o.code, 1);
+  EXPECT_EQ(o.err, "demo: --n must be positive\n");
+}
+
+TEST(RunApp, BadFlagsAreExit2WithoutRunningTheBody) {
+  Outcome o = run_demo({"--n", "x"}, [] {});
+  EXPECT_EQ(o.code, 2);
+  EXPECT_FALSE(o.body_ran);
+  EXPECT_EQ(o.err.rfind("demo: ", 0), 0u) << o.err;
+  EXPECT_NE(o.err.find("--n"), std::string::npos) << o.err;
+  EXPECT_NE(o.err.find("(see --help)\n"), std::string::npos) << o.err;
+  o = run_demo({"--no-such-flag"}, [] {});
+  EXPECT_EQ(o.code, 2);
+  EXPECT_NE(o.err.find("no-such-flag"), std::string::npos) << o.err;
+}
+
+TEST(RunApp, NoDeviceErrorIsExit2) {
+  const Outcome o = run_demo({}, [] { throw NoDeviceError("no usable CUDA GPU"); });
+  EXPECT_EQ(o.code, 2);
+  EXPECT_EQ(o.err, "demo: no usable CUDA GPU\n");
+}
+
+TEST(RunApp, OtherErrorsAreExit3) {
+  Outcome o = run_demo({}, [] { throw Error("CUDA error: out of memory"); });
+  EXPECT_EQ(o.code, 3);
+  EXPECT_EQ(o.err, "demo: error: CUDA error: out of memory\n");
+  o = run_demo({}, [] { throw std::runtime_error("boom"); });
+  EXPECT_EQ(o.code, 3);
+  EXPECT_EQ(o.err, "demo: error: boom\n");
+}
+
+TEST(RunApp, DeviceFlagSelectsTheBackend) {
+  // --device cpu: the CPU backend, announced on the log.
+  std::string picked;
+  CLI::App app{"demo"};
+  DeviceFlag device;
+  device.add_to(app);
+  const char* argv[] = {"demo", "--device", "cpu"};
+  std::ostringstream log, err;
+  EXPECT_EQ(run_app(
+                "demo", app, 3, argv, [&] { picked = device.select(log)->description(); }, err),
+            0)
+      << err.str();
+  EXPECT_EQ(picked, "cpu (reference, float64 accumulation)");
+  EXPECT_NE(log.str().find("device: cpu"), std::string::npos) << log.str();
+  // An unknown device is bad input (exit 1); cuda without a GPU is exit 2.
+  DeviceFlag quantum;
+  quantum.choice = "quantum";
+  EXPECT_THROW(quantum.select(log), InputError);
+  if (!test::gpu_available()) {
+    DeviceFlag cuda;
+    cuda.choice = "cuda";
+    EXPECT_THROW(cuda.select(log), NoDeviceError);
+  }
+}
+
+TEST(AppHelpers, FloatAsDecimalAndVersions) {
+  EXPECT_EQ(float_as_decimal(0.001f), 0.001);
+  EXPECT_EQ(float_as_decimal(0.5f), 0.5);
+  EXPECT_EQ(float_as_decimal(-1234.5f), -1234.5);
+  const nlohmann::json v = versions_json();
+  for (const char* key : {"latentkit", "cuda_runtime", "cuda_driver", "compiler"})
+    EXPECT_TRUE(v.contains(key) && v.at(key).is_string()) << key;
+  EXPECT_EQ(v.at("latentkit"), LATENTKIT_VERSION);
+}
+
+TEST(AppHelpers, ProgressLineOnATerminalAndInALog) {
+  std::ostringstream tty, log;
+  write_progress_line(tty, "epoch 1/2", false, true);
+  write_progress_line(tty, "epoch 2/2", true, true);
+  EXPECT_EQ(tty.str(), "\repoch 1/2\033[K\repoch 2/2\033[K\n");
+  write_progress_line(log, "epoch 1/2", false, false);
+  write_progress_line(log, "epoch 2/2", true, false);
+  EXPECT_EQ(log.str(), "epoch 1/2\nepoch 2/2\n");
+}
+
+TEST(AppHelpers, ReadCheckpointChecksKindAndSettings) {
+  const std::string path =
+      ::testing::TempDir() + "/app_checkpoint_" + std::to_string(test::fresh_seed()) + ".lkm";
+  const nlohmann::json identity = {{"lr", 0.001}, {"seed", 7}};
+  ModelFile f;
+  f.header = {{"kind", "demo-checkpoint"}, {"run", identity}, {"epoch", 2}};
+  f.sections = {{"params", {1.f, 2.f, 3.f}}};
+  write_model_file(path, f);
+  const ModelFile back =
+      read_checkpoint(path, "demo-checkpoint", "a demo checkpoint", identity, "--epochs");
+  EXPECT_EQ(back.header.at("epoch"), 2);
+  EXPECT_EQ(back.section("params"), std::vector<float>({1.f, 2.f, 3.f}));
+  const auto message = [&](const std::string& kind, const nlohmann::json& id) -> std::string {
+    try {
+      (void)read_checkpoint(path, kind, "a " + kind.substr(0, kind.find('-')) + " checkpoint", id,
+                            "--epochs");
+    } catch (const InputError& e) {
+      return e.what();
+    }
+    return "no InputError";
+  };
+  EXPECT_EQ(message("vae_gmm-checkpoint", identity), "'" + path + "' is not a vae_gmm checkpoint");
+  const std::string settings = message("demo-checkpoint", {{"lr", 0.01}, {"seed", 7}});
+  EXPECT_NE(settings.find("written by a run with other settings"), std::string::npos) << settings;
+  EXPECT_NE(settings.find("(only --epochs may change) or drop --resume"), std::string::npos)
+      << settings;
+  std::remove(path.c_str());
+}
+
+}  // namespace
+}  // namespace latentkit
