@@ -414,24 +414,24 @@ void gmm_estep(const float* x, int n, int d, bool full, int num_models, const in
   const dim3 grid(gmm_estep_blocks(n), num_models);
   switch (d) {  // compile-time dimensions for the common small d (see gmm_estep_kernel)
     case 1:
-      gmm_estep_kernel<1><<<grid, kEstepThreads, 0, stream>>>(
-          x, n, d, full, comp_offset, active, means, prec, log_norm, resp, partial_ll, point_ll,
-          labels);
+      gmm_estep_kernel<1><<<grid, kEstepThreads, 0, stream>>>(x, n, d, full, comp_offset, active,
+                                                              means, prec, log_norm, resp,
+                                                              partial_ll, point_ll, labels);
       break;
     case 2:
-      gmm_estep_kernel<2><<<grid, kEstepThreads, 0, stream>>>(
-          x, n, d, full, comp_offset, active, means, prec, log_norm, resp, partial_ll, point_ll,
-          labels);
+      gmm_estep_kernel<2><<<grid, kEstepThreads, 0, stream>>>(x, n, d, full, comp_offset, active,
+                                                              means, prec, log_norm, resp,
+                                                              partial_ll, point_ll, labels);
       break;
     case 3:
-      gmm_estep_kernel<3><<<grid, kEstepThreads, 0, stream>>>(
-          x, n, d, full, comp_offset, active, means, prec, log_norm, resp, partial_ll, point_ll,
-          labels);
+      gmm_estep_kernel<3><<<grid, kEstepThreads, 0, stream>>>(x, n, d, full, comp_offset, active,
+                                                              means, prec, log_norm, resp,
+                                                              partial_ll, point_ll, labels);
       break;
     default:
-      gmm_estep_kernel<0><<<grid, kEstepThreads, 0, stream>>>(
-          x, n, d, full, comp_offset, active, means, prec, log_norm, resp, partial_ll, point_ll,
-          labels);
+      gmm_estep_kernel<0><<<grid, kEstepThreads, 0, stream>>>(x, n, d, full, comp_offset, active,
+                                                              means, prec, log_norm, resp,
+                                                              partial_ll, point_ll, labels);
       break;
   }
   LK_LAUNCH_CHECK();

@@ -465,8 +465,7 @@ TEST(GmmRef, KMeansInitialisationTakesKMeansLabels) {
     EXPECT_TRUE(all_close(m.means, expected, Tolerance{1e-12, 1e-12, 1e-12}))
         << "restart " << restart;
     for (int c = 0; c < k; ++c)
-      EXPECT_NEAR(m.weights[c], (counts[c] + ref::kGmmNkGuard) / (n + k * ref::kGmmNkGuard),
-                  1e-14);
+      EXPECT_NEAR(m.weights[c], (counts[c] + ref::kGmmNkGuard) / (n + k * ref::kGmmNkGuard), 1e-14);
   }
 }
 
