@@ -40,6 +40,7 @@ constexpr int kEstepThreads = 256;
 // __launch_bounds__(256) alone ptxas chose 48 registers and spilled 24 bytes in the runtime-d
 // kernel (and 8 in the d = 1 one).
 constexpr int kEstepMinBlocks = 4;
+static_assert(kEstepMinBlocks * kEstepThreads <= 2048, "more threads than an SM holds (sm_90)");
 // Component-parameter kernels: 128 threads per block (C is small: tens to hundreds).
 constexpr int kSmallThreads = 128;
 // Statistics: 256 threads; a tile of 64 points (64 x 32 floats = 8 KiB) staged per step.
