@@ -34,6 +34,13 @@ constexpr int kMaxStats = kGmmKernelMaxDim * (kGmmKernelMaxDim + 1) / 2;  // 528
 
 // E-step: 256 threads = 8 warps per block, one point each; a power of two for the tree sum.
 constexpr int kEstepThreads = 256;
+// At least 4 resident E-step blocks per SM: a 64-register budget (65536 / (4 x 256)), which
+// every instantiation fits without spilling (ptxas -v: 56-64 registers; the runtime-d kernel's
+// point and difference arrays sit in its 512-byte stack frame, not counted as spills). With
+// __launch_bounds__(256) alone ptxas chose 48 registers and spilled 24 bytes in the runtime-d
+// kernel (and 8 in the d = 1 one).
+constexpr int kEstepMinBlocks = 4;
+static_assert(kEstepMinBlocks * kEstepThreads <= 2048, "more threads than an SM holds (sm_90)");
 // Component-parameter kernels: 128 threads per block (C is small: tens to hundreds).
 constexpr int kSmallThreads = 128;
 // Statistics: 256 threads; a tile of 64 points (64 x 32 floats = 8 KiB) staged per step.
@@ -133,20 +140,26 @@ __global__ void gmm_precisions_kernel(const double* __restrict__ weights,
   log_norm[c] = log(w) - 0.5 * d * kLog2Pi + half_logdet_prec;
 }
 
-__global__ void __launch_bounds__(kEstepThreads)
-    gmm_estep_kernel(const float* __restrict__ x, int n, int d, bool full,
+// kD > 0: the dimension as a compile-time constant (the small d of the seed case and the apps):
+// the loops over d unroll and the point and its difference live in registers. kD = 0: any d at
+// run time, the two arrays in local memory (L1-cached; at d = 32 the d(d+1)/2 FMAs dominate).
+template <int kD>
+__global__ void __launch_bounds__(kEstepThreads, 3)
+    gmm_estep_kernel(const float* __restrict__ x, int n, int d_runtime, bool full,
                      const int32_t* __restrict__ comp_offset, const int32_t* __restrict__ active,
                      const double* __restrict__ means, const double* __restrict__ prec,
                      const double* __restrict__ log_norm, double* __restrict__ resp,
                      double* __restrict__ partial_ll, double* __restrict__ point_ll,
                      int32_t* __restrict__ labels) {
+  constexpr int kArray = kD > 0 ? kD : kGmmKernelMaxDim;
+  const int d = kD > 0 ? kD : d_runtime;
   const int model = blockIdx.y;
   if (active && !active[model]) return;  // the whole block returns: no barrier is skipped
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
   double lse = 0.0;
   if (i < n) {
     const int c0 = comp_offset[model], k = comp_offset[model + 1] - c0;
-    double xi[kGmmKernelMaxDim], diff[kGmmKernelMaxDim];
+    double xi[kArray], diff[kArray];
     for (int a = 0; a < d; ++a) xi[a] = static_cast<double>(x[static_cast<size_t>(i) * d + a]);
     double best = -DBL_MAX;
     int best_j = 0;
@@ -400,9 +413,28 @@ void gmm_estep(const float* x, int n, int d, bool full, int num_models, const in
   LK_CHECK(x && comp_offset && means && prec && log_norm && resp && partial_ll,
            "gmm_estep: x, comp_offset, means, prec, log_norm, resp, partial_ll must be non-null");
   const dim3 grid(gmm_estep_blocks(n), num_models);
-  gmm_estep_kernel<<<grid, kEstepThreads, 0, stream>>>(x, n, d, full, comp_offset, active, means,
-                                                       prec, log_norm, resp, partial_ll, point_ll,
-                                                       labels);
+  switch (d) {  // compile-time dimensions for the common small d (see gmm_estep_kernel)
+    case 1:
+      gmm_estep_kernel<1><<<grid, kEstepThreads, 0, stream>>>(x, n, d, full, comp_offset, active,
+                                                              means, prec, log_norm, resp,
+                                                              partial_ll, point_ll, labels);
+      break;
+    case 2:
+      gmm_estep_kernel<2><<<grid, kEstepThreads, 0, stream>>>(x, n, d, full, comp_offset, active,
+                                                              means, prec, log_norm, resp,
+                                                              partial_ll, point_ll, labels);
+      break;
+    case 3:
+      gmm_estep_kernel<3><<<grid, kEstepThreads, 0, stream>>>(x, n, d, full, comp_offset, active,
+                                                              means, prec, log_norm, resp,
+                                                              partial_ll, point_ll, labels);
+      break;
+    default:
+      gmm_estep_kernel<0><<<grid, kEstepThreads, 0, stream>>>(x, n, d, full, comp_offset, active,
+                                                              means, prec, log_norm, resp,
+                                                              partial_ll, point_ll, labels);
+      break;
+  }
   LK_LAUNCH_CHECK();
 }
 

@@ -12,6 +12,7 @@
 
 #include "latentkit/check.h"
 #include "latentkit/gmm.h"
+#include "latentkit/kmeans.h"
 #include "latentkit/ref/gmm_ref.h"
 #include "latentkit/vae_gmm_modes.h"
 #include "test_util.h"
@@ -430,6 +431,42 @@ TEST(GmmRef, InitialisationIsSeededAndReproducible) {
   const GmmModel k3 = gmm_initial_model(x, n, 2, {3, 0}, cfg);
   const std::vector<int> match = match_components(truth, k3);
   for (int t = 0; t < 3; ++t) EXPECT_NEAR(k3.means[match[t] * 2], truth.means[t * 2], 0.5);
+}
+
+// The 'kmeans' initialisation is sklearn's: the labels of KMeans(n_init=1) (latentkit::kmeans on
+// the CPU, seed cfg.seed + restart * 0x9E3779B97F4A7C15), then one M-step from those hard labels.
+// The initial means must therefore be the per-cluster means of KMeans's own labels.
+TEST(GmmRef, KMeansInitialisationTakesKMeansLabels) {
+  LK_SEEDED_RNG(rng);
+  const GmmModel truth = three_blobs();
+  auto backend = make_cpu_backend();
+  const int n = 301, d = 2, k = 5;  // more clusters than blobs: Lloyd has work to do
+  const std::vector<float> x = gmm_sample(*backend, truth, n, rng());
+  GmmConfig cfg;
+  cfg.seed = rng();
+  for (int restart : {0, 3}) {
+    KMeansOptions opt;
+    opt.k = k;
+    opt.n_init = 1;
+    opt.max_iter = cfg.init_lloyd_steps;
+    opt.seed = cfg.seed + static_cast<uint64_t>(restart) * 0x9E3779B97F4A7C15ull;
+    const KMeansResult km = kmeans(*backend, x.data(), n, d, opt);
+    std::vector<double> sums(k * d, 0.0), counts(k, 0.0);
+    for (int i = 0; i < n; ++i) {
+      counts[km.labels[i]] += 1;
+      for (int a = 0; a < d; ++a) sums[km.labels[i] * d + a] += x[i * d + a];
+    }
+    std::vector<double> expected(k * d);
+    for (int c = 0; c < k; ++c)
+      for (int a = 0; a < d; ++a)  // sklearn's M-step: Σ r x / (N_c + 10 ε)
+        expected[c * d + a] = sums[c * d + a] / (counts[c] + ref::kGmmNkGuard);
+    const GmmModel m = gmm_initial_model(x, n, d, {k, restart}, cfg);
+    // Two float64 sums of the same <= 301 terms in the same order: equal to ~1e-15.
+    EXPECT_TRUE(all_close(m.means, expected, Tolerance{1e-12, 1e-12, 1e-12}))
+        << "restart " << restart;
+    for (int c = 0; c < k; ++c)
+      EXPECT_NEAR(m.weights[c], (counts[c] + ref::kGmmNkGuard) / (n + k * ref::kGmmNkGuard), 1e-14);
+  }
 }
 
 TEST(GmmStages, ModeCoverageCountsByHand) {

@@ -8,13 +8,16 @@
 #include <climits>
 #include <cmath>
 #include <limits>
+#include <memory>
 
 #include "kernels/cuda_check.cuh"
 #include "kernels/cuda_resources.cuh"
 #include "kernels/gmm.cuh"
 #include "latentkit/check.h"
+#include "latentkit/kmeans.h"
 #include "latentkit/philox.h"
 #include "latentkit/ref/gmm_ref.h"
+#include "latentkit/ref/kmeans_ref.h"
 
 namespace latentkit {
 namespace {
@@ -25,112 +28,34 @@ size_t cov_size(GmmCovariance c, int d) {
 
 // ---- host initialisation -------------------------------------------------------------------
 
-// Index in [0, n) from u in (0, 1].
-int index_from_uniform(double u, int n) {
-  const double f = std::floor(u * n);
-  return static_cast<int>(std::min<double>(n - 1, std::max(0.0, f)));
+// scikit-learn's 'kmeans' initialisation runs KMeans(n_clusters=K, n_init=1, random_state) and
+// takes its labels; here latentkit's KMeans (latentkit/kmeans.h: greedy k-means++ seeding, Lloyd
+// with sklearn's stopping rules and empty-cluster reseeding) on the CPU reference for both
+// backends, so a CUDA fit starts from exactly the CPU's parameters. steps = 0: the k-means++
+// seeds' nearest-centre labels only.
+std::vector<int32_t> kmeans_labels(const std::vector<float>& x, int n, int d, int k, uint64_t seed,
+                                   int steps) {
+  if (steps == 0) {
+    const std::vector<float> centers = kmeans_plus_plus(x, n, d, k, seed, 0);
+    std::vector<int32_t> labels(n);
+    std::vector<float> mindist(n);
+    ref::kmeans_assign(x.data(), n, d, centers.data(), k, nullptr, labels.data(), mindist.data(),
+                       nullptr);
+    return labels;
+  }
+  KMeansOptions opt;
+  opt.k = k;
+  opt.n_init = 1;
+  opt.max_iter = steps;
+  opt.seed = seed;
+  const std::unique_ptr<Backend> cpu = make_cpu_backend();
+  return kmeans(*cpu, x.data(), n, d, opt).labels;  // the CPU backend's memory is host memory
 }
 
-double squared_distance(const float* a, const double* b, int d) {
-  double s = 0.0;
-  for (int j = 0; j < d; ++j) {
-    const double t = static_cast<double>(a[j]) - b[j];
-    s += t * t;
-  }
-  return s;
-}
-
-// Greedy k-means++ seeding, as scikit-learn's KMeans: the first centre uniformly at random, each
-// next one the best (lowest total squared distance afterwards) of 2 + floor(ln k) candidates drawn
-// by D² sampling; then up to `steps` Lloyd iterations. Returns the final hard labels. Kept private
-// to GMM initialisation (draw counter of candidate t of centre j: j * 64 + t).
-std::vector<int> kmeans_labels(const std::vector<float>& x, int n, int d, int k, uint64_t seed,
-                               int restart, int steps) {
-  const uint64_t base = static_cast<uint64_t>(k) << 40;
-  const auto draw = [&](uint64_t counter) {
-    return philox_uniform(seed, RngStream::Gmm, static_cast<uint32_t>(restart), base + counter);
-  };
-  const int trials = std::min(63, 2 + static_cast<int>(std::log(static_cast<double>(k))));
-  std::vector<double> centers(static_cast<size_t>(k) * d);
-  std::vector<double> d2(n), cand_d2(n), best_d2(n);
-  const auto set_center = [&](int j, int idx) {
-    for (int a = 0; a < d; ++a)
-      centers[static_cast<size_t>(j) * d + a] = x[static_cast<size_t>(idx) * d + a];
-  };
-  const auto point = [&](int i) { return &x[static_cast<size_t>(i) * d]; };
-  set_center(0, index_from_uniform(draw(0), n));
-  for (int i = 0; i < n; ++i) d2[i] = squared_distance(point(i), &centers[0], d);
-  std::vector<double> xi_center(d);
-  for (int j = 1; j < k; ++j) {
-    double total = 0.0;
-    for (int i = 0; i < n; ++i) total += d2[i];
-    int best_idx = -1;
-    double best_total = std::numeric_limits<double>::infinity();
-    for (int t = 0; t < trials; ++t) {
-      const double u = draw(static_cast<uint64_t>(j) * 64 + t);
-      int idx = n - 1;
-      if (total > 0.0) {
-        const double target = u * total;
-        double cum = 0.0;
-        for (int i = 0; i < n; ++i) {
-          cum += d2[i];
-          if (cum >= target && d2[i] > 0.0) {
-            idx = i;
-            break;
-          }
-        }
-      } else {
-        idx = index_from_uniform(u, n);  // every point sits on a centre (duplicates)
-      }
-      for (int a = 0; a < d; ++a) xi_center[a] = point(idx)[a];
-      double cand_total = 0.0;
-      for (int i = 0; i < n; ++i) {
-        cand_d2[i] = std::min(d2[i], squared_distance(point(i), xi_center.data(), d));
-        cand_total += cand_d2[i];
-      }
-      if (cand_total < best_total) {  // the first candidate wins ties
-        best_total = cand_total;
-        best_idx = idx;
-        best_d2.swap(cand_d2);
-      }
-    }
-    set_center(j, best_idx);
-    d2.swap(best_d2);
-  }
-  std::vector<int> labels(n, -1);
-  std::vector<double> sums(static_cast<size_t>(k) * d);
-  std::vector<int> counts(k);
-  for (int step = 0; step <= steps; ++step) {
-    bool changed = false;
-    for (int i = 0; i < n; ++i) {
-      const float* xi = &x[static_cast<size_t>(i) * d];
-      int best = 0;
-      double best_d = squared_distance(xi, &centers[0], d);
-      for (int j = 1; j < k; ++j) {
-        const double dj = squared_distance(xi, &centers[static_cast<size_t>(j) * d], d);
-        if (dj < best_d) {
-          best_d = dj;
-          best = j;
-        }
-      }
-      if (labels[i] != best) changed = true;
-      labels[i] = best;
-    }
-    if (!changed || step == steps) break;
-    std::fill(sums.begin(), sums.end(), 0.0);
-    std::fill(counts.begin(), counts.end(), 0);
-    for (int i = 0; i < n; ++i) {
-      ++counts[labels[i]];
-      for (int a = 0; a < d; ++a)
-        sums[static_cast<size_t>(labels[i]) * d + a] += x[static_cast<size_t>(i) * d + a];
-    }
-    for (int j = 0; j < k; ++j)
-      if (counts[j] > 0)  // an empty cluster keeps its centre
-        for (int a = 0; a < d; ++a)
-          centers[static_cast<size_t>(j) * d + a] =
-              sums[static_cast<size_t>(j) * d + a] / counts[j];
-  }
-  return labels;
+// KMeans seed of restart r: the golden-ratio increment spreads restarts over Philox's key space
+// (restart 0 uses cfg.seed itself); KMeans's own restart offset stays 0 (n_init = 1).
+uint64_t kmeans_seed(uint64_t seed, int restart) {
+  return seed + static_cast<uint64_t>(restart) * 0x9E3779B97F4A7C15ull;
 }
 
 // ---- the CUDA EM loop ----------------------------------------------------------------------
@@ -310,8 +235,8 @@ GmmModel gmm_initial_model(const std::vector<float>& x, int n, int d, const GmmM
   const int k = spec.k;
   std::vector<double> resp(static_cast<size_t>(k) * n, 0.0);  // [k, n] as the M-step reads it
   if (cfg.init == GmmInit::KMeans) {
-    const std::vector<int> labels =
-        kmeans_labels(x, n, d, k, cfg.seed, spec.restart, cfg.init_lloyd_steps);
+    const std::vector<int32_t> labels =
+        kmeans_labels(x, n, d, k, kmeans_seed(cfg.seed, spec.restart), cfg.init_lloyd_steps);
     for (int i = 0; i < n; ++i) resp[static_cast<size_t>(labels[i]) * n + i] = 1.0;
   } else {
     // sklearn's 'random': uniform responsibilities normalised per point.

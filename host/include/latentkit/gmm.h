@@ -3,11 +3,13 @@
 // GaussianMixture (see latentkit/ref/gmm_ref.h for the exact EM steps). CPU backend: the reference
 // (host/ref/gmm.cpp); CUDA: kernels/gmm.cu driven by host/src/gmm.cpp.
 //
-// Initialisation runs ON THE HOST for both backends (greedy k-means++ seeding and Lloyd steps, or
-// random responsibilities, then one M-step in float64): it is cheap next to EM (10000 x 3:
-// milliseconds) and makes the starting point of a CUDA fit bit-identical to the CPU's, so the two
-// backends can be compared from the same initial parameters. Draws: Philox stream Gmm, offset =
-// restart, index = (K << 40) + draw counter. Tests: tests/test_ref_gmm.cpp, tests/test_gmm_gpu.cu,
+// Initialisation runs ON THE HOST for both backends (the labels of latentkit's KMeans on the CPU
+// reference, as sklearn's 'kmeans' takes KMeans(n_init=1)'s labels, or random responsibilities,
+// then one M-step in float64): it is cheap next to EM (10000 x 3: milliseconds) and makes the
+// starting point of a CUDA fit bit-identical to the CPU's, so the two backends can be compared
+// from the same initial parameters. Draws: 'kmeans': KMeans's own (RngStream::KMeansInit) with
+// seed = cfg.seed + restart * 0x9E3779B97F4A7C15; 'random': Philox stream Gmm, offset = restart,
+// index = (K << 40) + draw counter. Tests: tests/test_ref_gmm.cpp, tests/test_gmm_gpu.cu,
 // tests/test_gmm_fit.cpp.
 #pragma once
 #include <cstdint>
@@ -33,10 +35,10 @@ struct GmmConfig {
   double tol = 1e-3;        // on the change of the mean per-sample log-likelihood (sklearn)
   double reg_covar = 1e-6;  // added to every covariance diagonal (sklearn)
   int max_iter = 100;
-  // Lloyd iterations after k-means++ seeding (stops earlier once no label changes). sklearn runs
-  // KMeans to convergence (<= 300); 30 reaches it on well-separated data and bounds the host
-  // cost on large inputs.
-  int init_lloyd_steps = 30;
+  // 'kmeans' init: KMeans's max_iter (it stops earlier on unchanged labels or sklearn's centre
+  // shift tol 1e-4). 300 is sklearn's KMeans default; lower it to bound the host cost on large
+  // inputs. 0: the k-means++ seeds' labels without Lloyd steps.
+  int init_lloyd_steps = 300;
   uint64_t seed = 0;
 };
 
