@@ -190,7 +190,7 @@ TEST_F(TsneApp, ReadsIdxImagesWithIdxOrCsvLabels) {
   write_idx_images(images.string(), kImages, kRows, kCols, pixels, /*gzip=*/true);
   write_idx_labels(idx_labels.string(), labels, /*gzip=*/false);
   std::ofstream(csv) << csv_labels.str();
-  const std::string base = "--device cpu --perplexity 10 --iterations 300 --limit 60 --idx " +
+  const std::string base = "--device cpu --perplexity 10 --iterations 500 --limit 60 --idx " +
                            images.string() + " --labels ";
   std::string err;
   ASSERT_EQ(run(base + idx_labels.string() + " --out " + (dir_ / "a").string(), &err), 0) << err;

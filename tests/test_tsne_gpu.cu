@@ -211,9 +211,16 @@ TEST(TsneGpu, FftRepulsionMatchesReferenceAndApproximatesExact) {
               std::max(test::max_abs(rep_ref), 1e-6 * n * std::max(half_width, 1.0));
           EXPECT_TRUE(all_close(rep_gpu, rep_ref, Tolerance{1e-6 * scale, 1e-5, 1e-6}));
           EXPECT_NEAR(z_gpu, z_ref, 1e-9 * std::max(1.0, std::fabs(z_ref)));
-          if (n < 31) continue;
-          // Against the exact repulsion: the bound of tests/test_ref_tsne.cpp (FIt-SNE's grid,
-          // spacing <= 1/3: relative error of R/Z below 8e-2).
+          // Against the exact repulsion: the bounds of tests/test_ref_tsne.cpp (FIt-SNE's grid,
+          // spacing <= 1/3: relative error of R/Z and of Z below 8e-2; 2e-1 for fewer than 100
+          // points, whose few interpolation errors do not average out). Not for n < 31, nor for
+          // n < 100 spread over 80 units: there 8 clusters of ~4 points sit far apart, the true
+          // Z is a handful of pair terms and the grid's error on each point's self term (the
+          // "- 1" of the interpolation) is a sizeable part of it: the reference itself is 0.25
+          // (R/Z) and 0.31 (Z) off the exact values at worst over 300 seeds (measured on the CPU,
+          // same grid, 2026-11-21), FIt-SNE behaves alike. The GPU's agreement with the reference
+          // above is what those cases check.
+          if (n < 31 || (n < 100 && spread > 10)) continue;
           std::vector<float> rep_exact(Y.size());
           const double z_exact = ref::tsne_repulsive_exact(Y.data(), n, dims, rep_exact.data());
           std::vector<double> a(Y.size()), b(Y.size());
@@ -221,8 +228,9 @@ TEST(TsneGpu, FftRepulsionMatchesReferenceAndApproximatesExact) {
             a[e] = rep_gpu[e] / z_gpu;
             b[e] = rep_exact[e] / z_exact;
           }
-          EXPECT_LT(test::relative_norm_diff(a, b), n < 100 ? 2e-1 : 8e-2);
-          EXPECT_LT(std::fabs(z_gpu / z_exact - 1), 8e-2);
+          const double bound = n < 100 ? 2e-1 : 8e-2;
+          EXPECT_LT(test::relative_norm_diff(a, b), bound);
+          EXPECT_LT(std::fabs(z_gpu / z_exact - 1), bound);
         }
       }
     }
