@@ -253,9 +253,9 @@ int main(int argc, char** argv) {
       const int d = a.rows * a.cols;
       if (!opt.smoke) {
         const lk::IdxImages b = lk::read_idx_images(test);
-        LK_CHECK(b.rows * b.cols == d, "Fashion-MNIST: train images are " << a.rows << "x" << a.cols
-                                                                          << ", test " << b.rows
-                                                                          << "x" << b.cols);
+        LK_CHECK(b.rows * b.cols == d, "Fashion-MNIST: train images are "
+                                           << a.rows << "x" << a.cols << ", test " << b.rows << "x"
+                                           << b.cols);
         x.insert(x.end(), b.pixels.begin(), b.pixels.end());
         n += b.n;
       }

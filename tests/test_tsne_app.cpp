@@ -240,9 +240,9 @@ TEST_F(TsneApp, ReadsIdxImagesWithIdxOrCsvLabels) {
   expect_failure(q + "--idx " + (dir_ / "cut.idx").string(), 1, "cut.idx");
   std::vector<uint8_t> ten(labels.begin(), labels.begin() + 10);
   write_idx_labels((dir_ / "ten-labels").string(), ten, true);
-  expect_failure(q + "--limit 60 --idx " + images.string() + " --labels " +
-                     (dir_ / "ten-labels").string(),
-                 1, "--labels");
+  expect_failure(
+      q + "--limit 60 --idx " + images.string() + " --labels " + (dir_ / "ten-labels").string(), 1,
+      "--labels");
 }
 
 }  // namespace

@@ -60,16 +60,16 @@ int main(int argc, char** argv) {
   using namespace latentkit;
   TsneOptions opt;
   std::string input, idx_path, labels_path, out_dir = "tsne_out", device = "auto", method = "auto",
-                                  init = "pca";
+                                            init = "pca";
   bool label_column = false;
   int limit = 0;
   CLI::App app{
-      "tsne: t-SNE of the rows of a CSV (or the images of an IDX file) into 2-D or 3-D (exact O(N^2) or FFT-accelerated O(N)\n"
-      "repulsion; affinities from all pairs for N <= 1000, else from the 3*perplexity nearest\n"
-      "neighbours). Optimiser as scikit-learn: early exaggeration 12 for 250 iterations, momentum\n"
-      "0.5 then 0.8, gains, learning rate max(N/12/4, 50). Writes DIR/embedding.csv (y1..yD and a\n"
-      "label column when labels are given) and DIR/result.json (KL every 50 iterations, per-stage\n"
-      "times, parameters)."};
+      "tsne: t-SNE of the rows of a CSV (or the images of an IDX file) into 2-D or 3-D (exact\n"
+      "O(N^2) or FFT-accelerated O(N) repulsion; affinities from all pairs for N <= 1000, else\n"
+      "from the 3*perplexity nearest neighbours). Optimiser as scikit-learn: early exaggeration\n"
+      "12 for 250 iterations, momentum 0.5 then 0.8, gains, learning rate max(N/12/4, 50). Writes\n"
+      "DIR/embedding.csv (y1..yD and a label column when labels are given) and DIR/result.json\n"
+      "(KL every 50 iterations, per-stage times, parameters)."};
   app.get_formatter()->column_width(34);
   auto* input_opt = app.add_option("--input", input, "CSV of N x D numbers (optional header line)");
   auto* idx_opt = app.add_option("--idx", idx_path,
@@ -154,9 +154,9 @@ int main(int argc, char** argv) {
       // Without --limit one label per row; with it, labels for at least the rows used.
       if (limit > 0) {
         const int used = std::min(limit, data.n);
-        LK_INPUT_CHECK(static_cast<int>(labels.size()) >= used,
-                       "--labels has " << labels.size() << " labels, --limit uses " << used
-                                       << " rows");
+        LK_INPUT_CHECK(
+            static_cast<int>(labels.size()) >= used,
+            "--labels has " << labels.size() << " labels, --limit uses " << used << " rows");
         labels.resize(used);
       } else {
         LK_INPUT_CHECK(static_cast<int>(labels.size()) == data.n,
