@@ -4,11 +4,12 @@
 //   - one optimiser iteration, FFT: attraction + bounds + FFT repulsion + update at N = 70000;
 //   - end to end (affinities + PCA init + 1000 iterations, host wall clock): exact t-SNE of 10000
 //     points of a 2-D 10-component mixture (the vae_gmm latent's shape; goal <= 1 s on an H100);
-//   - end to end on Fashion-MNIST 70000 x 784 (kNN + P + 1000 iterations, goal <= 3 s on an
-//     H100) when --data names a CSV of it (rows of 784 pixels, an optional trailing label column
-//     is dropped with --label-column). Without the file it prints one line saying the pipeline was
-//     skipped and why. The IDX files of Debian's dataset-fashion-mnist need the IDX reader that
-//     comes with apps' --idx (another change); until then convert them to CSV.
+//   - end to end on Fashion-MNIST 70000 x 784 (kNN + P + PCA + 1000 iterations, goal <= 3 s on
+//     an H100): train (60000) and test (10000) images together, in that order, read from the IDX
+//     files of --fmnist-dir (default /usr/share/datasets/fashion-mnist: train-images-idx3-ubyte.gz
+//     and t10k-images-idx3-ubyte.gz, pixels / 255; latentkit/idx.h). When a file is missing it
+//     prints one line saying the pipeline was skipped and why. bench/peers/tsne_sklearn.py reads
+//     the same files.
 // Every kernel is validated against latentkit::ref (tests/test_util.h's all_close) before it is
 // timed; a failure throws and the bench exits 1. Peer: scikit-learn's TSNE on the CPU
 // (bench/peers/tsne_sklearn.py, run by bench/run_all.sh).
@@ -36,6 +37,7 @@
 #include "latentkit/backend.h"
 #include "latentkit/check.h"
 #include "latentkit/data.h"
+#include "latentkit/idx.h"
 #include "latentkit/ref/tsne_ref.h"
 #include "latentkit/tsne.h"
 #include "tests/test_util.h"
@@ -195,16 +197,16 @@ BenchResult end_to_end(const std::string& name, lk::Backend& backend, const std:
 int main(int argc, char** argv) {
   return lk::bench::run_main([&]() -> int {
     lk::bench::BenchOptions opt;
-    std::string data_csv = "/usr/share/dataset-fashion-mnist/fashion-mnist.csv";
-    bool label_column = false;
+    std::string fmnist_dir = "/usr/share/datasets/fashion-mnist";
     const int rc = lk::bench::parse_args(
         argc, argv,
         "bench_tsne: t-SNE per-iteration kernels (exact N=10000, FFT N=70000) and end to end "
-        "(exact 10000 points; Fashion-MNIST 70000 x 784 from --data). Validates against the CPU "
-        "reference first.",
+        "(exact 10000 points; Fashion-MNIST 70000 x 784 from the IDX files of --fmnist-dir). "
+        "Validates against the CPU reference first.",
         opt, [&](CLI::App& app) {
-          app.add_option("--data", data_csv, "CSV of Fashion-MNIST (70000 x 784 pixels)");
-          app.add_flag("--label-column", label_column, "the CSV's last column is a label: drop it");
+          app.add_option("--fmnist-dir", fmnist_dir,
+                         "directory of Fashion-MNIST's train-images-idx3-ubyte.gz and "
+                         "t10k-images-idx3-ubyte.gz");
         });
     if (rc >= 0) return rc;
     if (!lk::bench::gpu_present_or_skip()) return 0;
@@ -232,33 +234,37 @@ int main(int argc, char** argv) {
       report.add(end_to_end("end to end exact N=" + std::to_string(spec.n) + " 2-D", *gpu, data.x,
                             data.n, data.d, t, opt.smoke ? 1 : 3));
     }
-    std::ifstream probe(data_csv);
-    if (!probe) {
+    const std::string train = fmnist_dir + "/train-images-idx3-ubyte.gz",
+                      test = fmnist_dir + "/t10k-images-idx3-ubyte.gz";
+    const bool have_train = std::ifstream(train).good(), have_test = std::ifstream(test).good();
+    if (!have_train || !have_test) {
+      const std::string missing = !have_train ? train : test;
       std::printf(
-          "Fashion-MNIST pipeline skipped: no data at '%s' (pass --data FILE.csv: 70000 "
-          "rows of 784 pixels; the IDX files need the IDX reader of the --idx change)\n",
-          data_csv.c_str());
-      report.note("Fashion-MNIST pipeline skipped: no data at " + data_csv);
+          "Fashion-MNIST pipeline skipped: %s not found (pass --fmnist-dir DIR holding "
+          "train-images-idx3-ubyte.gz and t10k-images-idx3-ubyte.gz; Debian: apt install "
+          "dataset-fashion-mnist)\n",
+          missing.c_str());
+      report.note("Fashion-MNIST pipeline skipped: " + missing + " not found");
     } else {
-      lk::Dataset data = lk::read_csv_matrix(data_csv);
-      if (label_column) {
-        const int d = data.d - 1;
-        std::vector<float> x(static_cast<size_t>(data.n) * d);
-        for (int i = 0; i < data.n; ++i)
-          for (int c = 0; c < d; ++c)
-            x[static_cast<size_t>(i) * d + c] = data.x[static_cast<size_t>(i) * data.d + c];
-        data.x.swap(x);
-        data.d = d;
+      // --smoke: the first 2000 training images only (the pipeline's code path, quickly).
+      lk::IdxImages a = lk::read_idx_images(train, opt.smoke ? 2000 : -1);
+      std::vector<float> x = std::move(a.pixels);
+      int n = a.n;
+      const int d = a.rows * a.cols;
+      if (!opt.smoke) {
+        const lk::IdxImages b = lk::read_idx_images(test);
+        LK_CHECK(b.rows * b.cols == d, "Fashion-MNIST: train images are "
+                                           << a.rows << "x" << a.cols << ", test " << b.rows << "x"
+                                           << b.cols);
+        x.insert(x.end(), b.pixels.begin(), b.pixels.end());
+        n += b.n;
       }
-      if (opt.smoke) {
-        data.n = std::min(data.n, 2000);
-        data.x.resize(static_cast<size_t>(data.n) * data.d);
-      }
+      std::printf("Fashion-MNIST: %d images x %d pixels from %s\n", n, d, fmnist_dir.c_str());
       lk::TsneOptions t;
       t.iterations = opt.smoke ? 50 : 1000;
-      report.add(end_to_end("end to end Fashion-MNIST N=" + std::to_string(data.n) + " x " +
-                                std::to_string(data.d) + " -> 2-D (kNN + P + PCA + iterations)",
-                            *gpu, data.x, data.n, data.d, t, opt.smoke ? 1 : 3));
+      report.add(end_to_end("end to end Fashion-MNIST N=" + std::to_string(n) + " x " +
+                                std::to_string(d) + " -> 2-D (kNN + P + PCA + iterations)",
+                            *gpu, x, n, d, t, opt.smoke ? 1 : 3));
     }
     report.note(
         "Goals (H100): exact t-SNE of 10000 points <= 1 s; Fashion-MNIST 70000 -> 2-D, "

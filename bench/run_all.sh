@@ -85,14 +85,15 @@ else
 fi
 
 # ---- t-SNE (bench/bench_tsne.cu) and its CPU peer, scikit-learn (bench/peers/tsne_sklearn.py:
-# skipped with a line when numpy/scikit-learn are missing). TSNE_DATA: a Fashion-MNIST CSV for the
-# end-to-end pipeline (70000 x 784; the bench skips that case with a line when it is absent).
-TSNE_DATA="${TSNE_DATA:-/usr/share/dataset-fashion-mnist/fashion-mnist.csv}"
-run_bench bench_tsne --data "$TSNE_DATA"
+# skipped with a line when numpy/scikit-learn are missing). FMNIST_DIR: the directory of
+# Fashion-MNIST's IDX files (train + t10k images, 70000 x 784 together) that both read for the
+# end-to-end pipeline (each skips that case with a line when they are absent).
+FMNIST_DIR="${FMNIST_DIR:-/usr/share/datasets/fashion-mnist}"
+run_bench bench_tsne --fmnist-dir "$FMNIST_DIR"
 case " $BENCH_ARGS " in
   *" --smoke "*) echo "== scikit-learn t-SNE peer skipped (--smoke)" ;;
   *) echo "== scikit-learn t-SNE peer (CPU)"
-     python3 bench/peers/tsne_sklearn.py --data "$TSNE_DATA" --json "$RESULTS/tsne_sklearn.json" \
+     python3 bench/peers/tsne_sklearn.py --fmnist-dir "$FMNIST_DIR" --json "$RESULTS/tsne_sklearn.json" \
        2>&1 | tee "$RESULTS/tsne_sklearn.log" || echo "!! scikit-learn peer failed" ;;
 esac
 

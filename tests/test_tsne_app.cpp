@@ -1,6 +1,7 @@
 // End-to-end tests of apps/tsne on the CPU: outputs (embedding.csv with labels, result.json with
 // the KL history, times and parameters), --labels / --label-column / --limit, reproducibility,
-// 3-D, and bad input (one clear error line, nonzero exit, no output file).
+// 3-D, IDX input (--idx with IDX or CSV --labels; tiny files written here by latentkit/idx.h's
+// writers), and bad input (one clear error line, nonzero exit, no output file).
 #include <sys/wait.h>
 
 #include <cmath>
@@ -13,6 +14,7 @@
 #include <string>
 
 #include "latentkit/data.h"
+#include "latentkit/idx.h"
 #include "test_util.h"
 
 namespace fs = std::filesystem;
@@ -163,6 +165,84 @@ TEST_F(TsneApp, RejectsBadInput) {
   std::ofstream(dir_ / "same.csv") << "1,2\n1,2\n1,2\n1,2\n";
   expect_failure(in + (dir_ / "same.csv").string() + " --perplexity 2", 1, "identical");
   expect_failure(in + data_.string() + " --iterations many", 2, "--iterations");
+}
+
+// 90 tiny 4 x 4 images in 3 classes (class k lights rows k of the image), written as IDX images
+// (gzip) and IDX labels (plain) and as a CSV of labels: --idx reads pixels / 255 as 16 columns,
+// --labels takes either format, --limit cuts both.
+TEST_F(TsneApp, ReadsIdxImagesWithIdxOrCsvLabels) {
+  constexpr int kImages = 90, kRows = 4, kCols = 4;
+  std::mt19937_64 rng(9);
+  std::uniform_int_distribution<int> noise(0, 40);
+  std::vector<uint8_t> pixels(static_cast<size_t>(kImages) * kRows * kCols), labels(kImages);
+  std::ostringstream csv_labels;
+  for (int i = 0; i < kImages; ++i) {
+    const int k = i % 3;
+    labels[i] = static_cast<uint8_t>(k);
+    csv_labels << k << "\n";
+    for (int r = 0; r < kRows; ++r)
+      for (int c = 0; c < kCols; ++c)
+        pixels[(static_cast<size_t>(i) * kRows + r) * kCols + c] =
+            static_cast<uint8_t>((r == k ? 200 : 0) + noise(rng));
+  }
+  const fs::path images = dir_ / "images-idx3-ubyte.gz", idx_labels = dir_ / "labels-idx1-ubyte",
+                 csv = dir_ / "labels.csv";
+  write_idx_images(images.string(), kImages, kRows, kCols, pixels, /*gzip=*/true);
+  write_idx_labels(idx_labels.string(), labels, /*gzip=*/false);
+  std::ofstream(csv) << csv_labels.str();
+  const std::string base = "--device cpu --perplexity 10 --iterations 500 --limit 60 --idx " +
+                           images.string() + " --labels ";
+  std::string err;
+  ASSERT_EQ(run(base + idx_labels.string() + " --out " + (dir_ / "a").string(), &err), 0) << err;
+  ASSERT_EQ(run(base + csv.string() + " --out " + (dir_ / "b").string(), &err), 0) << err;
+  // Both label formats give the same output, bit for bit.
+  EXPECT_EQ(slurp(dir_ / "a" / "embedding.csv"), slurp(dir_ / "b" / "embedding.csv"));
+  const Dataset emb = read_csv_matrix((dir_ / "a" / "embedding.csv").string());
+  ASSERT_EQ(emb.n, 60);
+  ASSERT_EQ(emb.d, 3);  // y1 y2 label
+  for (int i = 0; i < emb.n; ++i) EXPECT_EQ(emb.x[i * 3 + 2], i % 3);
+  // The classes are far apart in pixel space (200 / 255 on different rows): nearest embedded
+  // neighbours agree on the class.
+  int agree = 0;
+  for (int i = 0; i < emb.n; ++i) {
+    int best = -1;
+    double bd = 1e300;
+    for (int j = 0; j < emb.n; ++j) {
+      if (j == i) continue;
+      const double d = std::hypot(emb.x[i * 3] - emb.x[j * 3], emb.x[i * 3 + 1] - emb.x[j * 3 + 1]);
+      if (d < bd) {
+        bd = d;
+        best = j;
+      }
+    }
+    agree += emb.x[best * 3 + 2] == emb.x[i * 3 + 2];
+  }
+  EXPECT_GE(agree, 58);
+  const auto result = nlohmann::json::parse(slurp(dir_ / "a" / "result.json"));
+  EXPECT_EQ(result.at("input").at("format"), "idx");
+  EXPECT_EQ(result.at("input").at("columns"), kRows * kCols);
+  EXPECT_EQ(result.at("input").at("rows"), 60);
+  EXPECT_EQ(result.at("input").at("path"), images.string());
+
+  // Bad input: --label-column has no meaning for IDX; --input and --idx exclude each other; no
+  // data at all; a truncated IDX file; too few labels for --limit.
+  const std::string q = " --device cpu --iterations 10 ";
+  expect_failure(q + "--idx " + images.string() + " --label-column", 1, "--label-column");
+  expect_failure(q + "--idx " + images.string() + " --input " + data_.string(), 2, "--idx");
+  expect_failure(q, 1, "--idx");
+  {
+    std::vector<uint8_t> few(static_cast<size_t>(2) * kRows * kCols, 7);
+    write_idx_images((dir_ / "two.idx").string(), 2, kRows, kCols, few, false);
+    std::string bytes = slurp(dir_ / "two.idx");
+    bytes.resize(bytes.size() - 5);
+    std::ofstream(dir_ / "cut.idx", std::ios::binary) << bytes;
+  }
+  expect_failure(q + "--idx " + (dir_ / "cut.idx").string(), 1, "cut.idx");
+  std::vector<uint8_t> ten(labels.begin(), labels.begin() + 10);
+  write_idx_labels((dir_ / "ten-labels").string(), ten, true);
+  expect_failure(
+      q + "--limit 60 --idx " + images.string() + " --labels " + (dir_ / "ten-labels").string(), 1,
+      "--labels");
 }
 
 }  // namespace

@@ -202,13 +202,25 @@ TEST(TsneGpu, FftRepulsionMatchesReferenceAndApproximatesExact) {
           const double z_gpu = z.download()[0];
           // Same grid, float64 everywhere; cuFFT's and the radix-2 FFT's rounding differ at
           // ~1e-15 of the grid's largest potential, which the R_i = y phi_1 - phi_y difference
-          // can magnify by |y| * n / |R_i|: a 1e-6 floor of the largest force, rtol 1e-5.
-          const double scale = std::max(test::max_abs(rep_ref), 1e-30);
+          // can magnify by |y| * n / |R_i|: a 1e-6 floor of the largest force, rtol 1e-5. The
+          // floor never goes below 1e-12 of the cancelling terms' size n * max|y - centre|: with
+          // n = 1 the true force is 0 and both sides return only their own rounding noise
+          // (~1e-16 of that size), which a floor relative to the force alone would reject.
+          const double half_width = 0.5 * grid.box_width * grid.boxes;
+          const double scale =
+              std::max(test::max_abs(rep_ref), 1e-6 * n * std::max(half_width, 1.0));
           EXPECT_TRUE(all_close(rep_gpu, rep_ref, Tolerance{1e-6 * scale, 1e-5, 1e-6}));
           EXPECT_NEAR(z_gpu, z_ref, 1e-9 * std::max(1.0, std::fabs(z_ref)));
-          if (n < 31) continue;
-          // Against the exact repulsion: the bound of tests/test_ref_tsne.cpp (FIt-SNE's grid,
-          // spacing <= 1/3: relative error of R/Z below 8e-2).
+          // Against the exact repulsion: the bounds of tests/test_ref_tsne.cpp (FIt-SNE's grid,
+          // spacing <= 1/3: relative error of R/Z and of Z below 8e-2; 2e-1 for fewer than 100
+          // points, whose few interpolation errors do not average out). Not for n < 31, nor for
+          // n < 100 spread over 80 units: there 8 clusters of ~4 points sit far apart, the true
+          // Z is a handful of pair terms and the grid's error on each point's self term (the
+          // "- 1" of the interpolation) is a sizeable part of it: the reference itself is 0.25
+          // (R/Z) and 0.31 (Z) off the exact values at worst over 300 seeds (measured on the CPU,
+          // same grid, 2026-11-21), FIt-SNE behaves alike. The GPU's agreement with the reference
+          // above is what those cases check.
+          if (n < 31 || (n < 100 && spread > 10)) continue;
           std::vector<float> rep_exact(Y.size());
           const double z_exact = ref::tsne_repulsive_exact(Y.data(), n, dims, rep_exact.data());
           std::vector<double> a(Y.size()), b(Y.size());
@@ -216,8 +228,9 @@ TEST(TsneGpu, FftRepulsionMatchesReferenceAndApproximatesExact) {
             a[e] = rep_gpu[e] / z_gpu;
             b[e] = rep_exact[e] / z_exact;
           }
-          EXPECT_LT(test::relative_norm_diff(a, b), n < 100 ? 2e-1 : 8e-2);
-          EXPECT_LT(std::fabs(z_gpu / z_exact - 1), 8e-2);
+          const double bound = n < 100 ? 2e-1 : 8e-2;
+          EXPECT_LT(test::relative_norm_diff(a, b), bound);
+          EXPECT_LT(std::fabs(z_gpu / z_exact - 1), bound);
         }
       }
     }
@@ -247,7 +260,15 @@ TEST(TsneGpu, RunMatchesCpuAndIsReproducible) {
       const TsneResult rc = run_tsne(*cpu, data.x, data.n, data.d, opt);
       const TsneResult rg = run_tsne(*gpu, data.x, data.n, data.d, opt);
       EXPECT_EQ(rg.method, rc.method);
-      EXPECT_EQ(rg.nnz, rc.nnz);
+      // n = 400: all pairs, the same P exactly. n = 3001: kNN on both sides; the GPU's float
+      // distances may rank a pair of candidates within float rounding of each other differently
+      // from the float64 reference (latentkit/pairwise.h), which can swap the k-th neighbour of a
+      // few rows and move the symmetric nnz by one each: allow 1e-3 of nnz (~270 entries), far
+      // below what a wrong k or a broken symmetrisation (a change of ~nnz / 2) would give.
+      if (n <= kTsneExactMaxN)
+        EXPECT_EQ(rg.nnz, rc.nnz);
+      else
+        EXPECT_NEAR(static_cast<double>(rg.nnz), static_cast<double>(rc.nnz), 1e-3 * rc.nnz);
       const double scale = test::max_abs(rc.embedding);
       EXPECT_TRUE(all_close(rg.embedding, rc.embedding, Tolerance{1e-3 * scale, 1e-3, 1e-3}));
       EXPECT_NEAR(rg.kl, rc.kl, 1e-3 * rc.kl);

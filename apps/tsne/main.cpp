@@ -1,13 +1,16 @@
-// tsne: t-SNE of the rows of a CSV (latentkit::run_tsne, host/src/tsne.cpp) into 2-D or 3-D.
+// tsne: t-SNE of the rows of a CSV or of the images of an IDX file (MNIST / Fashion-MNIST,
+// latentkit/idx.h) (latentkit::run_tsne, host/src/tsne.cpp) into 2-D or 3-D.
 // Thin: parses flags, reads the data, picks the device, runs, writes DIR/embedding.csv and
 // DIR/result.json. Exit codes: 0 ok; 1 bad input data or files; 2 bad flags or --device cuda
 // without a GPU; 3 a runtime failure (CUDA error, out of memory).
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -15,13 +18,30 @@
 #include "latentkit/check.h"
 #include "latentkit/data.h"
 #include "latentkit/device.h"
+#include "latentkit/idx.h"
 #include "latentkit/io.h"
 #include "latentkit/tsne.h"
 
 namespace {
 
-// One integer label per row from a one-column CSV (header allowed).
+// True when `path` starts like an IDX label file: the gzip magic 1f 8b (every gzip file is taken
+// for IDX: a CSV of labels is never compressed here) or the IDX uint8 magic 00 00 08 01. A file
+// that cannot be opened is left to the CSV reader, which reports it.
+bool looks_like_idx(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  unsigned char head[4] = {0, 0, 0, 0};
+  if (!in.read(reinterpret_cast<char*>(head), 4)) return false;
+  if (head[0] == 0x1f && head[1] == 0x8b) return true;
+  return head[0] == 0 && head[1] == 0 && head[2] == 0x08 && head[3] == 0x01;
+}
+
+// One integer label per row: an IDX label file (labels-idx1-ubyte[.gz], see looks_like_idx) or a
+// one-column CSV (header allowed).
 std::vector<int> read_labels(const std::string& path) {
+  if (looks_like_idx(path)) {
+    const std::vector<int32_t> l = latentkit::read_idx_labels(path);
+    return std::vector<int>(l.begin(), l.end());
+  }
   const latentkit::Dataset l = latentkit::read_csv_matrix(path);
   LK_INPUT_CHECK(l.d == 1, "--labels '" << path << "' must have one column, it has " << l.d);
   std::vector<int> out(l.n);
@@ -39,23 +59,32 @@ std::vector<int> read_labels(const std::string& path) {
 int main(int argc, char** argv) {
   using namespace latentkit;
   TsneOptions opt;
-  std::string input, labels_path, out_dir = "tsne_out", device = "auto", method = "auto",
-                                  init = "pca";
+  std::string input, idx_path, labels_path, out_dir = "tsne_out", device = "auto", method = "auto",
+                                            init = "pca";
   bool label_column = false;
   int limit = 0;
   CLI::App app{
-      "tsne: t-SNE of the rows of a CSV into 2-D or 3-D (exact O(N^2) or FFT-accelerated O(N)\n"
-      "repulsion; affinities from all pairs for N <= 1000, else from the 3*perplexity nearest\n"
-      "neighbours). Optimiser as scikit-learn: early exaggeration 12 for 250 iterations, momentum\n"
-      "0.5 then 0.8, gains, learning rate max(N/12/4, 50). Writes DIR/embedding.csv (y1..yD and a\n"
-      "label column when labels are given) and DIR/result.json (KL every 50 iterations, per-stage\n"
-      "times, parameters)."};
+      "tsne: t-SNE of the rows of a CSV (or the images of an IDX file) into 2-D or 3-D (exact\n"
+      "O(N^2) or FFT-accelerated O(N) repulsion; affinities from all pairs for N <= 1000, else\n"
+      "from the 3*perplexity nearest neighbours). Optimiser as scikit-learn: early exaggeration\n"
+      "12 for 250 iterations, momentum 0.5 then 0.8, gains, learning rate max(N/12/4, 50). Writes\n"
+      "DIR/embedding.csv (y1..yD and a label column when labels are given) and DIR/result.json\n"
+      "(KL every 50 iterations, per-stage times, parameters)."};
   app.get_formatter()->column_width(34);
-  app.add_option("--input", input, "CSV of N x D numbers (optional header line)")->required();
-  app.add_option("--labels", labels_path, "CSV of one integer label per row, copied to the output");
+  auto* input_opt = app.add_option("--input", input, "CSV of N x D numbers (optional header line)");
+  auto* idx_opt = app.add_option("--idx", idx_path,
+                                 "IDX images (images-idx3-ubyte, plain or .gz): pixels / 255,\n"
+                                 "each image flattened to rows*cols columns");
+  input_opt->excludes(idx_opt);
+  app.add_option("--labels", labels_path,
+                 "one integer label per row, copied to the output: an IDX label file\n"
+                 "(labels-idx1-ubyte, plain or .gz: recognised by its first bytes) or a\n"
+                 "one-column CSV");
   app.add_flag("--label-column", label_column,
                "the input's last column is an integer label (not embedded; copied to the output)");
-  app.add_option("--limit", limit, "use only the first N rows (0: all)")->capture_default_str();
+  app.add_option("--limit", limit,
+                 "use only the first N rows / images (0: all); --labels then needs at least N")
+      ->capture_default_str();
   app.add_option("--perplexity", opt.perplexity, "perplexity of the input affinities")
       ->capture_default_str();
   app.add_option("--iterations", opt.iterations, "gradient descent iterations")
@@ -89,8 +118,20 @@ int main(int argc, char** argv) {
     LK_INPUT_CHECK(limit >= 0, "--limit must be >= 0, got " << limit);
     LK_INPUT_CHECK(!(label_column && !labels_path.empty()),
                    "--labels and --label-column exclude each other");
+    LK_INPUT_CHECK(!input.empty() || !idx_path.empty(),
+                   "no data: give --input data.csv or --idx images-idx3-ubyte.gz");
+    LK_INPUT_CHECK(!(label_column && !idx_path.empty()),
+                   "--label-column is for CSV input; give IDX labels with --labels");
     const auto t_read = std::chrono::steady_clock::now();
-    Dataset data = read_csv_matrix(input);
+    Dataset data;
+    if (!idx_path.empty()) {
+      IdxImages images = read_idx_images(idx_path, limit > 0 ? limit : -1);
+      data.n = images.n;
+      data.d = images.rows * images.cols;
+      data.x = std::move(images.pixels);
+    } else {
+      data = read_csv_matrix(input);
+    }
     std::vector<int> labels;
     if (label_column) {
       LK_INPUT_CHECK(data.d >= 2, "--label-column needs at least 2 columns in '" << input << "'");
@@ -110,8 +151,17 @@ int main(int argc, char** argv) {
       data.d = d;
     } else if (!labels_path.empty()) {
       labels = read_labels(labels_path);
-      LK_INPUT_CHECK(static_cast<int>(labels.size()) == data.n,
-                     "--labels has " << labels.size() << " rows, the input " << data.n);
+      // Without --limit one label per row; with it, labels for at least the rows used.
+      if (limit > 0) {
+        const int used = std::min(limit, data.n);
+        LK_INPUT_CHECK(
+            static_cast<int>(labels.size()) >= used,
+            "--labels has " << labels.size() << " labels, --limit uses " << used << " rows");
+        labels.resize(used);
+      } else {
+        LK_INPUT_CHECK(static_cast<int>(labels.size()) == data.n,
+                       "--labels has " << labels.size() << " rows, the input " << data.n);
+      }
     }
     if (limit > 0 && limit < data.n) {
       data.n = limit;
@@ -153,8 +203,11 @@ int main(int argc, char** argv) {
     nlohmann::json result = tsne_result_json(r, opt);
     result["app"] = "tsne";
     result["device"] = backend->description();
-    result["input"] = {
-        {"path", input}, {"rows", data.n}, {"columns", data.d}, {"labels", !labels.empty()}};
+    result["input"] = {{"path", idx_path.empty() ? input : idx_path},
+                       {"format", idx_path.empty() ? "csv" : "idx"},
+                       {"rows", data.n},
+                       {"columns", data.d},
+                       {"labels", !labels.empty()}};
     result["timings_s"]["read"] = read_s;
     write_file_atomic(out_dir + "/result.json",
                       [&](std::ostream& os) { os << result.dump(2) << "\n"; });

@@ -4,19 +4,40 @@
 Cases (as bench_tsne):
   exact   : method='exact' on a 2-D 10-component Gaussian mixture of --n points (default 10000:
             slow, O(N^2) memory in scikit-learn: minutes); --n 2000 for a quick look;
-  fmnist  : method='barnes_hut' on --data (a CSV of Fashion-MNIST, 70000 x 784; --label-column
-            drops a trailing label), perplexity 30, 1000 iterations, init='pca'.
+  fmnist  : method='barnes_hut' on Fashion-MNIST, train (60000) and test (10000) images together
+            in that order (70000 x 784, pixels / 255), read from the IDX files in --fmnist-dir
+            (train-images-idx3-ubyte.gz, t10k-images-idx3-ubyte.gz) with numpy and gzip: the same
+            data as bench_tsne; --limit N keeps the first N; perplexity 30, 1000 iterations,
+            init='pca'.
 Prints one JSON object per case (name, n, seconds, kl, sklearn version, threads) and writes them to
 --json. Needs numpy and scikit-learn (pip install --user numpy scikit-learn); exits 0 with a
-"skipped" line when they are missing or the data file is absent.
+"skipped" line when they are missing or the data files are absent.
 
   python3 bench/peers/tsne_sklearn.py --case exact --n 10000 --json out.json
 """
 import argparse
+import gzip
 import json
 import os
 import sys
 import time
+
+
+def read_idx_images(path, np):
+    """uint8 IDX images (magic 0x00000803, big-endian header n, rows, cols), plain or gzip, as a
+    float32 [n, rows * cols] array of pixels / 255 (as latentkit/idx.h)."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    header = np.frombuffer(raw, dtype=">u4", count=4)
+    if header[0] != 0x803:
+        raise ValueError(f"{path}: not an IDX image file (magic {int(header[0]):#x})")
+    n, rows, cols = (int(v) for v in header[1:])
+    if len(raw) != 16 + n * rows * cols:
+        raise ValueError(f"{path}: {len(raw)} bytes, expected {16 + n * rows * cols}")
+    pixels = np.frombuffer(raw, dtype=np.uint8, offset=16).reshape(n, rows * cols)
+    return pixels.astype(np.float32) / np.float32(255.0)
 
 
 def main():
@@ -24,8 +45,9 @@ def main():
     ap.add_argument("--case", choices=["exact", "fmnist", "all"], default="all")
     ap.add_argument("--n", type=int, default=10000, help="points of the exact case")
     ap.add_argument("--iterations", type=int, default=1000)
-    ap.add_argument("--data", default="/usr/share/dataset-fashion-mnist/fashion-mnist.csv")
-    ap.add_argument("--label-column", action="store_true")
+    ap.add_argument("--fmnist-dir", default="/usr/share/datasets/fashion-mnist",
+                    help="directory of train-images-idx3-ubyte.gz and t10k-images-idx3-ubyte.gz")
+    ap.add_argument("--limit", type=int, default=0, help="first N Fashion-MNIST images (0: all)")
     ap.add_argument("--json", default="")
     args = ap.parse_args()
     try:
@@ -59,12 +81,15 @@ def main():
         x = (means[comp] + rng.normal(size=(args.n, 2))).astype(np.float32)
         rows.append(run(f"sklearn exact N={args.n} 2-D mixture", x, "exact"))
     if args.case in ("fmnist", "all"):
-        if not os.path.exists(args.data):
-            print(f"Fashion-MNIST case skipped: no data at {args.data}")
+        files = [os.path.join(args.fmnist_dir, f)
+                 for f in ("train-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte.gz")]
+        missing = [f for f in files if not os.path.exists(f)]
+        if missing:
+            print(f"Fashion-MNIST case skipped: {missing[0]} not found (--fmnist-dir)")
         else:
-            x = np.loadtxt(args.data, delimiter=",", dtype=np.float32, skiprows=0, ndmin=2)
-            if args.label_column:
-                x = x[:, :-1]
+            x = np.concatenate([read_idx_images(f, np) for f in files])
+            if args.limit > 0:
+                x = x[:args.limit]
             rows.append(run(f"sklearn barnes_hut Fashion-MNIST N={x.shape[0]}", x, "barnes_hut"))
     if args.json:
         with open(args.json, "w") as f:
