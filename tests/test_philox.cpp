@@ -45,9 +45,10 @@ TEST(Philox, StreamsOffsetsAndSeedsDiffer) {
   EXPECT_EQ(a, philox_block(seed, RngStream::Latent, 0, 7).v[0]);
 }
 
-// Moments of N(0,1) from 1e6 draws. Standard errors: mean 1/sqrt(n) = 1e-3, variance
-// sqrt(2/n) = 1.4e-3, skewness sqrt(6/n) = 2.4e-3, excess kurtosis sqrt(24/n) = 4.9e-3. Bounds at
-// 5 standard errors fail a correct generator with probability < 1e-6 each.
+// Raw moments of N(0,1) from n = 1e6 draws. Standard error of the mean of x^k is
+// sqrt(Var(x^k) / n): x: sqrt(1/n) = 1e-3; x^2: sqrt(2/n) = 1.4e-3; x^3: sqrt(E x^6 = 15)/1e3 =
+// 3.9e-3; x^4: sqrt(E x^8 - 9 = 96)/1e3 = 9.8e-3. Bounds at 5 standard errors (1e-6 false
+// failures each); a wrong shape is still caught (a uniform of variance 1 has E x^4 = 1.8).
 TEST(Philox, NormalMoments) {
   const uint64_t seed = test::fresh_seed();
   SCOPED_TRACE("seed " + std::to_string(seed));
@@ -64,8 +65,8 @@ TEST(Philox, NormalMoments) {
   m1 /= n; m2 /= n; m3 /= n; m4 /= n;
   EXPECT_NEAR(m1, 0.0, 5e-3);
   EXPECT_NEAR(m2, 1.0, 7e-3);
-  EXPECT_NEAR(m3, 0.0, 1.2e-2);
-  EXPECT_NEAR(m4 - 3.0, 0.0, 2.5e-2);
+  EXPECT_NEAR(m3, 0.0, 2e-2);
+  EXPECT_NEAR(m4 - 3.0, 0.0, 5e-2);
 }
 
 // Uniform (0,1]: mean 1/2 (se 2.9e-4), variance 1/12 (se 7.5e-5) at n = 1e6; 5 standard errors.
