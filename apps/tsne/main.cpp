@@ -17,7 +17,7 @@
 
 #include "latentkit/check.h"
 #include "latentkit/data.h"
-#include "latentkit/device.h"
+#include "latentkit/app.h"
 #include "latentkit/idx.h"
 #include "latentkit/io.h"
 #include "latentkit/tsne.h"
@@ -59,8 +59,8 @@ std::vector<int> read_labels(const std::string& path) {
 int main(int argc, char** argv) {
   using namespace latentkit;
   TsneOptions opt;
-  std::string input, idx_path, labels_path, out_dir = "tsne_out", device = "auto", method = "auto",
-                                            init = "pca";
+  std::string input, idx_path, labels_path, out_dir = "tsne_out", method = "auto", init = "pca";
+  DeviceFlag device;
   bool label_column = false;
   int limit = 0;
   CLI::App app{
@@ -100,19 +100,9 @@ int main(int argc, char** argv) {
                  "the GPU, 256 / 64 on the CPU; a finer grid is more accurate on wide embeddings)")
       ->capture_default_str();
   app.add_option("--seed", opt.seed, "seed of the random initialisation")->capture_default_str();
-  app.add_option("--device", device, "auto | cpu | cuda (auto: the GPU if there is one)")
-      ->capture_default_str();
+  device.add_to(app);
   app.add_option("--out", out_dir, "output directory")->capture_default_str();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::cerr << "tsne: " << e.what() << " (see --help)\n";
-    return 2;
-  }
-
-  try {
+  return run_app("tsne", app, argc, argv, [&] {
     opt.method = parse_tsne_method(method);
     opt.init = parse_tsne_init(init);
     LK_INPUT_CHECK(limit >= 0, "--limit must be >= 0, got " << limit);
@@ -168,10 +158,9 @@ int main(int argc, char** argv) {
       data.x.resize(static_cast<size_t>(limit) * data.d);
       if (!labels.empty()) labels.resize(limit);
     }
-    const double read_s =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t_read).count();
+    const double read_s = seconds_since(t_read);
     ensure_directory(out_dir);
-    auto backend = select_backend(parse_device_choice(device), std::cerr);
+    auto backend = device.select(std::cerr);
     std::cerr << "tsne: " << data.n << " rows x " << data.d << " -> " << opt.dims << "-D\n";
     const bool tty = ::isatty(STDERR_FILENO);
     opt.progress = [&](const TsneProgress& p) {
@@ -181,11 +170,7 @@ int main(int argc, char** argv) {
                     p.seconds, p.kl_reported ? "  KL " : "");
       std::string s = line;
       if (p.kl_reported) s += std::to_string(p.kl);
-      if (tty)
-        std::cerr << "\r" << s << "\033[K" << (p.iteration == p.iterations ? "\n" : "")
-                  << std::flush;
-      else
-        std::cerr << s << "\n";
+      write_progress_line(std::cerr, s, p.iteration == p.iterations, tty);
     };
     const TsneResult r = run_tsne(*backend, data.x, data.n, data.d, opt);
 
@@ -213,15 +198,5 @@ int main(int argc, char** argv) {
                       [&](std::ostream& os) { os << result.dump(2) << "\n"; });
     std::cerr << "tsne: KL " << r.kl << " (" << r.method << "), " << r.seconds_total << " s; wrote "
               << out_dir << "/embedding.csv, result.json\n";
-    return 0;
-  } catch (const NoDeviceError& e) {
-    std::cerr << "tsne: " << e.what() << "\n";
-    return 2;
-  } catch (const InputError& e) {
-    std::cerr << "tsne: " << e.what() << "\n";
-    return 1;
-  } catch (const std::exception& e) {
-    std::cerr << "tsne: error: " << e.what() << "\n";
-    return 3;
-  }
+  });
 }

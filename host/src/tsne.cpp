@@ -13,6 +13,7 @@
 #include "kernels/cuda_check.cuh"
 #include "kernels/cuda_resources.cuh"
 #include "kernels/tsne.cuh"
+#include "latentkit/app.h"
 #include "latentkit/check.h"
 #include "latentkit/pairwise.h"
 #include "latentkit/philox.h"
@@ -22,9 +23,6 @@ namespace latentkit {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
 
 cudaStream_t stream_of(Backend& b) { return static_cast<cudaStream_t>(b.cuda_stream()); }
 

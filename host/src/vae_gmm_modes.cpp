@@ -6,14 +6,11 @@
 #include <cstdio>
 #include <limits>
 
+#include "latentkit/app.h"
 #include "latentkit/check.h"
 
 namespace latentkit {
 namespace {
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
 
 nlohmann::json curve_json(const GmmSelection& sel) {
   nlohmann::json k = nlohmann::json::array(), bic = k, aic = k, ll = k, iters = k, conv = k;
