@@ -180,7 +180,8 @@ TEST(KMeansGpu, BatchedStepsEqualSingleCalls) {
   const int count = static_cast<int>(order.size()), k_max = 400;
 
   Stream stream;
-  auto Xg = to_device(X), Cg = to_device(C), Mg = to_device(meta);
+  auto Xg = to_device(X), Cg = to_device(C);
+  auto Mg = to_device(meta);
   auto Lg = to_device(prev);
   auto Dg = latentkit::test::poisoned(size_t(S) * n);
   const int blocks = latentkit::cuda::kmeans_assign_blocks(n);
@@ -207,7 +208,8 @@ TEST(KMeansGpu, BatchedStepsEqualSingleCalls) {
     const std::vector<int32_t> p(prev.begin() + size_t(s) * n, prev.begin() + size_t(s + 1) * n);
     const std::vector<float> Cs(C.begin() + size_t(first[s]) * d,
                                 C.begin() + size_t(first[s] + k) * d);
-    auto Cs_g = to_device(Cs), P1 = to_device(p);
+    auto Cs_g = to_device(Cs);
+    auto P1 = to_device(p);
     auto L1 = to_device(std::vector<int32_t>(n, -1));
     auto D1 = latentkit::test::poisoned(n);
     DeviceBuffer<double> bi1(blocks), s1(size_t(k) * d), c1(k),
