@@ -5,11 +5,13 @@
 //  update: points in chunks of kUpdateChunk; a block per chunk, a thread per (cluster, column or
 //    count) slot walking its chunk in point order, partials per chunk; then a thread per slot sums
 //    the chunk partials in chunk order: no atomics, the same bits every run.
+//  batched (the k sweep): the same assign / update kernels with blockIdx.y selecting a problem
+//    {k, first centre row, slot} from a device table; a single call is a batch of one.
 //  silhouette: one thread per point over the cluster-sorted points; per cluster a float64 sum of
 //    sqrt(d2); a = own sum / (own count - 1), b = min over other non-empty clusters of the mean.
 //    Divisions as products with correctly rounded reciprocals (__drcp_rn): one extra rounding in
 //    float64, and no division slow path (which spilled registers).
-// Tests: tests/test_kmeans_gpu.cu. Benchmark: bench/bench_kmeans.cu.
+// Tests: tests/test_kmeans_gpu.cu. Benchmark: bench/bench_pairwise.cu.
 #include <cfloat>
 #include <climits>
 

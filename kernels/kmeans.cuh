@@ -1,7 +1,7 @@
 // KMeans and silhouette kernels (kernels/kmeans.cu). Semantics as latentkit::ref::kmeans_assign /
 // kmeans_update_sums / silhouette_samples (host/ref/kmeans.cpp), distances in float (summed
 // squared differences in ascending dimension order) with float64 reductions in a fixed order:
-// reproducible run to run. Tests: tests/test_kmeans_gpu.cu. Benchmark: bench/bench_kmeans.cu.
+// reproducible run to run. Tests: tests/test_kmeans_gpu.cu. Benchmark: bench/bench_pairwise.cu.
 #pragma once
 #include <cuda_runtime.h>
 

@@ -12,7 +12,7 @@
 // Kernel values: a halving RBF list is one expf and repeated squaring (each squaring doubles the
 // relative error: ~2^(count-1) x expf's 2 ulp for the narrowest bandwidth, ~1e-5 for 7
 // bandwidths, harmless for a sum dominated by the wide ones); other lists one expf each.
-// Tests: tests/test_mmd_gpu.cu. Benchmark: bench/bench_mmd.cu.
+// Tests: tests/test_mmd_gpu.cu. Benchmark: bench/bench_pairwise.cu.
 #include <algorithm>
 #include <vector>
 

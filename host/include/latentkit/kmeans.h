@@ -18,7 +18,7 @@
 // Silhouette: exact (every pair; fused per point: mean distance to each cluster, never storing the
 // matrix), or on a Philox sample of sample_size points (RngStream::Subsample, offset 4), as
 // sklearn.metrics.silhouette_score(sample_size=...): distances among the sample only.
-// Tests: tests/test_ref_kmeans.cpp, tests/test_kmeans_gpu.cu. Benchmark: bench/bench_kmeans.cu.
+// Tests: tests/test_ref_kmeans.cpp, tests/test_kmeans_gpu.cu. Benchmark: bench/bench_pairwise.cu.
 #pragma once
 #include <cstdint>
 #include <vector>
