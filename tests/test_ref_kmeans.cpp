@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "kmeans_sweep_check.h"
 #include "latentkit/backend.h"
 #include "latentkit/check.h"
 #include "latentkit/kmeans.h"
@@ -203,8 +204,8 @@ TEST(RefKMeans, DuplicatePointsDoNotBreakIt) {
   for (int32_t l : res.labels) EXPECT_TRUE(l >= 0 && l < 5);
 }
 
-// The sweep runs every k in one batch of Lloyd steps (slots that converge at different iterations,
-// some with empty-cluster reseeds); each k must come out exactly as a separate kmeans() fit:
+// The sweep runs every k in one batch of Lloyd steps (slots that stop at different iterations);
+// each k must come out exactly as a separate kmeans() fit:
 // interleaving the slots may not leak state between them. Overlapping blobs and a few duplicate
 // points make the k's converge at different iterations.
 TEST(RefKMeans, SweepEqualsSeparateFits) {
@@ -218,25 +219,9 @@ TEST(RefKMeans, SweepEqualsSeparateFits) {
   opt.n_init = 3;
   opt.max_iter = 7;  // some k stop on max_iter, others on unchanged labels or tolerance
   opt.seed = rng();
-  const auto sweep = latentkit::kmeans_sweep(*backend, X.data(), n, d, 2, 9, opt, 0);
-  ASSERT_EQ(sweep.per_k.size(), 8u);
-  std::vector<int> n_iters;
-  for (int k = 2; k <= 9; ++k) {
-    SCOPED_TRACE("k=" + std::to_string(k));
-    latentkit::KMeansOptions o = opt;
-    o.k = k;
-    const auto one = latentkit::kmeans(*backend, X.data(), n, d, o);
-    const auto& fit = sweep.per_k[k - 2].fit;
-    EXPECT_EQ(fit.k, k);
-    EXPECT_EQ(fit.labels, one.labels);
-    EXPECT_EQ(fit.centers, one.centers);
-    EXPECT_EQ(fit.inertia, one.inertia);  // the same arithmetic: the same bits
-    EXPECT_EQ(fit.inertia_trace, one.inertia_trace);
-    EXPECT_EQ(fit.n_iter, one.n_iter);
-    EXPECT_EQ(fit.best_init, one.best_init);
-    EXPECT_EQ(fit.empty_reseeds, one.empty_reseeds);
-    n_iters.push_back(fit.n_iter);
-  }
+  const auto n_iters =
+      latentkit::test::expect_sweep_equals_separate_fits(*backend, X.data(), n, d, 2, 9, opt, 0);
+  ASSERT_EQ(n_iters.size(), 8u);
   // Different k stopped at different iterations (the batch shrank while others went on).
   EXPECT_NE(*std::min_element(n_iters.begin(), n_iters.end()),
             *std::max_element(n_iters.begin(), n_iters.end()));
