@@ -12,7 +12,7 @@
 // Kernel values: a halving RBF list is one expf and repeated squaring (each squaring doubles the
 // relative error: ~2^(count-1) x expf's 2 ulp for the narrowest bandwidth, ~1e-5 for 7
 // bandwidths, harmless for a sum dominated by the wide ones); other lists one expf each.
-// Tests: tests/test_mmd_gpu.cu. Benchmark: bench/bench_mmd.cu.
+// Tests: tests/test_mmd_gpu.cu. Benchmark: bench/bench_pairwise.cu.
 #include <algorithm>
 #include <vector>
 
@@ -86,8 +86,8 @@ __global__ void __launch_bounds__(pt::kThreads)
   __shared__ double red[pt::kThreads];
   // Constant indices (a dynamic one would copy the jobs to local memory).
   const SumJob jb = blockIdx.z == 0 ? jobs.job[0] : (blockIdx.z == 1 ? jobs.job[1] : jobs.job[2]);
-  const size_t out = (static_cast<size_t>(blockIdx.z) * gridDim.y + blockIdx.y) * gridDim.x +
-                     blockIdx.x;
+  const size_t out =
+      (static_cast<size_t>(blockIdx.z) * gridDim.y + blockIdx.y) * gridDim.x + blockIdx.x;
   const int t = threadIdx.y * pt::kThreadsX + threadIdx.x;
   // The grid covers the largest job: blocks outside this job's range add 0 (block-uniform exit).
   if (static_cast<int>(blockIdx.x) >= jb.row_tiles || static_cast<int>(blockIdx.y) >= jb.chunks) {
@@ -139,9 +139,7 @@ __global__ void __launch_bounds__(pt::kThreads)
   const int col0 = blockIdx.y * kVCols;
   const int tx = threadIdx.x, ty = threadIdx.y, t = ty * pt::kThreadsX + tx;
   double racc[pt::kRegM][pt::kRegN] = {};
-  for (int j0 = 0; j0 < nb; j0 += pt::kTileN) {
-    float acc[pt::kRegM][pt::kRegN];
-    pt::tile_sqdist<DC>(A, na, B, nb, d, i0, j0, sm, acc);
+  const auto weigh_tile = [&](int j0, const float(&acc)[pt::kRegM][pt::kRegN]) {
 #pragma unroll
     for (int a = 0; a < pt::kRegM; ++a)
 #pragma unroll
@@ -175,7 +173,8 @@ __global__ void __launch_bounds__(pt::kThreads)
 #pragma unroll
       for (int b = 0; b < pt::kRegN; ++b) racc[a][b] += part[a][b];
     __syncthreads();
-  }
+  };
+  pt::sweep_row_tile<DC>(A, na, B, nb, d, i0, sm, weigh_tile);
 #pragma unroll
   for (int a = 0; a < pt::kRegM; ++a) {
     const int i = i0 + ty + pt::kThreadsY * a;
@@ -219,13 +218,10 @@ void run_sum_jobs(const SumJob* in, int count, int d, const MmdKernelParams& kp,
   LK_CHECK(grid_y <= 65535, "mmd_kernel_sum: too many column chunks");
   DeviceBuffer<double> partials(static_cast<size_t>(count) * grid_x * grid_y);
   const dim3 grid(grid_x, grid_y, count), block(pt::kThreadsX, pt::kThreadsY);
-  switch (pt::dim_chunk_for(d)) {
-    case 4: kernel_sums_kernel<4><<<grid, block, 0, stream>>>(jobs, d, kp, partials.data()); break;
-    case 8: kernel_sums_kernel<8><<<grid, block, 0, stream>>>(jobs, d, kp, partials.data()); break;
-    default:
-      kernel_sums_kernel<16><<<grid, block, 0, stream>>>(jobs, d, kp, partials.data());
-      break;
-  }
+  pt::with_dim_chunk(d, [&](auto dc) {
+    kernel_sums_kernel<decltype(dc)::value>
+        <<<grid, block, 0, stream>>>(jobs, d, kp, partials.data());
+  });
   LK_LAUNCH_CHECK();
   std::vector<double> host(partials.size());
   LK_CUDA_CHECK(cudaMemcpyAsync(host.data(), partials.data(), partials.bytes(),
@@ -285,25 +281,14 @@ void mmd_weighted_sums(const float* A, int na, const float* B, int nb, int d,
   const dim3 grid(grid_for(na, pt::kTileM), grid_for(ncols, kVCols));
   LK_CHECK(grid.y <= 65535u, "mmd_weighted_sums: too many columns");
   const dim3 block(pt::kThreadsX, pt::kThreadsY);
-  const int dc = pt::dim_chunk_for(d);
-#define LK_WS_LAUNCH(DC, SLOPE) \
-  weighted_sums_kernel<DC, SLOPE><<<grid, block, 0, stream>>>(A, na, B, nb, d, kp, V, ncols, R)
-  if (slope) {
-    if (dc == 4)
-      LK_WS_LAUNCH(4, true);
-    else if (dc == 8)
-      LK_WS_LAUNCH(8, true);
+  pt::with_dim_chunk(d, [&](auto dc) {
+    constexpr int kDc = decltype(dc)::value;
+    if (slope)
+      weighted_sums_kernel<kDc, true><<<grid, block, 0, stream>>>(A, na, B, nb, d, kp, V, ncols, R);
     else
-      LK_WS_LAUNCH(16, true);
-  } else {
-    if (dc == 4)
-      LK_WS_LAUNCH(4, false);
-    else if (dc == 8)
-      LK_WS_LAUNCH(8, false);
-    else
-      LK_WS_LAUNCH(16, false);
-  }
-#undef LK_WS_LAUNCH
+      weighted_sums_kernel<kDc, false>
+          <<<grid, block, 0, stream>>>(A, na, B, nb, d, kp, V, ncols, R);
+  });
   LK_LAUNCH_CHECK();
 }
 

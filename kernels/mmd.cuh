@@ -3,7 +3,7 @@
 // R = F V (the permutation test with V = [1, labels], the gradient with V = [1, coordinates]).
 // Semantics as latentkit::ref::mmd_kernel_sum / mmd_weighted_sums (host/ref/mmd.cpp), in float
 // per pair with float64 accumulation across tiles and a fixed-order final sum: reproducible.
-// Tests: tests/test_mmd_gpu.cu. Benchmark: bench/bench_mmd.cu.
+// Tests: tests/test_mmd_gpu.cu. Benchmark: bench/bench_pairwise.cu.
 #pragma once
 #include <cuda_runtime.h>
 

@@ -41,15 +41,14 @@ __global__ void __launch_bounds__(pt::kThreads)
   __shared__ double partial[pt::kTileM][pt::kThreadsX];
   const int i0 = blockIdx.x * pt::kTileM;
   double local[pt::kRegM] = {};
-  for (int j0 = 0; j0 < m; j0 += pt::kTileN) {
-    float acc[pt::kRegM][pt::kRegN];
-    pt::tile_sqdist<DC>(X, n, Y, m, d, i0, j0, sm, acc);
+  const auto add_tile = [&](int j0, const float(&acc)[pt::kRegM][pt::kRegN]) {
 #pragma unroll
     for (int a = 0; a < pt::kRegM; ++a)
 #pragma unroll
       for (int b = 0; b < pt::kRegN; ++b)
         if (j0 + threadIdx.x + pt::kThreadsX * b < m) local[a] += acc[a][b];
-  }
+  };
+  pt::sweep_row_tile<DC>(X, n, Y, m, d, i0, sm, add_tile);
 #pragma unroll
   for (int a = 0; a < pt::kRegM; ++a)
     partial[threadIdx.y + pt::kThreadsY * a][threadIdx.x] = local[a];
@@ -77,17 +76,9 @@ void pairwise_sqdist(const float* X, int n, const float* Y, int m, int d, float*
   const dim3 block(pt::kThreadsX, pt::kThreadsY);
   const dim3 grid(grid_for(m, pt::kTileN), grid_for(n, pt::kTileM));
   LK_CHECK(grid.y <= 65535u, "pairwise_sqdist: n=" << n << " exceeds the grid's y limit");
-  switch (pt::dim_chunk_for(d)) {
-    case 4:
-      sqdist_kernel<4><<<grid, block, 0, stream>>>(X, n, Y, m, d, out);
-      break;
-    case 8:
-      sqdist_kernel<8><<<grid, block, 0, stream>>>(X, n, Y, m, d, out);
-      break;
-    default:
-      sqdist_kernel<16><<<grid, block, 0, stream>>>(X, n, Y, m, d, out);
-      break;
-  }
+  pt::with_dim_chunk(d, [&](auto dc) {
+    sqdist_kernel<decltype(dc)::value><<<grid, block, 0, stream>>>(X, n, Y, m, d, out);
+  });
   LK_LAUNCH_CHECK();
 }
 
@@ -101,17 +92,9 @@ void pairwise_row_sums(const float* X, int n, const float* Y, int m, int d, doub
   }
   const dim3 block(pt::kThreadsX, pt::kThreadsY);
   const unsigned grid = grid_for(n, pt::kTileM);
-  switch (pt::dim_chunk_for(d)) {
-    case 4:
-      row_sums_kernel<4><<<grid, block, 0, stream>>>(X, n, Y, m, d, row_sum);
-      break;
-    case 8:
-      row_sums_kernel<8><<<grid, block, 0, stream>>>(X, n, Y, m, d, row_sum);
-      break;
-    default:
-      row_sums_kernel<16><<<grid, block, 0, stream>>>(X, n, Y, m, d, row_sum);
-      break;
-  }
+  pt::with_dim_chunk(d, [&](auto dc) {
+    row_sums_kernel<decltype(dc)::value><<<grid, block, 0, stream>>>(X, n, Y, m, d, row_sum);
+  });
   LK_LAUNCH_CHECK();
 }
 

@@ -15,6 +15,8 @@
 #pragma once
 #include <cuda_runtime.h>
 
+#include <type_traits>
+
 namespace latentkit::cuda::pairwise_tile {
 
 constexpr int kThreadsX = 16;  // 16 x 16 = 256 threads: 8 warps, full occupancy on sm_90
@@ -29,6 +31,24 @@ constexpr int kPad = 1;  // shared rows of 65 floats: transposed stores conflict
 // Dimensions staged per pass: 4 for D <= 4 (D = 2, 3 waste at most 2 of 4 slots), 8 for D <= 8,
 // else 16 (two 16 x 65 float tiles = 8.3 KB of shared memory per block).
 inline int dim_chunk_for(int d) { return d <= 4 ? 4 : (d <= 8 ? 8 : 16); }
+
+// Calls launch(std::integral_constant<int, DC>{}) with DC = dim_chunk_for(d): the one place that
+// maps a dimension count to a kernel instantiation (launch: a host lambda that launches
+// kernel<decltype(dc)::value>).
+template <class Launch>
+void with_dim_chunk(int d, Launch&& launch) {
+  switch (dim_chunk_for(d)) {
+    case 4:
+      launch(std::integral_constant<int, 4>{});
+      break;
+    case 8:
+      launch(std::integral_constant<int, 8>{});
+      break;
+    default:
+      launch(std::integral_constant<int, 16>{});
+      break;
+  }
+}
 
 template <int DC>
 struct Smem {
@@ -77,6 +97,20 @@ __device__ __forceinline__ void tile_sqdist(const float* __restrict__ X, int n,
         }
     }
     __syncthreads();
+  }
+}
+
+// A block's sweep along one 64-row tile of X (rows i0..i0+63) over every 64-column tile of Y in
+// order: epilogue(j0, acc) with each tile's distances (as tile_sqdist). Every thread of the block
+// must call it; the epilogue may synchronise (it runs block-uniformly).
+template <int DC, class Epilogue>
+__device__ __forceinline__ void sweep_row_tile(const float* __restrict__ X, int n,
+                                               const float* __restrict__ Y, int m, int d, int i0,
+                                               Smem<DC>& sm, Epilogue&& epilogue) {
+  for (int j0 = 0; j0 < m; j0 += kTileN) {
+    float acc[kRegM][kRegN];
+    tile_sqdist<DC>(X, n, Y, m, d, i0, j0, sm, acc);
+    epilogue(j0, acc);
   }
 }
 

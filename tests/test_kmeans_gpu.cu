@@ -5,6 +5,7 @@
 // on odd sizes. Outputs are poisoned before each launch. Skips itself where no GPU is usable.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <random>
@@ -14,9 +15,11 @@
 #include "gpu_test_util.cuh"
 #include "kernels/cuda_resources.cuh"
 #include "kernels/kmeans.cuh"
+#include "kmeans_sweep_check.h"
 #include "latentkit/backend.h"
 #include "latentkit/kmeans.h"
 #include "latentkit/ref/kmeans_ref.h"
+#include "pairwise_gpu_test_util.cuh"
 #include "test_util.h"
 
 namespace {
@@ -94,8 +97,9 @@ TEST_P(KMeansGpu, AssignAndUpdateMatchReference) {
   auto RLg = to_device(ref_labels);
   DeviceBuffer<double> sums(size_t(k) * d), counts(k),
       scratch(latentkit::cuda::kmeans_update_scratch(n, k, d));
-  LK_CUDA_CHECK(cudaMemset(sums.data(), 0xff, sums.bytes()));
-  LK_CUDA_CHECK(cudaMemset(counts.data(), 0xff, counts.bytes()));
+  // NaN poison on the test's stream (a legacy-stream memset could land after the kernels).
+  LK_CUDA_CHECK(cudaMemsetAsync(sums.data(), 0xff, sums.bytes(), stream.get()));
+  LK_CUDA_CHECK(cudaMemsetAsync(counts.data(), 0xff, counts.bytes(), stream.get()));
   latentkit::cuda::kmeans_update_sums(Xg.data(), n, d, RLg.data(), k, sums.data(), counts.data(),
                                       scratch.data(), stream.get());
   // float64 sums of n floats in another order: relative error ~ n * DBL_EPSILON.
@@ -108,16 +112,14 @@ INSTANTIATE_TEST_SUITE_P(Shapes, KMeansGpu,
                          testing::Values(Case{1, 1, 1}, Case{31, 3, 2}, Case{1021, 3, 15},
                                          Case{5000, 2, 10}, Case{333, 784, 7}, Case{257, 33, 400}),
                          [](const testing::TestParamInfo<Case>& info) {
-                           return "n" + std::to_string(info.param.n) + "_d" +
-                                  std::to_string(info.param.d) + "_k" +
-                                  std::to_string(info.param.k);
+                           const auto& c = info.param;
+                           return latentkit::test::shape_name({{"n", c.n}, {"d", c.d}, {"k", c.k}});
                          });
 
 TEST(KMeansGpuHostApi, FitAndSilhouetteMatchCpu) {
   LK_REQUIRE_GPU();
   LK_SEEDED_RNG(rng);
-  auto cpu = latentkit::make_cpu_backend();
-  auto gpu = latentkit::make_cuda_backend(0);
+  auto [cpu, gpu] = latentkit::test::cpu_and_gpu();
   // Five well-separated blobs in 3-D: both backends find the same partition.
   const int per = 203, k = 5, d = 3, n = per * k;
   std::normal_distribution<double> g(0.0, 0.4);
@@ -148,6 +150,113 @@ TEST(KMeansGpuHostApi, FitAndSilhouetteMatchCpu) {
     EXPECT_NEAR(sg.score, sc.score, 1e-5) << "sample " << sample;
     EXPECT_EQ(sg.points, sc.points);
   }
+}
+
+// The batched assign / update (the k sweep's one launch per step) must give, for every problem of
+// the batch, exactly the bits of the single-problem calls: same kernels, same per-problem order.
+// Problems listed out of slot order, one slot left out (its labels must stay untouched), one k
+// whose centres do not fit in shared memory (global path), odd n.
+TEST(KMeansGpu, BatchedStepsEqualSingleCalls) {
+  LK_REQUIRE_GPU();
+  LK_SEEDED_RNG(rng);
+  const int n = 1021, d = 33;
+  const std::vector<int> ks = {2, 15, 1, 400};  // 400 x 33 floats > the shared-memory limit
+  std::vector<int> first(ks.size());
+  int total_k = 0;
+  for (size_t s = 0; s < ks.size(); ++s) {
+    first[s] = total_k;
+    total_k += ks[s];
+  }
+  const int S = static_cast<int>(ks.size());
+  const auto X = random_uniform<float>(size_t(n) * d, rng, -1.0, 1.0);
+  const auto C = random_uniform<float>(size_t(total_k) * d, rng, -1.0, 1.0);
+  std::vector<int32_t> prev(size_t(S) * n);
+  for (int s = 0; s < S; ++s) {
+    std::uniform_int_distribution<int> lab(0, ks[s] - 1);
+    for (int i = 0; i < n; ++i) prev[size_t(s) * n + i] = lab(rng);
+  }
+  const std::vector<int> order = {3, 0, 1};  // slot 2 not in this batch
+  std::vector<int> meta;
+  for (int s : order) meta.insert(meta.end(), {ks[s], first[s], s});
+  const int count = static_cast<int>(order.size()), k_max = 400;
+
+  Stream stream;
+  auto Xg = to_device(X), Cg = to_device(C);
+  auto Mg = to_device(meta);
+  auto Lg = to_device(prev);
+  auto Dg = latentkit::test::poisoned(size_t(S) * n);
+  const int blocks = latentkit::cuda::kmeans_assign_blocks(n);
+  DeviceBuffer<double> bi(size_t(count) * blocks);
+  DeviceBuffer<int> bc(size_t(count) * blocks);
+  latentkit::cuda::kmeans_assign_batched(Xg.data(), n, d, Cg.data(), Mg.data(), count, k_max,
+                                         Lg.data(), Dg.data(), bi.data(), bc.data(), stream.get());
+  DeviceBuffer<double> sums(size_t(total_k) * d), counts(total_k),
+      scratch(latentkit::cuda::kmeans_update_scratch(n, total_k, d));
+  LK_CUDA_CHECK(cudaMemsetAsync(sums.data(), 0xff, sums.bytes(), stream.get()));
+  LK_CUDA_CHECK(cudaMemsetAsync(counts.data(), 0xff, counts.bytes(), stream.get()));
+  latentkit::cuda::kmeans_update_sums_batched(Xg.data(), n, d, Lg.data(), Mg.data(), count, k_max,
+                                              sums.data(), counts.data(), scratch.data(),
+                                              stream.get());
+  const auto labels = from_device(Lg, stream);
+  const auto md = from_device(Dg, stream);
+  const auto bih = from_device(bi, stream), sh = from_device(sums, stream),
+             ch = from_device(counts, stream);
+  const auto bch = from_device(bc, stream);
+
+  for (int b = 0; b < count; ++b) {
+    const int s = order[b], k = ks[s];
+    SCOPED_TRACE("slot " + std::to_string(s) + " k=" + std::to_string(k));
+    const std::vector<int32_t> p(prev.begin() + size_t(s) * n, prev.begin() + size_t(s + 1) * n);
+    const std::vector<float> Cs(C.begin() + size_t(first[s]) * d,
+                                C.begin() + size_t(first[s] + k) * d);
+    auto Cs_g = to_device(Cs);
+    auto P1 = to_device(p);
+    auto L1 = to_device(std::vector<int32_t>(n, -1));
+    auto D1 = latentkit::test::poisoned(n);
+    DeviceBuffer<double> bi1(blocks), s1(size_t(k) * d), c1(k),
+        sc1(latentkit::cuda::kmeans_update_scratch(n, k, d));
+    DeviceBuffer<int> bc1(blocks);
+    latentkit::cuda::kmeans_assign(Xg.data(), n, d, Cs_g.data(), k, P1.data(), L1.data(), D1.data(),
+                                   bi1.data(), bc1.data(), stream.get());
+    latentkit::cuda::kmeans_update_sums(Xg.data(), n, d, L1.data(), k, s1.data(), c1.data(),
+                                        sc1.data(), stream.get());
+    const auto l1 = from_device(L1, stream);
+    const auto d1 = from_device(D1, stream);
+    EXPECT_TRUE(std::equal(l1.begin(), l1.end(), labels.begin() + size_t(s) * n));
+    EXPECT_TRUE(std::equal(d1.begin(), d1.end(), md.begin() + size_t(s) * n));
+    const auto bi1h = from_device(bi1, stream);
+    const auto bc1h = from_device(bc1, stream);
+    EXPECT_TRUE(std::equal(bi1h.begin(), bi1h.end(), bih.begin() + size_t(b) * blocks));
+    EXPECT_TRUE(std::equal(bc1h.begin(), bc1h.end(), bch.begin() + size_t(b) * blocks));
+    const auto s1h = from_device(s1, stream);
+    const auto c1h = from_device(c1, stream);
+    EXPECT_TRUE(std::equal(s1h.begin(), s1h.end(), sh.begin() + size_t(first[s]) * d));
+    EXPECT_TRUE(std::equal(c1h.begin(), c1h.end(), ch.begin() + first[s]));
+  }
+  // The slot outside the batch keeps its labels; its mindist stays poisoned.
+  EXPECT_TRUE(std::equal(prev.begin() + size_t(2) * n, prev.begin() + size_t(3) * n,
+                         labels.begin() + size_t(2) * n));
+  EXPECT_TRUE(std::all_of(md.begin() + size_t(2) * n, md.begin() + size_t(3) * n,
+                          [](float v) { return std::isnan(v); }));
+}
+
+// Through the host API on the device: the batched sweep equals separate fits per k, bit for bit.
+TEST(KMeansGpuHostApi, SweepEqualsSeparateFits) {
+  LK_REQUIRE_GPU();
+  LK_SEEDED_RNG(rng);
+  auto gpu = latentkit::make_cuda_backend(0);
+  const int n = 777, d = 3;
+  std::normal_distribution<double> g(0.0, 1.0);
+  std::vector<float> X(size_t(n) * d);
+  for (auto& v : X) v = float(g(rng));
+  auto Xg = gpu->upload(X);
+  latentkit::KMeansOptions opt;
+  opt.n_init = 2;
+  opt.max_iter = 12;
+  opt.seed = rng();
+  const auto n_iters =
+      latentkit::test::expect_sweep_equals_separate_fits(*gpu, Xg.data(), n, d, 2, 15, opt, 300);
+  EXPECT_EQ(n_iters.size(), 14u);
 }
 
 }  // namespace

@@ -19,6 +19,7 @@
 #include "latentkit/backend.h"
 #include "latentkit/mmd.h"
 #include "latentkit/ref/mmd_ref.h"
+#include "pairwise_gpu_test_util.cuh"
 #include "test_util.h"
 
 namespace {
@@ -102,8 +103,8 @@ TEST_P(MmdGpu, KernelSumsMatchReference) {
     EXPECT_GE(xx, n * cnt * (1 - rtol));
     // All three in one launch (n != m: the grid covers the larger job, the smaller one's extra
     // blocks must add exactly 0).
-    const double ref_yy = latentkit::ref::mmd_kernel_sum(Y.data(), m, Y.data(), m, d, s.kind,
-                                                         s.params.data(), cnt);
+    const double ref_yy =
+        latentkit::ref::mmd_kernel_sum(Y.data(), m, Y.data(), m, d, s.kind, s.params.data(), cnt);
     double sums[3] = {kPoisonD, kPoisonD, kPoisonD};
     latentkit::cuda::mmd_kernel_sums_xy(Xg.data(), n, Yg.data(), m, d, kp, sums, stream.get());
     EXPECT_NEAR(sums[0], ref_xx, rtol * ref_xx);
@@ -139,7 +140,8 @@ TEST_P(MmdGpu, WeightedSumsMatchReference) {
         latentkit::ref::mmd_weighted_sums(A.data(), n, B.data(), m, d, s.kind, s.params.data(), cnt,
                                           slope, Vabs.data(), ncols, bound.data());
         DeviceBuffer<double> R(ref.size());
-        LK_CUDA_CHECK(cudaMemset(R.data(), 0xff, R.bytes()));  // NaN poison
+        // NaN poison, on the test's stream (a legacy-stream memset could land after the kernel).
+        LK_CUDA_CHECK(cudaMemsetAsync(R.data(), 0xff, R.bytes(), stream.get()));
         latentkit::cuda::mmd_weighted_sums(Ag.data(), n, Bg.data(), m, d, device_params(s), slope,
                                            Vg.data(), ncols, R.data(), stream.get());
         const auto out = from_device(R, stream);
@@ -163,16 +165,14 @@ INSTANTIATE_TEST_SUITE_P(Shapes, MmdGpu,
                          testing::Values(Shape{1, 1, 1}, Shape{31, 33, 3}, Shape{100, 1021, 2},
                                          Shape{65, 64, 33}, Shape{40, 50, 784}),
                          [](const testing::TestParamInfo<Shape>& info) {
-                           return "n" + std::to_string(info.param.n) + "_m" +
-                                  std::to_string(info.param.m) + "_d" +
-                                  std::to_string(info.param.d);
+                           const auto& c = info.param;
+                           return latentkit::test::shape_name({{"n", c.n}, {"m", c.m}, {"d", c.d}});
                          });
 
 TEST(MmdGpuHostApi, Mmd2GradientAndPermutationTestMatchCpu) {
   LK_REQUIRE_GPU();
   LK_SEEDED_RNG(rng);
-  auto cpu = latentkit::make_cpu_backend();
-  auto gpu = latentkit::make_cuda_backend(0);
+  auto [cpu, gpu] = latentkit::test::cpu_and_gpu();
   const int n = 301, m = 257, d = 3, perms = 99;
   std::normal_distribution<double> g(0.0, 1.0);
   std::vector<float> X(n * d), Y(m * d);

@@ -9,8 +9,10 @@
 #include <cmath>
 #include <limits>
 #include <random>
+#include <string>
 #include <vector>
 
+#include "kmeans_sweep_check.h"
 #include "latentkit/backend.h"
 #include "latentkit/check.h"
 #include "latentkit/kmeans.h"
@@ -200,6 +202,29 @@ TEST(RefKMeans, DuplicatePointsDoNotBreakIt) {
   const auto res = latentkit::kmeans(*backend, X.data(), 30, 1, opt);
   EXPECT_EQ(res.inertia, 0.0);
   for (int32_t l : res.labels) EXPECT_TRUE(l >= 0 && l < 5);
+}
+
+// The sweep runs every k in one batch of Lloyd steps (slots that stop at different iterations);
+// each k must come out exactly as a separate kmeans() fit:
+// interleaving the slots may not leak state between them. Overlapping blobs and a few duplicate
+// points make the k's converge at different iterations.
+TEST(RefKMeans, SweepEqualsSeparateFits) {
+  LK_SEEDED_RNG(rng);
+  auto backend = latentkit::make_cpu_backend();
+  auto Xh = blobs(kCentres, 40, 3.0, rng);
+  for (int i = 0; i < 8; ++i) Xh.insert(Xh.end(), {20.f, 20.f});  // duplicates far out
+  const int d = 2, n = static_cast<int>(Xh.size()) / d;
+  auto X = backend->upload(Xh);
+  latentkit::KMeansOptions opt;
+  opt.n_init = 3;
+  opt.max_iter = 7;  // some k stop on max_iter, others on unchanged labels or tolerance
+  opt.seed = rng();
+  const auto n_iters =
+      latentkit::test::expect_sweep_equals_separate_fits(*backend, X.data(), n, d, 2, 9, opt, 0);
+  ASSERT_EQ(n_iters.size(), 8u);
+  // Different k stopped at different iterations (the batch shrank while others went on).
+  EXPECT_NE(*std::min_element(n_iters.begin(), n_iters.end()),
+            *std::max_element(n_iters.begin(), n_iters.end()));
 }
 
 }  // namespace

@@ -201,8 +201,13 @@ TEST(RefMmd, StatisticsSameVersusShiftedDistribution) {
   const double se = same.null_std();
   ASSERT_GT(se, 0.0);
   // The unbiased estimator has mean 0 under H0 (so has the permutation null, up to its own
-  // noise): the observed value lies within 4 standard errors (fails by chance with p < 1e-4).
-  EXPECT_LT(std::fabs(mmd_same), 4 * se) << "se " << se;
+  // noise), but it is not Gaussian: asymptotically n MMD^2 ~ sum_l lambda_l (Z_l^2 - 1), a light
+  // left tail (>= -sum lambda_l / n) and a heavy right one. Worst case a single term:
+  // P(Z^2 - 1 > t sqrt(2)) = 1e-4 at t = 10 (|Z| > 3.9); the left tail is at most Gaussian-like.
+  // So the observed value lies in (-4 se, 10 se) except with probability ~1e-4 (a symmetric
+  // 4 se bound failed for ~1 % of seeds, up to 5.6 se seen in 800 runs).
+  EXPECT_GT(mmd_same, -4 * se) << "se " << se;
+  EXPECT_LT(mmd_same, 10 * se) << "se " << se;
   EXPECT_LT(std::fabs(same.null_mean()), 4 * se / std::sqrt(double(perms)) + 0.5 * se);
   EXPECT_GE(same.p_value, 1.0 / (1 + perms));  // p-values are uniform under H0; >= 1/(1+P)
 

@@ -40,17 +40,29 @@ double kernel_row_sum(MmdKernel kind, const double* params, int count, const dou
   return total;
 }
 
+// ||a - b||^2 in float64.
+template <class T>
+double sqdist(const T* a, const T* b, int d) {
+  double s = 0.0;
+  for (int c = 0; c < d; ++c) {
+    const double diff = static_cast<double>(a[c]) - static_cast<double>(b[c]);
+    s += diff * diff;
+  }
+  return s;
+}
+
 template <class T>
 void sqdist_row(const T* a, const T* B, int j_begin, int nb, int d, double* out) {
-  for (int j = j_begin; j < nb; ++j) {
-    const T* b = B + static_cast<size_t>(j) * d;
-    double s = 0.0;
-    for (int c = 0; c < d; ++c) {
-      const double diff = static_cast<double>(a[c]) - static_cast<double>(b[c]);
-      s += diff * diff;
-    }
-    out[j - j_begin] = s;
-  }
+  for (int j = j_begin; j < nb; ++j)
+    out[j - j_begin] = sqdist(a, B + static_cast<size_t>(j) * d, d);
+}
+
+// g[c] += w (p[c] - y[c]) with w = scale * g(||p - y||^2): one term of the gradient.
+template <class T>
+void add_slope_term(MmdKernel kind, const double* params, int count, double scale, const T* p,
+                    const T* y, int d, double* g) {
+  const double w = scale * mmd_kernel_slope(kind, params, count, sqdist(p, y, d));
+  for (int c = 0; c < d; ++c) g[c] += w * (static_cast<double>(p[c]) - static_cast<double>(y[c]));
 }
 
 void check_spec(const double* params, int count) {
@@ -127,27 +139,11 @@ double mmd2_grad_y(const T* X, int n, const T* Y, int m, int d, MmdKernel kind,
   for (int j = 0; j < m; ++j) {
     const T* yj = Y + static_cast<size_t>(j) * d;
     std::fill(g.begin(), g.end(), 0.0);
-    for (int l = 0; l < m; ++l) {
-      if (l == j) continue;  // y_l - y_j = 0
-      const T* yl = Y + static_cast<size_t>(l) * d;
-      double d2 = 0.0;
-      for (int c = 0; c < d; ++c) {
-        const double diff = static_cast<double>(yl[c]) - static_cast<double>(yj[c]);
-        d2 += diff * diff;
-      }
-      const double w = c_yy * mmd_kernel_slope(kind, params, count, d2);
-      for (int c = 0; c < d; ++c) g[c] += w * (static_cast<double>(yl[c]) - yj[c]);
-    }
-    for (int i = 0; i < n; ++i) {
-      const T* xi = X + static_cast<size_t>(i) * d;
-      double d2 = 0.0;
-      for (int c = 0; c < d; ++c) {
-        const double diff = static_cast<double>(xi[c]) - static_cast<double>(yj[c]);
-        d2 += diff * diff;
-      }
-      const double w = c_xy * mmd_kernel_slope(kind, params, count, d2);
-      for (int c = 0; c < d; ++c) g[c] -= w * (static_cast<double>(xi[c]) - yj[c]);
-    }
+    for (int l = 0; l < m; ++l)
+      if (l != j)  // y_l - y_j = 0
+        add_slope_term(kind, params, count, c_yy, Y + static_cast<size_t>(l) * d, yj, d, g.data());
+    for (int i = 0; i < n; ++i)
+      add_slope_term(kind, params, count, -c_xy, X + static_cast<size_t>(i) * d, yj, d, g.data());
     for (int c = 0; c < d; ++c) grad_y[static_cast<size_t>(j) * d + c] = static_cast<T>(g[c]);
   }
   return value;

@@ -10,6 +10,7 @@
 #include "kernels/cuda_resources.cuh"
 #include "kernels/mmd.cuh"
 #include "latentkit/check.h"
+#include "latentkit/pairwise.h"
 #include "latentkit/philox.h"
 #include "latentkit/ref/mmd_ref.h"
 
@@ -71,21 +72,6 @@ void weighted_sums(Backend& backend, const float* A, int na, const float* B, int
                           stream);
   LK_CUDA_CHECK(cudaMemcpyAsync(R.data(), Rd.data(), Rd.bytes(), cudaMemcpyDeviceToHost, stream));
   LK_CUDA_CHECK(cudaStreamSynchronize(stream));  // R is read, Vd and Rd freed, on return
-}
-
-// Philox sample of `count` distinct indices of [0, n) in ascending order (RngStream::Subsample).
-std::vector<int> philox_subsample(int n, int count, uint64_t seed, uint32_t offset) {
-  std::vector<uint64_t> keys(static_cast<size_t>(n));
-  for (int i = 0; i < n; ++i)
-    keys[i] = (static_cast<uint64_t>(
-                   philox_block(seed, RngStream::Subsample, offset, static_cast<uint64_t>(i)).v[0])
-               << 32) |
-              static_cast<uint32_t>(i);
-  std::nth_element(keys.begin(), keys.begin() + count, keys.end());
-  std::vector<int> idx(static_cast<size_t>(count));
-  for (int r = 0; r < count; ++r) idx[r] = static_cast<int>(keys[r] & 0xffffffffu);
-  std::sort(idx.begin(), idx.end());
-  return idx;
 }
 
 }  // namespace

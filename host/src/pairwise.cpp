@@ -2,9 +2,12 @@
 // reference or the CUDA launchers on the backend's stream.
 #include "latentkit/pairwise.h"
 
+#include <algorithm>
+
 #include "kernels/knn.cuh"
 #include "kernels/pairwise.cuh"
 #include "latentkit/check.h"
+#include "latentkit/philox.h"
 #include "latentkit/ref/pairwise_ref.h"
 
 namespace latentkit {
@@ -39,6 +42,22 @@ void pairwise_sqdist(Backend& backend, const float* X, int n, const float* Y, in
   } else {
     cuda::pairwise_sqdist(X, n, Y, m, d, out, static_cast<cudaStream_t>(backend.cuda_stream()));
   }
+}
+
+std::vector<int> philox_subsample(int n, int count, uint64_t seed, uint32_t offset) {
+  LK_CHECK(count >= 0 && count <= n,
+           "philox_subsample: count " << count << " outside [0, " << n << "]");
+  std::vector<uint64_t> keys(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i)
+    keys[i] = (static_cast<uint64_t>(
+                   philox_block(seed, RngStream::Subsample, offset, static_cast<uint64_t>(i)).v[0])
+               << 32) |
+              static_cast<uint32_t>(i);
+  std::nth_element(keys.begin(), keys.begin() + count, keys.end());
+  std::vector<int> idx(static_cast<size_t>(count));
+  for (int r = 0; r < count; ++r) idx[r] = static_cast<int>(keys[r] & 0xffffffffu);
+  std::sort(idx.begin(), idx.end());
+  return idx;
 }
 
 }  // namespace latentkit

@@ -12,10 +12,13 @@
 //    squared distance, ties to the smaller index), one distinct point per empty cluster;
 //  - after the loop one final assignment gives the labels and the inertia; n_init restarts keep
 //    the lowest inertia (the first on ties).
+// kmeans_sweep runs every k of the sweep together: each Lloyd step is one batched launch for all
+// k still iterating on CUDA (kernels/kmeans.cu, *_batched), a loop over k on the CPU. Each k's
+// result is the same as kmeans() with that k.
 // Silhouette: exact (every pair; fused per point: mean distance to each cluster, never storing the
 // matrix), or on a Philox sample of sample_size points (RngStream::Subsample, offset 4), as
 // sklearn.metrics.silhouette_score(sample_size=...): distances among the sample only.
-// Tests: tests/test_ref_kmeans.cpp, tests/test_kmeans_gpu.cu. Benchmark: bench/bench_kmeans.cu.
+// Tests: tests/test_ref_kmeans.cpp, tests/test_kmeans_gpu.cu. Benchmark: bench/bench_pairwise.cu.
 #pragma once
 #include <cstdint>
 #include <vector>

@@ -9,7 +9,7 @@
 //   biased   MMD^2 = S_xx/n^2 + S_yy/m^2 - 2 S_xy/(nm)                                  (>= 0)
 //   unbiased MMD^2 = (S_xx - n k0)/(n(n-1)) + (S_yy - m k0)/(m(m-1)) - 2 S_xy/(nm),
 // k0 = k(x, x) = the number of bandwidths/scales.
-// Tests: tests/test_ref_mmd.cpp, tests/test_mmd_gpu.cu. Benchmark: bench/bench_mmd.cu.
+// Tests: tests/test_ref_mmd.cpp, tests/test_mmd_gpu.cu. Benchmark: bench/bench_pairwise.cu.
 #pragma once
 #include <cstdint>
 #include <string>

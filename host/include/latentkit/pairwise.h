@@ -6,6 +6,7 @@
 // Tests: tests/test_ref_pairwise.cpp, tests/test_pairwise_gpu.cu.
 #pragma once
 #include <cstdint>
+#include <vector>
 
 #include "latentkit/backend.h"
 
@@ -26,5 +27,11 @@ void knn(Backend& backend, const float* Q, int nq, const float* X, int nx, int d
 // small problems and tests; the consumers (MMD, KMeans, silhouette, kNN) never store it.
 void pairwise_sqdist(Backend& backend, const float* X, int n, const float* Y, int m, int d,
                      float* out);
+
+// `count` distinct indices of [0, n) in ascending order, the ones with the smallest keys
+// philox_block(seed, RngStream::Subsample, offset, i).v[0] (ties by i): the family's subsamples
+// (median heuristic offset 1, permutation test 2 and 3, silhouette 4). Host-side, so both
+// backends use the same points. Requires 0 <= count <= n.
+std::vector<int> philox_subsample(int n, int count, uint64_t seed, uint32_t offset);
 
 }  // namespace latentkit
