@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <string>
 
+#include "latentkit/app.h"
 #include "latentkit/check.h"
 #include "latentkit/data.h"
 #include "latentkit/io.h"
@@ -14,9 +15,6 @@ namespace latentkit {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
 
 std::string fmt(double v, const char* f = "%.6g") {
   char buf[64];

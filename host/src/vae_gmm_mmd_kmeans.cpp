@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <string>
 
+#include "latentkit/app.h"
 #include "latentkit/check.h"
 #include "latentkit/kmeans.h"
 #include "latentkit/pairwise_tools.h"
@@ -13,9 +14,6 @@
 namespace latentkit {
 namespace {
 using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
 }  // namespace
 
 void validate_pairwise_stages(const VaeGmmKMeansStage& kmeans, const VaeGmmMmdStage& mmd) {
