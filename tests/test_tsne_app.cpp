@@ -2,8 +2,6 @@
 // the KL history, times and parameters), --labels / --label-column / --limit, reproducibility,
 // 3-D, IDX input (--idx with IDX or CSV --labels; tiny files written here by latentkit/idx.h's
 // writers), and bad input (one clear error line, nonzero exit, no output file).
-#include <sys/wait.h>
-
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -15,6 +13,7 @@
 
 #include "latentkit/data.h"
 #include "latentkit/idx.h"
+#include "app_test_util.h"
 #include "test_util.h"
 
 namespace fs = std::filesystem;
@@ -22,21 +21,13 @@ namespace fs = std::filesystem;
 namespace latentkit {
 namespace {
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using test::slurp;
 
-class TsneApp : public ::testing::Test {
+class TsneApp : public test::AppTest {
  protected:
+  TsneApp() : AppTest("tsne") {}
   void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) /
-           ("tsne_app_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    AppTest::SetUp();
     // 3 clusters of 40 points in 4-D, the cluster index as the last column.
     std::mt19937_64 rng(5);
     std::normal_distribution<double> nd(0, 1);
@@ -49,22 +40,15 @@ class TsneApp : public ::testing::Test {
       csv << k << "\n";
       labels << k << "\n";
     }
-    data_ = dir_ / "data.csv";
-    std::ofstream(data_) << csv.str();
-    labels_ = dir_ / "labels.csv";
-    std::ofstream(labels_) << labels.str();
-  }
-  void TearDown() override {
-    if (!HasFailure()) fs::remove_all(dir_);
+    data_ = write_file("data.csv", csv.str());
+    labels_ = write_file("labels.csv", labels.str());
   }
 
-  int run(const std::string& args, std::string* err = nullptr) {
-    const fs::path e = dir_ / "stderr.txt";
-    const std::string cmd = std::string(LATENTKIT_BIN_DIR) + "/tsne " + args + " > " +
-                            (dir_ / "stdout.txt").string() + " 2> " + e.string() + " < /dev/null";
-    const int status = std::system(cmd.c_str());
-    if (err) *err = slurp(e);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  // The exit code of `tsne args`; its stderr in *err when given.
+  int run(const std::string& args, std::string* err = nullptr) const {
+    const test::AppRun r = AppTest::run(args);
+    if (err) *err = r.err;
+    return r.exit_code;
   }
 
   // Quick settings: perplexity 10 and 500 iterations on 120 points (exact method; the clusters
@@ -88,17 +72,12 @@ class TsneApp : public ::testing::Test {
     EXPECT_FALSE(fs::exists(out / "result.json"));
   }
 
-  fs::path dir_, data_, labels_;
+  fs::path data_, labels_;
 };
 
-TEST_F(TsneApp, WritesLabelledEmbeddingAndResult) {
-  std::string err;
-  ASSERT_EQ(run(quick("out") + " --label-column", &err), 0) << err;
-  const Dataset emb = read_csv_matrix((dir_ / "out" / "embedding.csv").string());
-  ASSERT_EQ(emb.n, 120);
-  ASSERT_EQ(emb.d, 3);  // y1 y2 label
-  for (int i = 0; i < emb.n; ++i) EXPECT_EQ(emb.x[i * 3 + 2], i % 3);
-  // The clusters stay apart: each point's nearest embedded neighbour is in its cluster.
+// How many points of a 2-D embedding (rows y1, y2, label) have their nearest embedded neighbour
+// in their own class.
+int nearest_neighbour_agreement(const Dataset& emb) {
   int agree = 0;
   for (int i = 0; i < emb.n; ++i) {
     int best = -1;
@@ -113,7 +92,18 @@ TEST_F(TsneApp, WritesLabelledEmbeddingAndResult) {
     }
     agree += emb.x[best * 3 + 2] == emb.x[i * 3 + 2];
   }
-  EXPECT_GE(agree, 118);
+  return agree;
+}
+
+TEST_F(TsneApp, WritesLabelledEmbeddingAndResult) {
+  std::string err;
+  ASSERT_EQ(run(quick("out") + " --label-column", &err), 0) << err;
+  const Dataset emb = read_csv_matrix((dir_ / "out" / "embedding.csv").string());
+  ASSERT_EQ(emb.n, 120);
+  ASSERT_EQ(emb.d, 3);  // y1 y2 label
+  for (int i = 0; i < emb.n; ++i) EXPECT_EQ(emb.x[i * 3 + 2], i % 3);
+  // The clusters stay apart: each point's nearest embedded neighbour is in its cluster.
+  EXPECT_GE(nearest_neighbour_agreement(emb), 118);
   const auto result = nlohmann::json::parse(slurp(dir_ / "out" / "result.json"));
   EXPECT_EQ(result.at("app"), "tsne");
   EXPECT_EQ(result.at("method"), "exact");
@@ -203,21 +193,7 @@ TEST_F(TsneApp, ReadsIdxImagesWithIdxOrCsvLabels) {
   for (int i = 0; i < emb.n; ++i) EXPECT_EQ(emb.x[i * 3 + 2], i % 3);
   // The classes are far apart in pixel space (200 / 255 on different rows): nearest embedded
   // neighbours agree on the class.
-  int agree = 0;
-  for (int i = 0; i < emb.n; ++i) {
-    int best = -1;
-    double bd = 1e300;
-    for (int j = 0; j < emb.n; ++j) {
-      if (j == i) continue;
-      const double d = std::hypot(emb.x[i * 3] - emb.x[j * 3], emb.x[i * 3 + 1] - emb.x[j * 3 + 1]);
-      if (d < bd) {
-        bd = d;
-        best = j;
-      }
-    }
-    agree += emb.x[best * 3 + 2] == emb.x[i * 3 + 2];
-  }
-  EXPECT_GE(agree, 58);
+  EXPECT_GE(nearest_neighbour_agreement(emb), 58);
   const auto result = nlohmann::json::parse(slurp(dir_ / "a" / "result.json"));
   EXPECT_EQ(result.at("input").at("format"), "idx");
   EXPECT_EQ(result.at("input").at("columns"), kRows * kCols);
