@@ -95,6 +95,37 @@ void throw_not_pd(int model, int local_component, int k) {
                       << "rescale the data");
 }
 
+// One model on the device with its Cholesky factors, precisions and log-normalisers: what
+// gmm_score and gmm_sample start from. Throws (throw_not_pd) when a covariance is not positive
+// definite.
+struct DeviceGmmModel {
+  cuda::DeviceBuffer<int32_t> offsets, model_of_component, bad;
+  cuda::DeviceBuffer<double> w, mu, cov, chol, prec, log_norm;
+
+  DeviceGmmModel(const GmmModel& m, cudaStream_t s)
+      : offsets(2),
+        model_of_component(m.k),
+        bad(1),
+        w(m.k),
+        mu(m.means.size()),
+        cov(m.covariances.size()),
+        chol(m.k * cov_size(m.covariance, m.d)),
+        prec(m.k * cov_size(m.covariance, m.d)),
+        log_norm(m.k) {
+    to_device(offsets, std::vector<int32_t>{0, m.k}, s);
+    to_device(model_of_component, std::vector<int32_t>(m.k, 0), s);
+    to_device(bad, std::vector<int32_t>{INT32_MAX}, s);
+    to_device(w, m.weights, s);
+    to_device(mu, m.means, s);
+    to_device(cov, m.covariances, s);
+    cuda::gmm_precisions(w.data(), cov.data(), model_of_component.data(), offsets.data(), nullptr,
+                         m.k, m.d, m.covariance == GmmCovariance::Full, chol.data(), prec.data(),
+                         log_norm.data(), bad.data(), s);
+    const int32_t first_bad = to_host(bad, 1, s)[0];
+    if (first_bad != INT32_MAX) throw_not_pd(0, first_bad, m.k);
+  }
+};
+
 // Runs EM on the device; updates the packed parameters; returns per-model status and the final
 // mean log-likelihood (score) of every model.
 std::vector<ref::GmmEmStatus> em_cuda(Backend& backend, const std::vector<float>& x, int n, int d,
@@ -401,25 +432,14 @@ GmmScores gmm_score(Backend& backend, const GmmModel& model, const std::vector<f
   if (backend.kind() == DeviceKind::Cuda) {
     const cudaStream_t s = static_cast<cudaStream_t>(backend.cuda_stream());
     const int ll_blocks = cuda::gmm_estep_blocks(n);
+    const DeviceGmmModel dm(model, s);
     cuda::DeviceBuffer<float> x_dev(x.size());
-    cuda::DeviceBuffer<int32_t> offset_dev(2), model_dev(k), bad(1), labels(n);
-    cuda::DeviceBuffer<double> w(k), mu(model.means.size()), cov(model.covariances.size()),
-        chol(k * cs), prec(k * cs), log_norm(k), resp(static_cast<size_t>(k) * n),
-        partial(ll_blocks), point_ll(n);
+    cuda::DeviceBuffer<int32_t> labels(n);
+    cuda::DeviceBuffer<double> resp(static_cast<size_t>(k) * n), partial(ll_blocks), point_ll(n);
     to_device(x_dev, x, s);
-    to_device(offset_dev, std::vector<int32_t>{0, k}, s);
-    to_device(model_dev, std::vector<int32_t>(k, 0), s);
-    to_device(bad, std::vector<int32_t>{INT32_MAX}, s);
-    to_device(w, model.weights, s);
-    to_device(mu, model.means, s);
-    to_device(cov, model.covariances, s);
-    cuda::gmm_precisions(w.data(), cov.data(), model_dev.data(), offset_dev.data(), nullptr, k, d,
-                         full, chol.data(), prec.data(), log_norm.data(), bad.data(), s);
-    cuda::gmm_estep(x_dev.data(), n, d, full, 1, offset_dev.data(), nullptr, mu.data(), prec.data(),
-                    log_norm.data(), resp.data(), partial.data(), point_ll.data(), labels.data(),
-                    s);
-    const std::vector<int32_t> bad_h = to_host(bad, 1, s);
-    if (bad_h[0] != INT32_MAX) throw_not_pd(0, bad_h[0], k);
+    cuda::gmm_estep(x_dev.data(), n, d, full, 1, dm.offsets.data(), nullptr, dm.mu.data(),
+                    dm.prec.data(), dm.log_norm.data(), resp.data(), partial.data(),
+                    point_ll.data(), labels.data(), s);
     out.log_density = to_host(point_ll, n, s);
     out.labels = to_host(labels, n, s);
   } else {
@@ -444,23 +464,11 @@ std::vector<float> gmm_sample(Backend& backend, const GmmModel& model, int n, ui
   if (n == 0) return out;
   if (backend.kind() == DeviceKind::Cuda) {
     const cudaStream_t s = static_cast<cudaStream_t>(backend.cuda_stream());
-    const size_t cs = cov_size(model.covariance, d);
-    cuda::DeviceBuffer<int32_t> offset_dev(2), model_dev(k), bad(1), comp_dev(n);
-    cuda::DeviceBuffer<double> w(k), mu(model.means.size()), cov(model.covariances.size()),
-        chol(k * cs), prec(k * cs), log_norm(k);
+    const DeviceGmmModel dm(model, s);
+    cuda::DeviceBuffer<int32_t> comp_dev(n);
     cuda::DeviceBuffer<float> out_dev(out.size());
-    to_device(offset_dev, std::vector<int32_t>{0, k}, s);
-    to_device(model_dev, std::vector<int32_t>(k, 0), s);
-    to_device(bad, std::vector<int32_t>{INT32_MAX}, s);
-    to_device(w, model.weights, s);
-    to_device(mu, model.means, s);
-    to_device(cov, model.covariances, s);
-    cuda::gmm_precisions(w.data(), cov.data(), model_dev.data(), offset_dev.data(), nullptr, k, d,
-                         full, chol.data(), prec.data(), log_norm.data(), bad.data(), s);
-    cuda::gmm_sample(k, d, full, w.data(), mu.data(), chol.data(), n, seed, kGmmSampleOffset,
-                     out_dev.data(), comp_dev.data(), s);
-    const std::vector<int32_t> bad_h = to_host(bad, 1, s);
-    if (bad_h[0] != INT32_MAX) throw_not_pd(0, bad_h[0], k);
+    cuda::gmm_sample(k, d, full, dm.w.data(), dm.mu.data(), dm.chol.data(), n, seed,
+                     kGmmSampleOffset, out_dev.data(), comp_dev.data(), s);
     out = to_host(out_dev, out.size(), s);
     comp = to_host(comp_dev, n, s);
   } else {
