@@ -11,9 +11,9 @@
 #include <sstream>
 #include <string>
 
+#include "app_test_util.h"
 #include "latentkit/data.h"
 #include "latentkit/idx.h"
-#include "app_test_util.h"
 #include "test_util.h"
 
 namespace fs = std::filesystem;

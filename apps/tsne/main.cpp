@@ -15,9 +15,9 @@
 #include <string>
 #include <vector>
 
+#include "latentkit/app.h"
 #include "latentkit/check.h"
 #include "latentkit/data.h"
-#include "latentkit/app.h"
 #include "latentkit/idx.h"
 #include "latentkit/io.h"
 #include "latentkit/tsne.h"

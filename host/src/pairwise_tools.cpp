@@ -64,7 +64,7 @@ nlohmann::json mmd_report(Backend& backend, const std::vector<float>& X, int n,
     j["permutation_test"] = {{"points_x", pt.points_x},     {"points_y", pt.points_y},
                              {"subsampled", pt.subsampled}, {"observed_mmd2", pt.observed},
                              {"max_points", max_points},    {"seed", opt.seed},
-                             {"null_mean", pt.null_mean()},  {"null_std", pt.null_std()}};
+                             {"null_mean", pt.null_mean()}, {"null_std", pt.null_std()}};
   } else {
     j["p_value"] = nullptr;
   }

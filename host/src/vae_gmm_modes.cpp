@@ -79,27 +79,22 @@ nlohmann::json run_gmm_bic_stage(Backend& backend, const GmmStageOptions& opt,
                    {"tol", cfg.tol},       {"reg_covar", cfg.reg_covar}};
   log << "gmm_bic: K=" << opt.k_min << ".." << opt.k_max << ", " << opt.n_init
       << " restarts each, full covariances\n";
-  if (n_generated >= opt.k_max) {
-    const GmmSelection gen =
-        fit_gmm_select(backend, generated, n_generated, d, opt.k_min, opt.k_max, opt.n_init, cfg);
-    out["generated"] = curve_json(gen);
-    print_curve(log, "generated", gen);
-  } else {
-    out["generated"] = {{"skipped", true},
-                        {"reason", "fewer generated samples (" + std::to_string(n_generated) +
-                                       ") than --gmm-k-max"}};
-    log << "  generated: skipped (fewer samples than --gmm-k-max)\n";
-  }
-  if (n_data >= opt.k_max) {
-    const GmmSelection truth =
-        fit_gmm_select(backend, data, n_data, d, opt.k_min, opt.k_max, opt.n_init, cfg);
-    out["data"] = curve_json(truth);
-    print_curve(log, "data", truth);
-  } else {
-    out["data"] = {{"skipped", true},
-                   {"reason", "fewer data rows (" + std::to_string(n_data) + ") than --gmm-k-max"}};
-    log << "  data: skipped (fewer rows than --gmm-k-max)\n";
-  }
+  // One BIC curve per set ("generated", "data"), or the reason it was skipped.
+  auto fit_set = [&](const char* name, const std::vector<float>& x, int n, const char* rows) {
+    if (n >= opt.k_max) {
+      const GmmSelection sel =
+          fit_gmm_select(backend, x, n, d, opt.k_min, opt.k_max, opt.n_init, cfg);
+      out[name] = curve_json(sel);
+      print_curve(log, name, sel);
+    } else {
+      out[name] = {{"skipped", true},
+                   {"reason", "fewer " + std::string(rows) + " (" + std::to_string(n) +
+                                  ") than --gmm-k-max"}};
+      log << "  " << name << ": skipped (fewer " << rows << " than --gmm-k-max)\n";
+    }
+  };
+  fit_set("generated", generated, n_generated, "generated samples");
+  fit_set("data", data, n_data, "data rows");
   out["seconds"] = seconds_since(t0);
   return out;
 }
