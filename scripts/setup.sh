@@ -3,11 +3,14 @@
 # build time). The CUDA toolkit (nvcc 13, cuBLAS, cuRAND, CCCL) is expected at /usr/local/cuda.
 # zlib1g-dev: gzip IDX files and PNG output; dataset-fashion-mnist: apps/rbm_mnist's default data
 # (/usr/share/datasets/fashion-mnist/{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz).
+# libboost-context-dev, libopenblas-dev, libfftw3-dev, libthrust-dev, libcub-dev: the emulated-GPU
+# build (tests/emu/README.md: fibers, the cuBLAS/cuFFT stand-ins, Thrust's CPP backend).
 # Safe to run repeatedly: it only calls apt-get when a package is absent.
 set -euo pipefail
 
 packages=(cmake g++ make libgtest-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev
-          zlib1g-dev dataset-fashion-mnist)
+          zlib1g-dev dataset-fashion-mnist
+          libboost-context-dev libopenblas-dev libfftw3-dev libthrust-dev libcub-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

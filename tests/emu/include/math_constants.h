@@ -1,0 +1,3 @@
+// Emulated-GPU build: CUDART_* constants (lkemu/kernel.h).
+#pragma once
+#include "lkemu/kernel.h"
