@@ -165,9 +165,11 @@ void bench_shape(const Shape& sh, const lk::bench::BenchOptions& opt, const lk::
     const char* name;
     cublasHandle_t blas;
     float* scratch;
+    size_t scratch_count;
   };
   const bool big = macs >= static_cast<double>(lk::cuda::kDenseCublasMinMacs);
-  const Path paths[] = {{"custom", nullptr, nullptr}, {"handle", blas, scratch_d.data()}};
+  const Path paths[] = {{"custom", nullptr, nullptr, 0},
+                        {"handle", blas, scratch_d.data(), scratch_d.size()}};
   std::vector<BenchResult> fwd_rows, bwd_rows;
   for (const Path& p : paths) {
     const std::string ran = (p.blas && big) ? "cuBLAS+epilogue" : "custom kernel";
@@ -179,8 +181,9 @@ void bench_shape(const Shape& sh, const lk::bench::BenchOptions& opt, const lk::
     poison(dX_d, stream);
     poison(dW_d, stream);
     poison(db_d, stream);
-    lk::cuda::dense_backward(Xd, Wd, Yref_d.data(), dY_d.data(), dX_d.data(), dW_d.data(), db_d.data(), n,
-                             in, out, sh.act, slope, false, p.scratch, p.blas, stream);
+    lk::cuda::dense_backward(Xd, Wd, Yref_d.data(), dY_d.data(), dX_d.data(), dW_d.data(),
+                             db_d.data(), n, in, out, sh.act, slope, false, p.scratch,
+                             p.scratch_count, p.blas, stream);
     validate("bwd " + tag + " dX", fetch(dX_d), dXr, tol_dx);
     validate("bwd " + tag + " dW", fetch(dW_d), dWr, tol_dw);
     validate("bwd " + tag + " db", fetch(db_d), dbr, tol_db);
@@ -196,8 +199,8 @@ void bench_shape(const Shape& sh, const lk::bench::BenchOptions& opt, const lk::
     auto tb = lk::bench::time_cuda(
         [&](cudaStream_t s) {
           lk::cuda::dense_backward(Xd, Wd, Yref_d.data(), dY_d.data(), dX_d.data(), dW_d.data(),
-                                   db_d.data(), n, in, out, sh.act, slope, false, p.scratch, p.blas,
-                                   s);
+                                   db_d.data(), n, in, out, sh.act, slope, false, p.scratch,
+                                   p.scratch_count, p.blas, s);
         },
         stream, plan);
     auto rb = lk::bench::summarize("dense bwd " + tag, tb, bwd_flops, bwd_bytes, peaks);

@@ -192,7 +192,8 @@ TEST_P(DenseGpu, ForwardAndBackwardMatchReference) {
   latentkit::cuda::dense_backward(X_d.data(), W_d.data(), Yin_d.data(), dY_d.data(),
                                   c.with_dx ? dX_d.data() : nullptr, dW_d.data(),
                                   c.bias ? db_d.data() : nullptr, c.n, c.in, c.out, c.act, kSlope,
-                                  c.accumulate_dx, scratch.data(), blas, stream.get());
+                                  c.accumulate_dx, scratch.data(), scratch.size(), blas,
+                                  stream.get());
   if (c.with_dx) {
     SCOPED_TRACE("backward dX (K = out)");
     EXPECT_TRUE(all_close(from_device(dX_d, stream), dX_ref, sum_tolerance(c.out, dX_ref)));
@@ -243,9 +244,9 @@ TEST_P(DenseDeterminismGpu, BackwardIsBitwiseReproducible) {
     auto dW_d = poisoned(nw);
     auto db_d = poisoned(c.out);
     latentkit::cuda::dense_backward(X_d.data(), W_d.data(), Y_d.data(), dY_d.data(), dX_d.data(),
-                                    dW_d.data(), db_d.data(), c.n, c.in, c.out, act, kSlope,
-                                    false, scratch.data(), handle ? handle->get() : nullptr,
-                                    stream.get());
+                                    dW_d.data(), db_d.data(), c.n, c.in, c.out, act, kSlope, false,
+                                    scratch.data(), scratch.size(),
+                                    handle ? handle->get() : nullptr, stream.get());
     run[0] = from_device(dX_d, stream);
     run[1] = from_device(dW_d, stream);
     run[2] = from_device(db_d, stream);
@@ -285,11 +286,22 @@ TEST(DenseGpuArgs, LaunchersRejectBadArguments) {
                                               nullptr),
                latentkit::Error);
   EXPECT_THROW(latentkit::cuda::dense_backward(p, p, p, p, p, nullptr, nullptr, 4, 4, 4, a, kSlope,
-                                               false, nullptr, nullptr, nullptr),
+                                               false, nullptr, 0, nullptr, nullptr),
                latentkit::Error);
   EXPECT_THROW(latentkit::cuda::dense_backward(p, p, p, p, p, p, p, 4, -1, 4, a, kSlope, false,
-                                               nullptr, nullptr, nullptr),
+                                               nullptr, 0, nullptr, nullptr),
                latentkit::Error);
+  // A dz scratch smaller than n*out (the VAE once sized it without its latent heads, and the
+  // cuBLAS path wrote past its end) is rejected before any launch, on either path. Y, dY and an
+  // 8-float scratch (for a 4 x 4 output) in distinct slices of buf, so that the aliasing check
+  // does not fire first; nothing runs, so X, W and dW may share a slice.
+  try {
+    latentkit::cuda::dense_backward(p, p, p + 16, p + 32, nullptr, p, nullptr, 4, 4, 4, a, kSlope,
+                                    false, p + 48, 8, nullptr, nullptr);
+    ADD_FAILURE() << "a dz scratch of 8 floats for n*out = 16 was accepted";
+  } catch (const latentkit::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("dz_scratch holds 8"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace
