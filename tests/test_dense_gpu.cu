@@ -170,10 +170,10 @@ TEST_P(DenseGpu, ForwardAndBackwardMatchReference) {
   std::unique_ptr<CublasHandle> handle;
   if (c.path != Path::Custom) handle = std::make_unique<CublasHandle>(stream.get());
   cublasHandle_t blas = handle ? handle->get() : nullptr;
-  auto X_d = to_device(X);
-  auto W_d = to_device(W);
-  DeviceBuffer<float> b_d = c.bias ? to_device(b) : DeviceBuffer<float>();
-  auto Y_d = poisoned(ny);
+  auto X_d = to_device(X, stream);
+  auto W_d = to_device(W, stream);
+  DeviceBuffer<float> b_d = c.bias ? to_device(b, stream) : DeviceBuffer<float>();
+  auto Y_d = poisoned(ny, stream);
   latentkit::cuda::dense_forward(X_d.data(), W_d.data(), c.bias ? b_d.data() : nullptr,
                                  Y_d.data(), c.n, c.in, c.out, c.act, kSlope, blas, stream.get());
   {
@@ -182,18 +182,19 @@ TEST_P(DenseGpu, ForwardAndBackwardMatchReference) {
   }
 
   // Backward from the reference's Y, so both sides take act' of the same values.
-  auto Yin_d = to_device(Y_ref);
-  auto dY_d = to_device(dY);
-  DeviceBuffer<float> dX_d = c.with_dx ? (c.accumulate_dx ? to_device(dX0) : poisoned(nx))
-                                       : DeviceBuffer<float>();
-  auto dW_d = poisoned(nw);
-  DeviceBuffer<float> db_d = c.bias ? poisoned(c.out) : DeviceBuffer<float>();
-  DeviceBuffer<float> scratch = c.path == Path::Cublas ? poisoned(ny) : DeviceBuffer<float>();
-  latentkit::cuda::dense_backward(X_d.data(), W_d.data(), Yin_d.data(), dY_d.data(),
-                                  c.with_dx ? dX_d.data() : nullptr, dW_d.data(),
-                                  c.bias ? db_d.data() : nullptr, c.n, c.in, c.out, c.act, kSlope,
-                                  c.accumulate_dx, scratch.data(), scratch.size(), blas,
-                                  stream.get());
+  auto Yin_d = to_device(Y_ref, stream);
+  auto dY_d = to_device(dY, stream);
+  DeviceBuffer<float> dX_d = c.with_dx
+                                 ? (c.accumulate_dx ? to_device(dX0, stream) : poisoned(nx, stream))
+                                 : DeviceBuffer<float>();
+  auto dW_d = poisoned(nw, stream);
+  DeviceBuffer<float> db_d = c.bias ? poisoned(c.out, stream) : DeviceBuffer<float>();
+  DeviceBuffer<float> scratch =
+      c.path == Path::Cublas ? poisoned(ny, stream) : DeviceBuffer<float>();
+  latentkit::cuda::dense_backward(
+      X_d.data(), W_d.data(), Yin_d.data(), dY_d.data(), c.with_dx ? dX_d.data() : nullptr,
+      dW_d.data(), c.bias ? db_d.data() : nullptr, c.n, c.in, c.out, c.act, kSlope, c.accumulate_dx,
+      scratch.data(), scratch.size(), blas, stream.get());
   if (c.with_dx) {
     SCOPED_TRACE("backward dX (K = out)");
     EXPECT_TRUE(all_close(from_device(dX_d, stream), dX_ref, sum_tolerance(c.out, dX_ref)));
@@ -229,20 +230,21 @@ TEST_P(DenseDeterminismGpu, BackwardIsBitwiseReproducible) {
   const size_t nw = static_cast<size_t>(c.out) * c.in;
   const size_t ny = static_cast<size_t>(c.n) * c.out;
   const Activation act = Activation::Tanh;
-  auto X_d = to_device(random_uniform(nx, rng, -1.0, 1.0));
-  auto W_d = to_device(random_uniform(nw, rng, -0.1, 0.1));
-  auto Y_d = to_device(random_uniform(ny, rng, -0.9, 0.9));  // tanh outputs
-  auto dY_d = to_device(random_uniform(ny, rng, -1.0, 1.0));
   Stream stream;
+  auto X_d = to_device(random_uniform(nx, rng, -1.0, 1.0), stream);
+  auto W_d = to_device(random_uniform(nw, rng, -0.1, 0.1), stream);
+  auto Y_d = to_device(random_uniform(ny, rng, -0.9, 0.9), stream);  // tanh outputs
+  auto dY_d = to_device(random_uniform(ny, rng, -1.0, 1.0), stream);
   std::unique_ptr<CublasHandle> handle;
   if (c.path != Path::Custom) handle = std::make_unique<CublasHandle>(stream.get());
-  DeviceBuffer<float> scratch = c.path == Path::Cublas ? poisoned(ny) : DeviceBuffer<float>();
+  DeviceBuffer<float> scratch =
+      c.path == Path::Cublas ? poisoned(ny, stream) : DeviceBuffer<float>();
 
   std::vector<float> runs[2][3];
   for (auto& run : runs) {
-    auto dX_d = poisoned(nx);
-    auto dW_d = poisoned(nw);
-    auto db_d = poisoned(c.out);
+    auto dX_d = poisoned(nx, stream);
+    auto dW_d = poisoned(nw, stream);
+    auto db_d = poisoned(c.out, stream);
     latentkit::cuda::dense_backward(X_d.data(), W_d.data(), Y_d.data(), dY_d.data(), dX_d.data(),
                                     dW_d.data(), db_d.data(), c.n, c.in, c.out, act, kSlope, false,
                                     scratch.data(), scratch.size(),

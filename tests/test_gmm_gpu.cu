@@ -12,6 +12,7 @@
 #include <cmath>
 #include <vector>
 
+#include "gpu_test_util.cuh"
 #include "kernels/cuda_resources.cuh"
 #include "kernels/gmm.cuh"
 #include "latentkit/backend.h"
@@ -24,15 +25,10 @@ namespace latentkit {
 namespace {
 
 using test::all_close;
+using test::from_device;
 using test::kPoison;
+using test::to_device;
 using test::Tolerance;
-
-template <class T>
-cuda::DeviceBuffer<T> upload(const std::vector<T>& h) {
-  cuda::DeviceBuffer<T> d(h.size());
-  d.upload(h);
-  return d;
-}
 
 std::vector<double> poison_doubles(size_t n) {
   return std::vector<double>(n, static_cast<double>(kPoison));
@@ -110,18 +106,20 @@ TEST(GmmGpu, EStepAndMStepMatchReference) {
         }
         // Device, outputs poisoned first.
         cuda::Stream stream;
-        auto x_d = upload(x);
-        auto off_d = upload(b.offset), model_d = upload(b.model);
-        auto w_d = upload(b.w), mu_d = upload(b.mu), cov_d = upload(b.cov);
-        auto chol_d = upload(poison_doubles(C * cs)), prec_d = upload(poison_doubles(C * cs));
-        auto ln_d = upload(poison_doubles(C));
-        auto bad_d = upload(std::vector<int32_t>(B, INT32_MAX));
-        auto active_d = upload(std::vector<int32_t>(B, 1));
+        auto x_d = to_device(x, stream);
+        auto off_d = to_device(b.offset, stream), model_d = to_device(b.model, stream);
+        auto w_d = to_device(b.w, stream), mu_d = to_device(b.mu, stream),
+             cov_d = to_device(b.cov, stream);
+        auto chol_d = to_device(poison_doubles(C * cs), stream),
+             prec_d = to_device(poison_doubles(C * cs), stream);
+        auto ln_d = to_device(poison_doubles(C), stream);
+        auto bad_d = to_device(std::vector<int32_t>(B, INT32_MAX), stream);
+        auto active_d = to_device(std::vector<int32_t>(B, 1), stream);
         const int blocks = cuda::gmm_estep_blocks(n);
-        auto resp_d = upload(poison_doubles(static_cast<size_t>(C) * n));
-        auto pll_d = upload(poison_doubles(static_cast<size_t>(B) * blocks));
-        auto point_d = upload(poison_doubles(static_cast<size_t>(B) * n));
-        auto labels_d = upload(std::vector<int32_t>(static_cast<size_t>(B) * n, -7));
+        auto resp_d = to_device(poison_doubles(static_cast<size_t>(C) * n), stream);
+        auto pll_d = to_device(poison_doubles(static_cast<size_t>(B) * blocks), stream);
+        auto point_d = to_device(poison_doubles(static_cast<size_t>(B) * n), stream);
+        auto labels_d = to_device(std::vector<int32_t>(static_cast<size_t>(B) * n, -7), stream);
         cuda::gmm_precisions(w_d.data(), cov_d.data(), model_d.data(), off_d.data(),
                              active_d.data(), C, d, full, chol_d.data(), prec_d.data(), ln_d.data(),
                              bad_d.data(), stream.get());
@@ -129,27 +127,31 @@ TEST(GmmGpu, EStepAndMStepMatchReference) {
                         prec_d.data(), ln_d.data(), resp_d.data(), pll_d.data(), point_d.data(),
                         labels_d.data(), stream.get());
         stream.synchronize();
-        EXPECT_EQ(bad_d.download(), std::vector<int32_t>(B, INT32_MAX));
+        EXPECT_EQ(from_device(bad_d, stream), std::vector<int32_t>(B, INT32_MAX));
         // Factors: O(d) float64 operations per entry; 1e-12 covers d = 32.
-        EXPECT_TRUE(all_close(prec_d.download(), prec, Tolerance{1e-12, 1e-12, 1e-12}));
-        EXPECT_TRUE(all_close(ln_d.download(), log_norm, Tolerance{1e-12, 1e-12, 1e-12}));
-        EXPECT_TRUE(all_close(resp_d.download(), resp, Tolerance{1e-11, 1e-11, 1e-11}));
-        EXPECT_TRUE(all_close(point_d.download(), point_ll, Tolerance{1e-11, 1e-11, 1e-11}));
+        EXPECT_TRUE(all_close(from_device(prec_d, stream), prec, Tolerance{1e-12, 1e-12, 1e-12}));
+        EXPECT_TRUE(all_close(from_device(ln_d, stream), log_norm, Tolerance{1e-12, 1e-12, 1e-12}));
+        EXPECT_TRUE(all_close(from_device(resp_d, stream), resp, Tolerance{1e-11, 1e-11, 1e-11}));
+        EXPECT_TRUE(
+            all_close(from_device(point_d, stream), point_ll, Tolerance{1e-11, 1e-11, 1e-11}));
         // Labels may differ only where two components tie to 1e-11 (never with random data).
-        EXPECT_EQ(labels_d.download(), labels);
-        const std::vector<double> pll = pll_d.download();
+        EXPECT_EQ(from_device(labels_d, stream), labels);
+        const std::vector<double> pll = from_device(pll_d, stream);
         for (int m = 0; m < B; ++m) {
           double s = 0;
           for (int blk = 0; blk < blocks; ++blk) s += pll[m * blocks + blk];
           EXPECT_NEAR(s / n, mean_ll[m], 1e-11 * std::fabs(mean_ll[m]) + 1e-12) << "model " << m;
         }
         // M-step from the device's own responsibilities, then weights through gmm_finalize.
-        auto scratch_d = upload(poison_doubles(cuda::gmm_mstep_scratch_size(n, d, full, C)));
-        auto nk_d = upload(poison_doubles(C));
-        auto mu2_d = upload(poison_doubles(C * d)), cov2_d = upload(poison_doubles(C * cs));
-        auto w2_d = upload(poison_doubles(C));
-        auto lb_d = upload(std::vector<double>(B, -INFINITY));
-        auto it_d = upload(std::vector<int32_t>(B, 0)), conv_d = upload(std::vector<int32_t>(B, 0));
+        auto scratch_d =
+            to_device(poison_doubles(cuda::gmm_mstep_scratch_size(n, d, full, C)), stream);
+        auto nk_d = to_device(poison_doubles(C), stream);
+        auto mu2_d = to_device(poison_doubles(C * d), stream),
+             cov2_d = to_device(poison_doubles(C * cs), stream);
+        auto w2_d = to_device(poison_doubles(C), stream);
+        auto lb_d = to_device(std::vector<double>(B, -INFINITY), stream);
+        auto it_d = to_device(std::vector<int32_t>(B, 0), stream),
+             conv_d = to_device(std::vector<int32_t>(B, 0), stream);
         cuda::gmm_mstep(x_d.data(), n, d, full, C, model_d.data(), active_d.data(), resp_d.data(),
                         1e-6, scratch_d.data(), nk_d.data(), mu2_d.data(), cov2_d.data(),
                         stream.get());
@@ -158,13 +160,13 @@ TEST(GmmGpu, EStepAndMStepMatchReference) {
         stream.synchronize();
         // Means and covariances divide sums of n terms by N_k, which can be ~1e-3 for a component
         // far from every point: the relative error of a ratio of two such sums stays ~n ε.
-        EXPECT_TRUE(all_close(w2_d.download(), w_ref, Tolerance{1e-13, 1e-10, 1e-10}));
-        EXPECT_TRUE(all_close(mu2_d.download(), mu_ref, Tolerance{1e-9, 1e-9, 1e-9}));
-        EXPECT_TRUE(all_close(cov2_d.download(), cov_ref, Tolerance{1e-9, 1e-9, 1e-9}));
-        const std::vector<double> lb = lb_d.download();
+        EXPECT_TRUE(all_close(from_device(w2_d, stream), w_ref, Tolerance{1e-13, 1e-10, 1e-10}));
+        EXPECT_TRUE(all_close(from_device(mu2_d, stream), mu_ref, Tolerance{1e-9, 1e-9, 1e-9}));
+        EXPECT_TRUE(all_close(from_device(cov2_d, stream), cov_ref, Tolerance{1e-9, 1e-9, 1e-9}));
+        const std::vector<double> lb = from_device(lb_d, stream);
         EXPECT_TRUE(all_close(lb, mean_ll, Tolerance{1e-12, 1e-11, 1e-11}));
-        EXPECT_EQ(it_d.download(), std::vector<int32_t>(B, 1));
-        EXPECT_EQ(conv_d.download(), std::vector<int32_t>(B, 0));  // never on iteration 1
+        EXPECT_EQ(from_device(it_d, stream), std::vector<int32_t>(B, 1));
+        EXPECT_EQ(from_device(conv_d, stream), std::vector<int32_t>(B, 0));  // never on iteration 1
       }
     }
   }

@@ -53,10 +53,10 @@ TEST_P(KMeansGpu, AssignAndUpdateMatchReference) {
       Xd.data(), n, d, Cd.data(), k, prev.data(), ref_labels.data(), ref_md.data(), &ref_changed);
 
   Stream stream;
-  auto Xg = to_device(X), Cg = to_device(C);
-  auto Pg = to_device(prev);
-  auto Lg = to_device(std::vector<int32_t>(n, -1));
-  auto Mg = latentkit::test::poisoned(n);
+  auto Xg = to_device(X, stream), Cg = to_device(C, stream);
+  auto Pg = to_device(prev, stream);
+  auto Lg = to_device(std::vector<int32_t>(n, -1), stream);
+  auto Mg = latentkit::test::poisoned(n, stream);
   const int blocks = latentkit::cuda::kmeans_assign_blocks(n);
   DeviceBuffer<double> bi(blocks);
   DeviceBuffer<int> bc(blocks);
@@ -94,7 +94,7 @@ TEST_P(KMeansGpu, AssignAndUpdateMatchReference) {
   std::vector<double> ref_sums(size_t(k) * d), ref_counts(k);
   latentkit::ref::kmeans_update_sums(X.data(), n, d, ref_labels.data(), k, ref_sums.data(),
                                      ref_counts.data());
-  auto RLg = to_device(ref_labels);
+  auto RLg = to_device(ref_labels, stream);
   DeviceBuffer<double> sums(size_t(k) * d), counts(k),
       scratch(latentkit::cuda::kmeans_update_scratch(n, k, d));
   // NaN poison on the test's stream (a legacy-stream memset could land after the kernels).
@@ -181,10 +181,10 @@ TEST(KMeansGpu, BatchedStepsEqualSingleCalls) {
   const int count = static_cast<int>(order.size()), k_max = 400;
 
   Stream stream;
-  auto Xg = to_device(X), Cg = to_device(C);
-  auto Mg = to_device(meta);
-  auto Lg = to_device(prev);
-  auto Dg = latentkit::test::poisoned(size_t(S) * n);
+  auto Xg = to_device(X, stream), Cg = to_device(C, stream);
+  auto Mg = to_device(meta, stream);
+  auto Lg = to_device(prev, stream);
+  auto Dg = latentkit::test::poisoned(size_t(S) * n, stream);
   const int blocks = latentkit::cuda::kmeans_assign_blocks(n);
   DeviceBuffer<double> bi(size_t(count) * blocks);
   DeviceBuffer<int> bc(size_t(count) * blocks);
@@ -209,10 +209,10 @@ TEST(KMeansGpu, BatchedStepsEqualSingleCalls) {
     const std::vector<int32_t> p(prev.begin() + size_t(s) * n, prev.begin() + size_t(s + 1) * n);
     const std::vector<float> Cs(C.begin() + size_t(first[s]) * d,
                                 C.begin() + size_t(first[s] + k) * d);
-    auto Cs_g = to_device(Cs);
-    auto P1 = to_device(p);
-    auto L1 = to_device(std::vector<int32_t>(n, -1));
-    auto D1 = latentkit::test::poisoned(n);
+    auto Cs_g = to_device(Cs, stream);
+    auto P1 = to_device(p, stream);
+    auto L1 = to_device(std::vector<int32_t>(n, -1), stream);
+    auto D1 = latentkit::test::poisoned(n, stream);
     DeviceBuffer<double> bi1(blocks), s1(size_t(k) * d), c1(k),
         sc1(latentkit::cuda::kmeans_update_scratch(n, k, d));
     DeviceBuffer<int> bc1(blocks);

@@ -75,10 +75,10 @@ TEST_P(LossesGpu, SseMatchesReference) {
                                   row_ref.data());
 
   Stream stream;
-  auto xhat_d = to_device(xhat);
-  auto x_d = to_device(x);
-  auto dxhat_d = poisoned(count);
-  auto row_d = poisoned(c.n);
+  auto xhat_d = to_device(xhat, stream);
+  auto x_d = to_device(x, stream);
+  auto dxhat_d = poisoned(count, stream);
+  auto row_d = poisoned(c.n, stream);
   latentkit::cuda::sse_loss(xhat_d.data(), x_d.data(), c.n, c.d, kGradScale, dxhat_d.data(),
                             row_d.data(), stream.get());
   EXPECT_TRUE(all_close(from_device(row_d, stream), row_ref, kRowLossTol)) << "row_loss";
@@ -101,10 +101,10 @@ TEST_P(LossesGpu, BceLogitsMatchesReference) {
                                          dl_ref.data(), row_ref.data());
 
   Stream stream;
-  auto logits_d = to_device(logits);
-  auto x_d = to_device(x);
-  auto dl_d = poisoned(count);
-  auto row_d = poisoned(c.n);
+  auto logits_d = to_device(logits, stream);
+  auto x_d = to_device(x, stream);
+  auto dl_d = poisoned(count, stream);
+  auto row_d = poisoned(c.n, stream);
   latentkit::cuda::bce_logits_loss(logits_d.data(), x_d.data(), c.n, c.d, kGradScale, dl_d.data(),
                                    row_d.data(), stream.get());
   EXPECT_TRUE(all_close(from_device(row_d, stream), row_ref, kRowLossTol)) << "row_loss";
@@ -126,11 +126,11 @@ TEST_P(LossesGpu, KlNormalMatchesReferenceAndAccumulates) {
                                         dmu_ref.data(), dlv_ref.data(), row_ref.data());
 
   Stream stream;
-  auto mu_d = to_device(mu);
-  auto lv_d = to_device(logvar);
-  auto dmu_d = to_device(dmu0);
-  auto dlv_d = to_device(dlv0);
-  auto row_d = poisoned(c.n);
+  auto mu_d = to_device(mu, stream);
+  auto lv_d = to_device(logvar, stream);
+  auto dmu_d = to_device(dmu0, stream);
+  auto dlv_d = to_device(dlv0, stream);
+  auto row_d = poisoned(c.n, stream);
   latentkit::cuda::kl_normal_loss(mu_d.data(), lv_d.data(), c.n, c.d, kGradScale, dmu_d.data(),
                                   dlv_d.data(), row_d.data(), stream.get());
   EXPECT_TRUE(all_close(from_device(row_d, stream), row_ref, kRowLossTol)) << "row_kl";

@@ -82,7 +82,7 @@ TEST_P(MmdGpu, KernelSumsMatchReference) {
   const auto X = random_uniform<float>(size_t(n) * d, rng, -2.0 * s3, 2.0 * s3);
   const auto Y = random_uniform<float>(size_t(m) * d, rng, -1.5 * s3, 2.5 * s3);
   Stream stream;
-  auto Xg = to_device(X), Yg = to_device(Y);
+  auto Xg = to_device(X, stream), Yg = to_device(Y, stream);
   for (const auto& s : specs()) {
     SCOPED_TRACE(s.name);
     const int cnt = static_cast<int>(s.params.size());
@@ -127,7 +127,7 @@ TEST_P(MmdGpu, WeightedSumsMatchReference) {
     std::vector<float> Vabs(V.size());
     for (size_t e = 0; e < V.size(); ++e) Vabs[e] = std::fabs(V[e]);
     Stream stream;
-    auto Ag = to_device(A), Bg = to_device(B), Vg = to_device(V);
+    auto Ag = to_device(A, stream), Bg = to_device(B, stream), Vg = to_device(V, stream);
     for (const auto& s : specs())
       for (bool slope : {false, true}) {
         SCOPED_TRACE(std::string(s.name) + (slope ? " slope" : " value") +

@@ -64,15 +64,15 @@ TEST_P(OptimGpu, AdamStepsMatchReference) {
   std::vector<float> p_ref = random_uniform(c.n, rng, -1.0, 1.0);
   std::vector<float> m_ref(c.n, 0.f), v_ref(c.n, 0.f);  // Adam's state starts at zero
   Stream stream;
-  auto p_d = to_device(p_ref);
-  auto m_d = to_device(m_ref);
-  auto v_d = to_device(v_ref);
+  auto p_d = to_device(p_ref, stream);
+  auto m_d = to_device(m_ref, stream);
+  auto v_d = to_device(v_ref, stream);
   for (int t = 1; t <= kSteps; ++t) {
     SCOPED_TRACE("step t=" + std::to_string(t));
     const auto g = random_uniform(c.n, rng, -1.0, 1.0);
     latentkit::ref::adam_step<float>(p_ref.data(), g.data(), m_ref.data(), v_ref.data(), c.n, cfg,
                                      t);
-    auto g_d = to_device(g);
+    auto g_d = to_device(g, stream);
     latentkit::cuda::adam_step(p_d.data(), g_d.data(), m_d.data(), v_d.data(), c.n, cfg, t,
                                stream.get());
     EXPECT_TRUE(all_close(from_device(p_d, stream), p_ref, step_tolerance(t, p_ref))) << "p";
@@ -90,13 +90,13 @@ TEST_P(OptimGpu, SgdMomentumStepsMatchReference) {
   std::vector<float> p_ref = random_uniform(c.n, rng, -1.0, 1.0);
   std::vector<float> buf_ref(c.n, 0.f);  // the momentum buffer starts at zero
   Stream stream;
-  auto p_d = to_device(p_ref);
-  auto buf_d = to_device(buf_ref);
+  auto p_d = to_device(p_ref, stream);
+  auto buf_d = to_device(buf_ref, stream);
   for (int t = 1; t <= kSteps; ++t) {
     SCOPED_TRACE("step t=" + std::to_string(t));
     const auto g = random_uniform(c.n, rng, -1.0, 1.0);
     latentkit::ref::sgd_momentum_step<float>(p_ref.data(), g.data(), buf_ref.data(), c.n, cfg);
-    auto g_d = to_device(g);
+    auto g_d = to_device(g, stream);
     latentkit::cuda::sgd_momentum_step(p_d.data(), g_d.data(), buf_d.data(), c.n, cfg,
                                        stream.get());
     EXPECT_TRUE(all_close(from_device(p_d, stream), p_ref, step_tolerance(t, p_ref))) << "p";

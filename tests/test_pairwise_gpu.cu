@@ -50,8 +50,8 @@ TEST_P(PairwiseGpu, SqdistAndRowSumsMatchReference) {
     latentkit::ref::pairwise_sqdist(Xd.data(), n, Yd.data(), m, d, ref.data());
   }
   Stream stream;
-  auto Xg = to_device(X), Yg = to_device(Y);
-  auto out = poisoned(size_t(n) * m);
+  auto Xg = to_device(X, stream), Yg = to_device(Y, stream);
+  auto out = poisoned(size_t(n) * m, stream);
   latentkit::cuda::pairwise_sqdist(Xg.data(), n, Yg.data(), m, d, out.data(), stream.get());
   // Each term diff^2 is exact to ~2 ulp after the float subtract; a d-long float sum of
   // non-negative terms has relative error <= d * FLT_EPSILON (worst case), ~sqrt(d) typically.
@@ -76,8 +76,8 @@ TEST_P(PairwiseGpu, SelfDistancesDiagonalZeroNonNegative) {
   LK_SEEDED_RNG(rng);
   const auto X = random_uniform<float>(size_t(n) * d, rng, 999.0, 1001.0);  // far from origin
   Stream stream;
-  auto Xg = to_device(X);
-  auto out = poisoned(size_t(n) * n);
+  auto Xg = to_device(X, stream);
+  auto out = poisoned(size_t(n) * n, stream);
   latentkit::cuda::pairwise_sqdist(Xg.data(), n, Xg.data(), n, d, out.data(), stream.get());
   const auto h = from_device(out, stream);
   for (int i = 0; i < n; ++i) {
@@ -110,9 +110,9 @@ struct KnnOut {
 // cuda::knn on copies of Q and X with poisoned outputs (indices -1, distances NaN).
 KnnOut device_knn(const std::vector<float>& Q, const std::vector<float>& X, const KnnCase& c) {
   Stream stream;
-  auto Qg = to_device(Q), Xg = to_device(X);
-  auto idx = to_device(std::vector<int32_t>(size_t(c.nq) * c.k, -1));
-  auto dist = poisoned(size_t(c.nq) * c.k);
+  auto Qg = to_device(Q, stream), Xg = to_device(X, stream);
+  auto idx = to_device(std::vector<int32_t>(size_t(c.nq) * c.k, -1), stream);
+  auto dist = poisoned(size_t(c.nq) * c.k, stream);
   latentkit::cuda::knn(Qg.data(), c.nq, Xg.data(), c.nx, c.d, c.k, c.exclude_self, idx.data(),
                        dist.data(), stream.get());
   return {from_device(idx, stream), from_device(dist, stream)};
