@@ -126,12 +126,16 @@ __global__ void row_starts_kernel(const long long* __restrict__ keys, int nnz, i
   row_ptr[r] = lo;
 }
 
+// 64-bit index: nnz may be up to 2^31 - 2 (tsne_symmetrize's bound), where an int index would
+// overflow on its last grid stride.
 __global__ void csr_values_kernel(const long long* __restrict__ keys,
                                   const double* __restrict__ sums, int nnz, int n,
                                   const double* __restrict__ total, int32_t* __restrict__ col,
                                   float* __restrict__ val) {
   const double t = *total;
-  for (int e = blockIdx.x * blockDim.x + threadIdx.x; e < nnz; e += gridDim.x * blockDim.x) {
+  const size_t count = static_cast<size_t>(nnz);
+  for (size_t e = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < count;
+       e += static_cast<size_t>(gridDim.x) * blockDim.x) {
     col[e] = static_cast<int32_t>(keys[e] % n);
     val[e] = static_cast<float>(sums[e] / t);
   }
