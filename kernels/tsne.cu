@@ -17,6 +17,7 @@
 #include <thrust/reduce.h>
 #include <thrust/sort.h>
 
+#include <exception>
 #include <limits>
 
 #include "kernels/cuda_check.cuh"
@@ -351,9 +352,15 @@ TsneCsrDevice tsne_symmetrize(const int32_t* idx, const float* p_cond, int n, in
   const auto policy = thrust::cuda::par.on(stream);
   thrust::device_ptr<long long> kb(keys.data()), ok(out_keys.data());
   thrust::device_ptr<double> vb(vals.data()), ov(out_vals.data());
-  thrust::stable_sort_by_key(policy, kb, kb + 2 * entries, vb);
-  const auto ends = thrust::reduce_by_key(policy, kb, kb + 2 * entries, vb, ok, ov);
-  const int nnz = static_cast<int>(ends.first - ok);
+  int nnz = 0;
+  try {
+    thrust::stable_sort_by_key(policy, kb, kb + 2 * entries, vb);
+    const auto ends = thrust::reduce_by_key(policy, kb, kb + 2 * entries, vb, ok, ov);
+    nnz = static_cast<int>(ends.first - ok);
+  } catch (const std::exception& e) {  // thrust::system_error, bad_alloc
+    LK_CHECK(false, "tsne_symmetrize: thrust sort / reduce_by_key of "
+                        << 2 * entries << " entries failed: " << e.what());
+  }
   int bad_host = 0;
   LK_CUDA_CHECK(
       cudaMemcpyAsync(&bad_host, bad.data(), sizeof(int), cudaMemcpyDeviceToHost, stream));
