@@ -66,7 +66,8 @@ TEST(TsneGpu, AffinitiesMatchReference) {
       const ref::TsneCsr P_ref = ref::tsne_symmetrize(idx_ref.data(), p_ref.data(), n, k);
 
       auto x_dev = to_device(X, stream);
-      DeviceBuffer<int32_t> idx(idx_ref.size());
+      // Poisoned like every output: -1 is no neighbour index.
+      auto idx = to_device(std::vector<int32_t>(idx_ref.size(), -1), stream);
       auto d2 = poisoned(idx_ref.size(), stream), p = poisoned(idx_ref.size(), stream),
            beta = poisoned(n, stream);
       cuda::tsne_all_pairs(x_dev.data(), n, d, idx.data(), d2.data(), stream.get());
@@ -281,8 +282,19 @@ TEST(TsneGpu, RunMatchesCpuAndIsReproducible) {
       const TsneResult b = run_tsne(*gpu, data.x, data.n, data.d, opt);
       EXPECT_EQ(a.embedding, b.embedding);
       EXPECT_LT(a.kl, a.kl_history.front().second);
+      // After the exaggeration phase (250 iterations; history entries every 50) the KL must not
+      // rise by more than the method's error. Exact (n = 400): float64 KL of the iterates, 1e-3
+      // for the momentum's small overshoots. FFT (n = 3001): each reported KL uses the grid's Z,
+      // KL_fft = KL + (sum P = 1) log(Z_fft / Z), and Z_fft is within kFftZRelErr of Z (the bound
+      // of tests/test_ref_tsne.cpp, which covers the capped grids: a 3-D embedding this wide
+      // outgrows the 128^3 cap and gets the split kernel, ~1e-2 measured), so two reports may
+      // differ by up to 2 |log(1 - kFftZRelErr)| with no change in the true KL.
+      constexpr double kFftZRelErr = 8e-2;
+      const bool fft = a.method == tsne_method_name(TsneMethod::Fft);
+      const double kl_slack = 1e-3 + (fft ? -2.0 * std::log1p(-kFftZRelErr) : 0.0);
       for (size_t h = 6; h < a.kl_history.size(); ++h)
-        EXPECT_LE(a.kl_history[h].second, a.kl_history[h - 1].second + 1e-3);
+        EXPECT_LE(a.kl_history[h].second, a.kl_history[h - 1].second + kl_slack)
+            << "iteration " << a.kl_history[h].first << ", method " << a.method;
     }
   }
 }
