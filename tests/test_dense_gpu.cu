@@ -191,6 +191,11 @@ std::vector<DenseCase> dense_cases() {
   cases.push_back({1021, 256, 128, Activation::Sigmoid, true, false, false, Path::Cublas});
   cases.push_back({65536, 33, 128, Activation::Sigmoid, true, true, false, Path::Cublas});
   cases.push_back({65536, 33, 128, Activation::ReLU, true, true, true, Path::CublasNoScratch});
+  // cuBLAS forward with identity and no bias: nothing after the GEMM (no epilogue kernel runs).
+  // 513 * 128 * 256 = 1.68e7 multiply-adds, just above kDenseCublasMinMacs; no dX, to keep it
+  // cheap.
+  static_assert(513LL * 128 * 256 >= latentkit::cuda::kDenseCublasMinMacs, "must take cuBLAS");
+  cases.push_back({513, 128, 256, Activation::Identity, false, false, false, Path::Cublas});
   // A handle below the size threshold: the launcher must still pick the tiled kernel correctly.
   cases.push_back({33, 128, 256, Activation::Tanh, true, true, true, Path::Cublas});
   return cases;

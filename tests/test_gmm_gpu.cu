@@ -9,7 +9,10 @@
 // ~sqrt(n) ε typically: for n <= 1021, 1e-11 relative is > 10x that margin. Whole fits iterate
 // EM, which can amplify a 1e-15 perturbation over iterations (more so near a saddle between
 // components); 1e-7 relative after 10 iterations of well-separated data leaves room for that.
+#include <algorithm>
 #include <cmath>
+#include <functional>
+#include <string>
 #include <vector>
 
 #include "gpu_test_util.cuh"
@@ -179,6 +182,121 @@ TEST(GmmGpu, EStepAndMStepMatchReference) {
         EXPECT_EQ(from_device(conv_d, stream), std::vector<int32_t>(B, 0));  // never on iteration 1
       }
     }
+  }
+}
+
+// Covariances that are not positive definite: the kernel flags each model's first such component
+// (bad = the smallest local index, by atomicMin), writes identity factors for it (P = L = I, so
+// nothing downstream turns NaN; log_norm = log w - d/2 log 2 pi), and factors the model's other
+// components as the reference does. Model 0 is all positive definite (bad stays INT32_MAX); model 1
+// has its components 1 and 2 bad (the lower index wins); model 2 its component 0.
+TEST(GmmGpu, PrecisionsFlagNonPositiveDefiniteComponents) {
+  LK_REQUIRE_GPU();
+  LK_SEEDED_RNG(rng);
+  const std::vector<int> ks = {2, 3, 2};
+  const std::vector<std::vector<int>> bad_components = {{}, {1, 2}, {0}};
+  const int B = static_cast<int>(ks.size());
+  for (int d : {1, 2, 3, 7}) {
+    for (bool full : {true, false}) {
+      SCOPED_TRACE("d=" + std::to_string(d) + (full ? " full" : " diag"));
+      RandomBatch b = random_batch(ks, d, full, rng);
+      const int C = b.offset.back();
+      const size_t cs = full ? static_cast<size_t>(d) * d : d;
+      std::vector<bool> is_bad(C, false);
+      for (int m = 0; m < B; ++m)
+        for (int j : bad_components[m]) {
+          const int c = b.offset[m] + j;
+          is_bad[c] = true;
+          double* s = b.cov.data() + c * cs;
+          if (!full) {
+            s[d - 1] = j == 1 ? 0.0 : -0.5;  // a zero and a negative variance
+          } else if (d == 1) {
+            s[0] = -1.0;
+          } else {
+            // Symmetric and indefinite (the 2 x 2 block [[1, 2], [2, 1]] has eigenvalue -1): the
+            // factorisation fails at its second pivot, after writing part of L.
+            std::fill(s, s + cs, 0.0);
+            for (int a = 0; a < d; ++a) s[a * d + a] = 1.0;
+            s[1] = s[d] = 2.0;
+          }
+        }
+      cuda::Stream stream;
+      auto off_d = to_device(b.offset, stream), model_d = to_device(b.model, stream);
+      auto w_d = to_device(b.w, stream), cov_d = to_device(b.cov, stream);
+      auto chol_d = to_device(poison_doubles(C * cs), stream);
+      auto prec_d = to_device(poison_doubles(C * cs), stream);
+      auto ln_d = to_device(poison_doubles(C), stream);
+      auto bad_d = to_device(std::vector<int32_t>(B, INT32_MAX), stream);
+      cuda::gmm_precisions(w_d.data(), cov_d.data(), model_d.data(), off_d.data(), nullptr, C, d,
+                           full, chol_d.data(), prec_d.data(), ln_d.data(), bad_d.data(),
+                           stream.get());
+      EXPECT_EQ(from_device(bad_d, stream), (std::vector<int32_t>{INT32_MAX, 1, 0}));
+      const std::vector<double> chol = from_device(chol_d, stream),
+                                prec = from_device(prec_d, stream), ln = from_device(ln_d, stream);
+      constexpr double kLog2Pi = 1.8378770664093454836;
+      for (int c = 0; c < C; ++c) {
+        SCOPED_TRACE("component " + std::to_string(c));
+        std::vector<double> chol_c(chol.begin() + c * cs, chol.begin() + (c + 1) * cs),
+            prec_c(prec.begin() + c * cs, prec.begin() + (c + 1) * cs);
+        if (is_bad[c]) {
+          std::vector<double> identity(cs, 1.0);
+          if (full)
+            for (size_t e = 0; e < cs; ++e) identity[e] = e % (d + 1) == 0 ? 1.0 : 0.0;
+          EXPECT_EQ(chol_c, identity);
+          EXPECT_EQ(prec_c, identity);
+          // log w - d/2 log 2 pi, the same float64 expression: an ulp of the device's log apart.
+          EXPECT_NEAR(ln[c], std::log(b.w[c]) - 0.5 * d * kLog2Pi, 1e-14);
+          continue;
+        }
+        // A good component: the reference on it alone (it stops at a model's first bad one).
+        std::vector<double> chol_r(cs), prec_r(cs), ln_r(1);
+        ASSERT_EQ(ref::gmm_precisions(b.w.data() + c, b.cov.data() + c * cs, 1, d, full,
+                                      chol_r.data(), prec_r.data(), ln_r.data()),
+                  -1);
+        // O(d) float64 operations per entry, as in EStepAndMStepMatchReference.
+        EXPECT_TRUE(all_close(chol_c, chol_r, Tolerance{1e-12, 1e-12, 1e-12}));
+        EXPECT_TRUE(all_close(prec_c, prec_r, Tolerance{1e-12, 1e-12, 1e-12}));
+        EXPECT_TRUE(all_close(std::vector<double>{ln[c]}, ln_r, Tolerance{1e-12, 1e-12, 1e-12}));
+      }
+    }
+  }
+}
+
+// Score and sample through the host API refuse a model with a covariance that is not positive
+// definite, on the device (DeviceGmmModel) as on the CPU, naming the component.
+TEST(GmmGpu, ScoreAndSampleRejectNonPositiveDefiniteModels) {
+  LK_REQUIRE_GPU();
+  LK_SEEDED_RNG(rng);
+  auto cpu = make_cpu_backend();
+  auto gpu = make_cuda_backend(0);
+  const int n = 31, d = 3;
+  const std::vector<float> x = test::random_uniform(static_cast<size_t>(n) * d, rng, -2, 2);
+  for (GmmCovariance cov : {GmmCovariance::Full, GmmCovariance::Diag}) {
+    SCOPED_TRACE(gmm_covariance_name(cov));
+    GmmModel m;
+    m.k = 2;
+    m.d = d;
+    m.covariance = cov;
+    m.weights = {0.5, 0.5};
+    m.means = test::random_uniform<double>(static_cast<size_t>(m.k) * d, rng, -1, 1);
+    if (cov == GmmCovariance::Full)  // component 0: I; component 1: indefinite ([[1, 2], [2, 1]])
+      m.covariances = {1, 0, 0, 0, 1, 0, 0, 0, 1, 1, 2, 0, 2, 1, 0, 0, 0, 1};
+    else  // component 1 has a zero variance
+      m.covariances = {1, 1, 1, 1, 0, 1};
+    const auto expect_rejected = [&](const std::function<void()>& call, const char* what) {
+      try {
+        call();
+        ADD_FAILURE() << what << " accepted a covariance that is not positive definite";
+      } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("component 1 of model 0"), std::string::npos)
+            << what << ": " << e.what();
+        EXPECT_NE(std::string(e.what()).find("not positive definite"), std::string::npos)
+            << what << ": " << e.what();
+      }
+    };
+    expect_rejected([&] { gmm_score(*gpu, m, x, n); }, "gmm_score on the device");
+    expect_rejected([&] { gmm_sample(*gpu, m, 5, rng()); }, "gmm_sample on the device");
+    expect_rejected([&] { gmm_score(*cpu, m, x, n); }, "gmm_score on the CPU");
   }
 }
 

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -106,6 +107,50 @@ TEST_P(KMeansGpu, AssignAndUpdateMatchReference) {
   EXPECT_TRUE(latentkit::test::all_close(from_device(sums, stream), ref_sums,
                                          {1e-12, n * DBL_EPSILON, n * DBL_EPSILON}));
   EXPECT_EQ(from_device(counts, stream), ref_counts);  // integers: exact
+}
+
+// Without previous labels (prev_labels == nullptr: a first assignment) the assign computes the
+// same labels, distances and inertia partials, bit for bit, as with them (checked against the
+// reference above), and counts no changes.
+TEST_P(KMeansGpu, AssignWithoutPreviousLabels) {
+  LK_REQUIRE_GPU();
+  const Case c = GetParam();
+  const int n = c.n, d = c.d, k = c.k;  // plain variables: the lambda below captures them
+  LK_SEEDED_RNG(rng);
+  const auto X = random_uniform<float>(size_t(n) * d, rng, -1.0, 1.0);
+  const auto C = random_uniform<float>(size_t(k) * d, rng, -1.0, 1.0);
+  std::vector<int32_t> prev(n);
+  std::uniform_int_distribution<int> lab(0, k - 1);
+  for (auto& v : prev) v = lab(rng);
+  Stream stream;
+  auto Xg = to_device(X, stream), Cg = to_device(C, stream);
+  auto Pg = to_device(prev, stream);
+  const int blocks = latentkit::cuda::kmeans_assign_blocks(n);
+  struct Out {
+    std::vector<int32_t> labels;
+    std::vector<float> mindist;
+    std::vector<double> inertia;
+    std::vector<int> changed;
+  };
+  const auto assign = [&](const int32_t* prev_labels) {
+    auto Lg = to_device(std::vector<int32_t>(n, -1), stream);
+    auto Mg = latentkit::test::poisoned(n, stream);
+    // Poisoned too: NaN inertia partials, changed counts of -1.
+    auto bi = to_device(std::vector<double>(blocks, std::nan("")), stream);
+    auto bc = to_device(std::vector<int>(blocks, -1), stream);
+    latentkit::cuda::kmeans_assign(Xg.data(), n, d, Cg.data(), k, prev_labels, Lg.data(), Mg.data(),
+                                   bi.data(), bc.data(), stream.get());
+    return Out{from_device(Lg, stream), from_device(Mg, stream), from_device(bi, stream),
+               from_device(bc, stream)};
+  };
+  const Out with = assign(Pg.data()), without = assign(nullptr);
+  EXPECT_EQ(without.labels, with.labels);
+  ASSERT_EQ(without.mindist.size(), with.mindist.size());
+  EXPECT_EQ(0, std::memcmp(without.mindist.data(), with.mindist.data(),
+                           with.mindist.size() * sizeof(float)));
+  EXPECT_EQ(without.inertia, with.inertia);
+  EXPECT_EQ(without.changed, std::vector<int>(blocks, 0));
+  for (float v : without.mindist) ASSERT_FALSE(std::isnan(v)) << "mindist left unwritten";
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, KMeansGpu,

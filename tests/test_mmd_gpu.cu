@@ -162,8 +162,11 @@ TEST_P(MmdGpu, WeightedSumsMatchReference) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, MmdGpu,
+                         // D = 5 and 8: the 8-dimension tile chunk of kernel_sums_kernel and
+                         // weighted_sums_kernel<8, false / true>, at both ends of its range.
                          testing::Values(Shape{1, 1, 1}, Shape{31, 33, 3}, Shape{100, 1021, 2},
-                                         Shape{65, 64, 33}, Shape{40, 50, 784}),
+                                         Shape{65, 70, 5}, Shape{64, 33, 8}, Shape{65, 64, 33},
+                                         Shape{40, 50, 784}),
                          [](const testing::TestParamInfo<Shape>& info) {
                            const auto& c = info.param;
                            return latentkit::test::shape_name({{"n", c.n}, {"m", c.m}, {"d", c.d}});
