@@ -1,7 +1,8 @@
 // GPU tests of the GMM-EM kernels (kernels/gmm.cu) and of the CUDA path of latentkit/gmm.h against
 // the CPU reference (host/ref/gmm.cpp): E-step and M-step kernels from identical inputs, whole
 // batched fits from identical initialisation, monotone log-likelihood on the device, score,
-// predict and sampling. Each test skips with its reason when no CUDA device is usable.
+// predict and sampling, and covariances that are not positive definite (flagged by the kernel,
+// refused by score and sample). Each test skips with its reason when no CUDA device is usable.
 //
 // Tolerances: both sides compute in float64 from float data; they differ only in summation order
 // (sequential on the CPU, block trees and chunk partials on the GPU) and in the device's exp/log
