@@ -37,15 +37,25 @@ struct Case {
 
 class KMeansGpu : public testing::TestWithParam<Case> {};
 
+// An assign's inputs: points and centres uniform in [-1, 1]^d, previous labels uniform in [0, k).
+struct AssignInputs {
+  std::vector<float> X, C;
+  std::vector<int32_t> prev;
+};
+
+AssignInputs random_assign_inputs(int n, int d, int k, std::mt19937_64& rng) {
+  AssignInputs in{random_uniform<float>(size_t(n) * d, rng, -1.0, 1.0),
+                  random_uniform<float>(size_t(k) * d, rng, -1.0, 1.0), std::vector<int32_t>(n)};
+  std::uniform_int_distribution<int> lab(0, k - 1);
+  for (auto& v : in.prev) v = lab(rng);
+  return in;
+}
+
 TEST_P(KMeansGpu, AssignAndUpdateMatchReference) {
   LK_REQUIRE_GPU();
   const auto [n, d, k] = GetParam();
   LK_SEEDED_RNG(rng);
-  const auto X = random_uniform<float>(size_t(n) * d, rng, -1.0, 1.0);
-  const auto C = random_uniform<float>(size_t(k) * d, rng, -1.0, 1.0);
-  std::vector<int32_t> prev(n);
-  std::uniform_int_distribution<int> lab(0, k - 1);
-  for (auto& v : prev) v = lab(rng);
+  const auto [X, C, prev] = random_assign_inputs(n, d, k, rng);
   std::vector<int32_t> ref_labels(n);
   std::vector<double> ref_md(n);
   std::vector<double> Xd(X.begin(), X.end()), Cd(C.begin(), C.end());
@@ -117,14 +127,10 @@ TEST_P(KMeansGpu, AssignWithoutPreviousLabels) {
   const Case c = GetParam();
   const int n = c.n, d = c.d, k = c.k;  // plain variables: the lambda below captures them
   LK_SEEDED_RNG(rng);
-  const auto X = random_uniform<float>(size_t(n) * d, rng, -1.0, 1.0);
-  const auto C = random_uniform<float>(size_t(k) * d, rng, -1.0, 1.0);
-  std::vector<int32_t> prev(n);
-  std::uniform_int_distribution<int> lab(0, k - 1);
-  for (auto& v : prev) v = lab(rng);
+  const AssignInputs in = random_assign_inputs(n, d, k, rng);
   Stream stream;
-  auto Xg = to_device(X, stream), Cg = to_device(C, stream);
-  auto Pg = to_device(prev, stream);
+  auto Xg = to_device(in.X, stream), Cg = to_device(in.C, stream);
+  auto Pg = to_device(in.prev, stream);
   const int blocks = latentkit::cuda::kmeans_assign_blocks(n);
   struct Out {
     std::vector<int32_t> labels;
