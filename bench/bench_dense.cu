@@ -130,21 +130,16 @@ void bench_shape(const Shape& sh, const lk::bench::BenchOptions& opt, const lk::
   // Device copies: the _d suffix marks device memory.
   DeviceBuffer<float> X_d(nx), W_d(nw), b_d(out), dY_d(ny), Y_d(ny), Yref_d(ny), dX_d(nx),
       dW_d(nw), db_d(out), dZ_d(ny), scratch_d(ny), Z_d(ny);
-  X_d.upload(X);
-  W_d.upload(W);
-  b_d.upload(b);
-  dY_d.upload(dY);
-  Yref_d.upload(Yr);
-  dZ_d.upload(dZ);
+  // On the stream the kernels run on: in order with them.
+  X_d.upload(X, stream);
+  W_d.upload(W, stream);
+  b_d.upload(b, stream);
+  dY_d.upload(dY, stream);
+  Yref_d.upload(Yr, stream);
+  dZ_d.upload(dZ, stream);
   const float* Xd = X_d.data();
   const float* Wd = W_d.data();
   const float* bd = b_d.data();
-  // DeviceBuffer::download copies on the legacy default stream, which does not wait for our
-  // non-blocking stream: synchronise it first.
-  auto fetch = [stream](const DeviceBuffer<float>& buf) {
-    LK_CUDA_CHECK(cudaStreamSynchronize(stream));
-    return buf.download();
-  };
   const float slope = lk::kDefaultLeakySlope;
 
   // ---- napkin math (see the file comment) ----
@@ -165,9 +160,11 @@ void bench_shape(const Shape& sh, const lk::bench::BenchOptions& opt, const lk::
     const char* name;
     cublasHandle_t blas;
     float* scratch;
+    size_t scratch_count;
   };
   const bool big = macs >= static_cast<double>(lk::cuda::kDenseCublasMinMacs);
-  const Path paths[] = {{"custom", nullptr, nullptr}, {"handle", blas, scratch_d.data()}};
+  const Path paths[] = {{"custom", nullptr, nullptr, 0},
+                        {"handle", blas, scratch_d.data(), scratch_d.size()}};
   std::vector<BenchResult> fwd_rows, bwd_rows;
   for (const Path& p : paths) {
     const std::string ran = (p.blas && big) ? "cuBLAS+epilogue" : "custom kernel";
@@ -175,15 +172,16 @@ void bench_shape(const Shape& sh, const lk::bench::BenchOptions& opt, const lk::
     // validate
     poison(Y_d, stream);
     lk::cuda::dense_forward(Xd, Wd, bd, Y_d.data(), n, in, out, sh.act, slope, p.blas, stream);
-    validate("fwd " + tag + " Y", fetch(Y_d), Yr, tol_y);
+    validate("fwd " + tag + " Y", Y_d.download(stream), Yr, tol_y);
     poison(dX_d, stream);
     poison(dW_d, stream);
     poison(db_d, stream);
-    lk::cuda::dense_backward(Xd, Wd, Yref_d.data(), dY_d.data(), dX_d.data(), dW_d.data(), db_d.data(), n,
-                             in, out, sh.act, slope, false, p.scratch, p.blas, stream);
-    validate("bwd " + tag + " dX", fetch(dX_d), dXr, tol_dx);
-    validate("bwd " + tag + " dW", fetch(dW_d), dWr, tol_dw);
-    validate("bwd " + tag + " db", fetch(db_d), dbr, tol_db);
+    lk::cuda::dense_backward(Xd, Wd, Yref_d.data(), dY_d.data(), dX_d.data(), dW_d.data(),
+                             db_d.data(), n, in, out, sh.act, slope, false, p.scratch,
+                             p.scratch_count, p.blas, stream);
+    validate("bwd " + tag + " dX", dX_d.download(stream), dXr, tol_dx);
+    validate("bwd " + tag + " dW", dW_d.download(stream), dWr, tol_dw);
+    validate("bwd " + tag + " db", db_d.download(stream), dbr, tol_db);
     // time
     auto tf = lk::bench::time_cuda(
         [&](cudaStream_t s) {
@@ -196,8 +194,8 @@ void bench_shape(const Shape& sh, const lk::bench::BenchOptions& opt, const lk::
     auto tb = lk::bench::time_cuda(
         [&](cudaStream_t s) {
           lk::cuda::dense_backward(Xd, Wd, Yref_d.data(), dY_d.data(), dX_d.data(), dW_d.data(),
-                                   db_d.data(), n, in, out, sh.act, slope, false, p.scratch, p.blas,
-                                   s);
+                                   db_d.data(), n, in, out, sh.act, slope, false, p.scratch,
+                                   p.scratch_count, p.blas, s);
         },
         stream, plan);
     auto rb = lk::bench::summarize("dense bwd " + tag, tb, bwd_flops, bwd_bytes, peaks);
@@ -224,7 +222,7 @@ void bench_shape(const Shape& sh, const lk::bench::BenchOptions& opt, const lk::
   {  // validate: act(Z + b) against the reference Y; dX, dW from the reference's dZ.
     poison(Z_d, stream);
     sgemm_fwd(stream);
-    auto z = fetch(Z_d);
+    auto z = Z_d.download(stream);
     for (size_t r = 0; r < size_t(n); ++r)
       for (int j = 0; j < out; ++j) {
         float& v = z[r * out + j];
@@ -235,8 +233,8 @@ void bench_shape(const Shape& sh, const lk::bench::BenchOptions& opt, const lk::
     poison(dX_d, stream);
     poison(dW_d, stream);
     sgemm_bwd(stream);
-    validate("bwd " + shape_name(sh) + " SGEMM dX", fetch(dX_d), dXr, tol_dx);
-    validate("bwd " + shape_name(sh) + " SGEMM dW", fetch(dW_d), dWr, tol_dw);
+    validate("bwd " + shape_name(sh) + " SGEMM dX", dX_d.download(stream), dXr, tol_dx);
+    validate("bwd " + shape_name(sh) + " SGEMM dW", dW_d.download(stream), dWr, tol_dw);
   }
   auto pf = lk::bench::summarize("SGEMM fwd " + shape_name(sh) + " (peer)",
                                  lk::bench::time_cuda(sgemm_fwd, stream, plan), fwd_flops,

@@ -118,7 +118,8 @@ struct DeviceEm {
   DeviceBuffer<int32_t> offset, model, active, n_iter, converged, bad, ones_b, zeros_b;
   DeviceBuffer<double> w0, mu0, cov0, w, mu, cov, chol, prec, log_norm, nk, lb, lb0, pll, resp,
       scratch;
-  DeviceEm(const std::vector<float>& xh, int n_, int d_, bool full_, const Packed& p)
+  DeviceEm(const std::vector<float>& xh, int n_, int d_, bool full_, const Packed& p,
+           cudaStream_t s)
       : n(n_),
         d(d_),
         B(static_cast<int>(p.offset.size()) - 1),
@@ -148,16 +149,16 @@ struct DeviceEm {
         pll(static_cast<size_t>(B) * lk::cuda::gmm_estep_blocks(n_)),
         resp(static_cast<size_t>(C) * n_),
         scratch(lk::cuda::gmm_mstep_scratch_size(n_, d_, full_, C)) {
-    x.upload(xh);
-    offset.upload(p.offset);
-    model.upload(p.model);
-    w0.upload(p.w);
-    mu0.upload(p.mu);
-    cov0.upload(p.cov);
-    ones_b.upload(std::vector<int32_t>(B, 1));
-    zeros_b.upload(std::vector<int32_t>(B, 0));
-    lb0.upload(std::vector<double>(B, -std::numeric_limits<double>::infinity()));
-    bad.upload(std::vector<int32_t>(B, INT32_MAX));
+    x.upload(xh, s);
+    offset.upload(p.offset, s);
+    model.upload(p.model, s);
+    w0.upload(p.w, s);
+    mu0.upload(p.mu, s);
+    cov0.upload(p.cov, s);
+    ones_b.upload(std::vector<int32_t>(B, 1), s);
+    zeros_b.upload(std::vector<int32_t>(B, 0), s);
+    lb0.upload(std::vector<double>(B, -std::numeric_limits<double>::infinity()), s);
+    bad.upload(std::vector<int32_t>(B, INT32_MAX), s);
   }
   template <class T>
   static void copy(DeviceBuffer<T>& dst, const DeviceBuffer<T>& src, cudaStream_t s) {
@@ -199,7 +200,7 @@ void validate_case(const Case& cs, const std::vector<float>& x, cudaStream_t s) 
   const int nv = std::min(cs.n, kValidationRows);
   const std::vector<float> xv(x.begin(), x.begin() + static_cast<size_t>(nv) * cs.d);
   Packed p = initial_params(xv, nv, cs.d, cs);
-  DeviceEm em(xv, nv, cs.d, cs.full, p);
+  DeviceEm em(xv, nv, cs.d, cs.full, p, s);
   em.reset(s);
   em.iterate(kValidationIters, s);
   LK_CUDA_CHECK(cudaStreamSynchronize(s));
@@ -209,9 +210,9 @@ void validate_case(const Case& cs, const std::vector<float>& x, cudaStream_t s) 
   // float64 on both sides; summation orders differ (see tests/test_gmm_gpu.cu): 1e-8 relative
   // after 3 iterations leaves a wide margin over the ~1e-13 expected.
   const lk::test::Tolerance tol{1e-8, 1e-8, 1e-8};
-  validate(cs.label + " weights", em.w.download(), p.w, tol);
-  validate(cs.label + " means", em.mu.download(), p.mu, tol);
-  validate(cs.label + " covariances", em.cov.download(), p.cov, tol);
+  validate(cs.label + " weights", em.w.download(s), p.w, tol);
+  validate(cs.label + " means", em.mu.download(s), p.mu, tol);
+  validate(cs.label + " covariances", em.cov.download(s), p.cov, tol);
 }
 
 // Double-precision exp throughput: 4 independent chains per thread so latency hides.
@@ -286,7 +287,7 @@ BenchResult bench_case(const Case& cs, const lk::bench::BenchOptions& opt,
   const std::vector<float> x = make_data(cs.n, cs.d, 10, kDataSeed + cs.d);
   validate_case(cs, x, s);
   const Packed p = initial_params(x, cs.n, cs.d, cs);
-  DeviceEm em(x, cs.n, cs.d, cs.full, p);
+  DeviceEm em(x, cs.n, cs.d, cs.full, p, s);
   lk::bench::TimingPlan defaults;
   defaults.warmup = 1;
   defaults.min_runs = 5;

@@ -64,17 +64,6 @@ void check(const std::string& what, bool ok, const std::string& detail) {
   std::printf("  ok   %-50s %s\n", what.c_str(), detail.c_str());
 }
 
-// DeviceBuffer::upload copies on the legacy stream, and a pageable H2D cudaMemcpy may return
-// before the DMA lands; the benchmark's kernels run on a non-blocking stream that does not wait
-// for it. Call after the uploads, before the first launch.
-void wait_for_uploads() { LK_CUDA_CHECK(cudaDeviceSynchronize()); }
-
-template <class T>
-std::vector<T> fetch(const DeviceBuffer<T>& b, cudaStream_t s) {
-  LK_CUDA_CHECK(cudaStreamSynchronize(s));
-  return b.download();
-}
-
 // ---- floor: expf throughput ---------------------------------------------------------------------
 constexpr int kExpIters = 256;  // expf per thread per call: long enough to hide the launch
 __global__ void expf_floor_kernel(float* out, float x0) {
@@ -113,13 +102,12 @@ BenchResult bench_row_sums(int n, int d, const lk::bench::BenchOptions& opt,
   std::mt19937_64 rng(kDataSeed + n + d);
   const auto X = normal(size_t(n) * d, rng), Y = normal(size_t(n) * d, rng, 0.5);
   DeviceBuffer<float> Xd(X.size()), Yd(Y.size());
-  Xd.upload(X);
-  Yd.upload(Y);
-  wait_for_uploads();
+  Xd.upload(X, stream);
+  Yd.upload(Y, stream);
   DeviceBuffer<double> sums(n);
   LK_CUDA_CHECK(cudaMemsetAsync(sums.data(), 0xff, sums.bytes(), stream));
   lk::cuda::pairwise_row_sums(Xd.data(), n, Yd.data(), n, d, sums.data(), stream);
-  const auto got = fetch(sums, stream);
+  const auto got = sums.download(stream);
   // Validate 64 rows and the last one against the float64 reference (all rows at N = 1M would
   // take the CPU minutes); float distances of d terms: relative error <= (d + 2) FLT_EPSILON.
   std::vector<int> rows;
@@ -158,12 +146,11 @@ BenchResult bench_knn(int n, int d, int k, const lk::bench::BenchOptions& opt,
   const auto X = normal(size_t(n) * d, rng);
   DeviceBuffer<float> Xd(X.size()), dist(size_t(n) * k);
   DeviceBuffer<int32_t> idx(size_t(n) * k);
-  Xd.upload(X);
-  wait_for_uploads();
+  Xd.upload(X, stream);
   LK_CUDA_CHECK(cudaMemsetAsync(dist.data(), 0xff, dist.bytes(), stream));
   lk::cuda::knn(Xd.data(), n, Xd.data(), n, d, k, true, idx.data(), dist.data(), stream);
-  const auto gd = fetch(dist, stream);
-  const auto gi = fetch(idx, stream);
+  const auto gd = dist.download(stream);
+  const auto gi = idx.download(stream);
   // The reference on every query (1e8 pairs at N = 10k: about a second), compared on the first 128.
   const int nq = std::min(n, 128);
   std::vector<int32_t> ri(size_t(n) * k);
@@ -259,9 +246,8 @@ void bench_kmeans(int n, int iters, int k, int sil_n, const lk::bench::BenchOpti
   DeviceBuffer<double> bi(blocks), sums(size_t(k) * d), counts(k),
       scratch(lk::cuda::kmeans_update_scratch(n, k, d));
   DeviceBuffer<int> bc(blocks);
-  Xd.upload(X);
-  Cd.upload(C0);
-  wait_for_uploads();
+  Xd.upload(X, stream);
+  Cd.upload(C0, stream);
   // prev feeds the changed-label count of the timed loop: defined values (the count is unused).
   LK_CUDA_CHECK(cudaMemsetAsync(prev.data(), 0, prev.bytes(), stream));
   // Validate one assign + update against the reference.
@@ -272,13 +258,13 @@ void bench_kmeans(int n, int iters, int k, int sil_n, const lk::bench::BenchOpti
   std::vector<int32_t> rl(n);
   std::vector<float> rmd(n);
   lk::ref::kmeans_assign(X.data(), n, d, C0.data(), k, nullptr, rl.data(), rmd.data(), nullptr);
-  const auto gl = fetch(labels, stream);
+  const auto gl = labels.download(stream);
   int diff = 0;
   for (int i = 0; i < n; ++i) diff += gl[i] != rl[i];
   std::vector<double> rs(size_t(k) * d), rc(k);
   lk::ref::kmeans_update_sums(X.data(), n, d, gl.data(), k, rs.data(), rc.data());
   const auto close =
-      lk::test::all_close(fetch(sums, stream), rs, {1e-9, n * DBL_EPSILON, n * DBL_EPSILON});
+      lk::test::all_close(sums.download(stream), rs, {1e-9, n * DBL_EPSILON, n * DBL_EPSILON});
   check("KMeans assign + update n=" + std::to_string(n), diff <= n / 10000 + 2 && bool(close),
         std::to_string(diff) + " labels differ (near-ties); sums " + close.message());
 

@@ -96,7 +96,7 @@ void check(bool ok, const std::string& what, const std::string& detail) {
 struct Trainer {
   int nh, batch;
   lk::cuda::DeviceBuffer<float> W_d, b_d, c_d, vW_d, vb_d, vc_d, P0_d, H_d, Pv_d, Vn_d, Pn_d, G_d;
-  Trainer(int nh_, int batch_, const std::vector<float>& W)
+  Trainer(int nh_, int batch_, const std::vector<float>& W, cudaStream_t s)
       : nh(nh_),
         batch(batch_),
         W_d(W.size()),
@@ -111,13 +111,10 @@ struct Trainer {
         Vn_d(size_t(batch_) * kNv),
         Pn_d(size_t(batch_) * nh_),
         G_d(W.size()) {
-    reset(W);
-  }
-  void reset(const std::vector<float>& W) {
-    W_d.upload(W);
+    // On the stream the steps run on: in order with them, no device-wide wait.
+    W_d.upload(W, s);
     for (auto* buf : {&b_d, &c_d, &vW_d, &vb_d, &vc_d})
-      LK_CUDA_CHECK(cudaMemset(buf->data(), 0, buf->bytes()));
-    LK_CUDA_CHECK(cudaDeviceSynchronize());
+      LK_CUDA_CHECK(cudaMemsetAsync(buf->data(), 0, buf->bytes(), s));
   }
   // One CD-1 minibatch of `rows` rows at V0 with Philox offsets 3*step .. 3*step+2.
   void step(const float* V0, int rows, uint32_t step, const lk::ref::RbmUpdateConfig& cfg,
@@ -171,25 +168,18 @@ struct RefTrainer {
   }
 };
 
-template <class T>
-std::vector<T> fetch(const lk::cuda::DeviceBuffer<T>& buf, cudaStream_t s) {
-  LK_CUDA_CHECK(cudaStreamSynchronize(s));
-  return buf.download();
-}
-
 // Validates one minibatch: probabilities within the K-term float-sum tolerance, samples equal
 // away from their thresholds, and the update given the GPU's own samples.
 void validate_step(const Data& d, int nh, int batch, cudaStream_t s, cublasHandle_t blas) {
   const auto W = init_weights(nh);
   const lk::ref::RbmUpdateConfig cfg{0.01f, 0.0f, 0.0f};
-  Trainer g(nh, batch, W);
+  Trainer g(nh, batch, W, s);
   lk::cuda::DeviceBuffer<float> V_d(size_t(batch) * kNv);
-  V_d.upload(d.x.data(), V_d.size());
-  LK_CUDA_CHECK(cudaDeviceSynchronize());
+  V_d.upload(d.x.data(), V_d.size(), s);
   g.step(V_d.data(), batch, 0, cfg, s, blas);
   // Reference half-steps from the GPU's own samples, so one threshold flip cannot cascade.
-  const auto H1 = fetch(g.H_d, s);  // after the step: the final hidden samples h1
-  const auto Vn = fetch(g.Vn_d, s), Pn = fetch(g.Pn_d, s), P0 = fetch(g.P0_d, s);
+  const auto H1 = g.H_d.download(s);  // after the step: the final hidden samples h1
+  const auto Vn = g.Vn_d.download(s), Pn = g.Pn_d.download(s), P0 = g.P0_d.download(s);
   std::vector<float> P0r(P0.size()), Pnr(Pn.size()), Hr(P0.size());
   lk::ref::rbm_hidden_step(d.x.data(), W.data(), std::vector<float>(nh, 0.f).data(), batch, kNv, nh,
                            kSeed, 0, P0r.data(), nullptr);
@@ -219,7 +209,7 @@ void validate_step(const Data& d, int nh, int batch, cudaStream_t s, cublasHandl
                       Wr.data(), br.data(), cr.data(), vWr.data(), vbr.data(), vcr.data());
   // The gradient is a 64/128-term float sum of products <= 1 ((8 sqrt(128) + 8) eps ~ 1e-5),
   // times lr 0.01: 1e-7; W (|W| ~ 0.03) is then rounded to float (4e-9). atol 2e-7.
-  const auto rw = lk::test::all_close(fetch(g.W_d, s), Wr, lk::test::Tolerance{2e-7, 1e-6, 1e-5});
+  const auto rw = lk::test::all_close(g.W_d.download(s), Wr, lk::test::Tolerance{2e-7, 1e-6, 1e-5});
   check(bool(rw), "update W", rw.message());
 }
 
@@ -235,8 +225,7 @@ lk::bench::TimingPlan epoch_plan(const lk::bench::BenchOptions& opt) {
 void bench_epochs(const Data& d, const lk::bench::BenchOptions& opt, const lk::bench::Peaks& peaks,
                   lk::bench::Report& report, cudaStream_t s, cublasHandle_t blas) {
   lk::cuda::DeviceBuffer<float> X_d(d.x.size());
-  X_d.upload(d.x);
-  LK_CUDA_CHECK(cudaDeviceSynchronize());
+  X_d.upload(d.x, s);
   const lk::ref::RbmUpdateConfig cfg{0.01f, 0.0f, 0.0f};
   for (int nh : {256, 512}) {
     for (int batch : {64, 128}) {
@@ -245,7 +234,7 @@ void bench_epochs(const Data& d, const lk::bench::BenchOptions& opt, const lk::b
                   hidden, batch);
       validate_step(d, hidden, batch, s, blas);
       const auto W = init_weights(hidden);
-      Trainer t(hidden, batch, W);
+      Trainer t(hidden, batch, W, s);
       const double flops = 10.0 * d.n * kNv * hidden;
       const double bytes = 4.0 * ((d.n + batch - 1) / batch) * (6.0 * kNv * hidden) +
                            4.0 * d.n * (3.0 * kNv + 4.0 * hidden);
@@ -296,11 +285,10 @@ void bench_gibbs(const lk::bench::BenchOptions& opt, const lk::bench::Peaks& pea
     const int n = opt.smoke ? chains / 100 : chains;
     lk::cuda::DeviceBuffer<float> W_d(W.size()), b_d(kNv), c_d(nh), V_d(size_t(n) * kNv),
         P_d(size_t(n) * kNv), Ph_d(size_t(n) * nh), H_d(size_t(n) * nh);
-    W_d.upload(W);
-    LK_CUDA_CHECK(cudaMemset(b_d.data(), 0, b_d.bytes()));
-    LK_CUDA_CHECK(cudaMemset(c_d.data(), 0, c_d.bytes()));
-    LK_CUDA_CHECK(cudaMemset(V_d.data(), 0, V_d.bytes()));
-    LK_CUDA_CHECK(cudaDeviceSynchronize());
+    W_d.upload(W, s);
+    LK_CUDA_CHECK(cudaMemsetAsync(b_d.data(), 0, b_d.bytes(), s));
+    LK_CUDA_CHECK(cudaMemsetAsync(c_d.data(), 0, c_d.bytes(), s));
+    LK_CUDA_CHECK(cudaMemsetAsync(V_d.data(), 0, V_d.bytes(), s));
     auto run = [&](cudaStream_t st) {
       for (int t = 0; t < steps; ++t) {
         lk::cuda::rbm_hidden_step(V_d.data(), W_d.data(), c_d.data(), n, kNv, nh, kSeed, 2 * t,

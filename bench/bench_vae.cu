@@ -95,19 +95,10 @@ struct NamedBlock {
   size_t offset, count;
 };
 
-std::vector<const lk::DenseLayer*> all_layers(const lk::VaeLayout& L) {
-  std::vector<const lk::DenseLayer*> v;
-  for (auto& l : L.encoder) v.push_back(&l);
-  v.push_back(&L.mu_head);
-  v.push_back(&L.logvar_head);
-  for (auto& l : L.decoder) v.push_back(&l);
-  return v;
-}
-
 std::vector<NamedBlock> param_blocks(const lk::VaeLayout& L) {
   std::vector<NamedBlock> b;
   const size_t n_enc = L.encoder.size();
-  const auto layers = all_layers(L);
+  const auto layers = L.layers();
   for (size_t i = 0; i < layers.size(); ++i) {
     const auto& l = *layers[i];
     std::string name = i < n_enc          ? "encoder." + std::to_string(i)
@@ -124,7 +115,7 @@ std::vector<NamedBlock> param_blocks(const lk::VaeLayout& L) {
 // Napkin math of one step (see the file comment).
 void step_work(const lk::VaeLayout& L, int B, double& flops, double& bytes) {
   double macs = 0, io = 0;
-  for (const auto* l : all_layers(L)) {
+  for (const auto* l : L.layers()) {
     macs += double(l->in) * l->out;
     io += double(l->in) + l->out;
   }

@@ -39,14 +39,26 @@ class DeviceBuffer {
   size_t size() const { return count_; }
   size_t bytes() const { return count_ * sizeof(T); }
 
-  void upload(const T* host, size_t count) {
+  // Copies are stream-ordered, on `stream`: the stream of the kernels that use the data (a
+  // cudaStreamNonBlocking stream does not wait for the legacy default stream, so a plain
+  // cudaMemcpy could race those kernels). From pageable memory (a std::vector) the runtime stages
+  // the source before returning, so `host` may be freed or reused at once; pinned memory must
+  // stay untouched until the stream has reached the copy.
+  void upload(const T* host, size_t count, cudaStream_t stream) {
     LK_CHECK(count <= count_, "upload of " << count << " elements into a buffer of " << count_);
-    if (count) LK_CUDA_CHECK(cudaMemcpy(ptr_, host, count * sizeof(T), cudaMemcpyHostToDevice));
+    if (count)
+      LK_CUDA_CHECK(cudaMemcpyAsync(ptr_, host, count * sizeof(T), cudaMemcpyHostToDevice, stream));
   }
-  void upload(const std::vector<T>& host) { upload(host.data(), host.size()); }
-  std::vector<T> download() const {
+  void upload(const std::vector<T>& host, cudaStream_t stream) {
+    upload(host.data(), host.size(), stream);
+  }
+  // The whole buffer, after everything queued on `stream` before it (the copy is waited for: the
+  // data is read on the host).
+  std::vector<T> download(cudaStream_t stream) const {
     std::vector<T> host(count_);
-    if (count_) LK_CUDA_CHECK(cudaMemcpy(host.data(), ptr_, bytes(), cudaMemcpyDeviceToHost));
+    if (count_)
+      LK_CUDA_CHECK(cudaMemcpyAsync(host.data(), ptr_, bytes(), cudaMemcpyDeviceToHost, stream));
+    LK_CUDA_CHECK(cudaStreamSynchronize(stream));
     return host;
   }
 

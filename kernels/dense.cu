@@ -369,16 +369,22 @@ void dense_forward(const float* X, const float* W, const float* b, float* Y, int
 
 void dense_backward(const float* X, const float* W, const float* Y, const float* dY, float* dX,
                     float* dW, float* db, int n, int in, int out, Activation act, float slope,
-                    bool accumulate_dx, float* dz_scratch, cublasHandle_t blas,
-                    cudaStream_t stream) {
+                    bool accumulate_dx, float* dz_scratch, size_t dz_scratch_count,
+                    cublasHandle_t blas, cudaStream_t stream) {
   check_shape("dense_backward", n, in, out);
   LK_CHECK(X && Y && dY && dW, "dense_backward: X, Y, dY and dW must be non-null");
   LK_CHECK(dX == nullptr || W != nullptr, "dense_backward: W must be non-null when dX is wanted");
   LK_CHECK(dz_scratch == nullptr || (dz_scratch != dY && dz_scratch != Y),
            "dense_backward: dz_scratch must not alias dY or Y");
+  // Checked whichever path runs, so a caller that sizes the scratch by the wrong layer fails at
+  // every shape, not only at the large ones where dz_kernel would write past its end.
+  const size_t count = static_cast<size_t>(n) * out;
+  LK_CHECK(dz_scratch == nullptr || dz_scratch_count >= count,
+           "dense_backward: dz_scratch holds " << dz_scratch_count
+                                               << " floats, the shape needs n*out = " << count
+                                               << " (size it by the widest layer)");
 
   if (dz_scratch != nullptr && use_cublas(blas, n, in, out)) {
-    const size_t count = static_cast<size_t>(n) * out;
     dispatch_activation(act, [&](auto a) {
       constexpr Activation A = decltype(a)::value;
       dz_kernel<A><<<elementwise_blocks(count), kElemThreads, 0, stream>>>(dY, Y, dz_scratch,

@@ -15,11 +15,12 @@ namespace latentkit::cuda {
 void dense_forward(const float* X, const float* W, const float* b, float* Y, int n, int in,
                    int out, Activation act, float slope, cublasHandle_t blas, cudaStream_t stream);
 
-// `dz_scratch` (n*out floats) may be nullptr; with it and a handle, large shapes use cuBLAS.
+// `dz_scratch` (dz_scratch_count floats, at least n*out; checked) may be nullptr; with it and a
+// handle, large shapes use cuBLAS, which writes n*out floats of dZ into it.
 void dense_backward(const float* X, const float* W, const float* Y, const float* dY, float* dX,
                     float* dW, float* db, int n, int in, int out, Activation act, float slope,
-                    bool accumulate_dx, float* dz_scratch, cublasHandle_t blas,
-                    cudaStream_t stream);
+                    bool accumulate_dx, float* dz_scratch, size_t dz_scratch_count,
+                    cublasHandle_t blas, cudaStream_t stream);
 
 // Shapes at or above this many multiply-adds (n*in*out) go to cuBLAS when a handle is given:
 // below it the launch and epilogue overheads of cuBLAS outweigh its faster main loop.

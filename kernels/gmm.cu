@@ -144,7 +144,7 @@ __global__ void gmm_precisions_kernel(const double* __restrict__ weights,
 // the loops over d unroll and the point and its difference live in registers. kD = 0: any d at
 // run time, the two arrays in local memory (L1-cached; at d = 32 the d(d+1)/2 FMAs dominate).
 template <int kD>
-__global__ void __launch_bounds__(kEstepThreads, 3)
+__global__ void __launch_bounds__(kEstepThreads, kEstepMinBlocks)
     gmm_estep_kernel(const float* __restrict__ x, int n, int d_runtime, bool full,
                      const int32_t* __restrict__ comp_offset, const int32_t* __restrict__ active,
                      const double* __restrict__ means, const double* __restrict__ prec,

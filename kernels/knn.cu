@@ -28,8 +28,6 @@ namespace {
 constexpr int kWarp = 32;
 constexpr int kKnnWarpsPerBlock = 8;  // 8 queries per block: 256 threads
 constexpr int kKnnDimChunk = 32;      // dimensions staged per pass (d <= 32 in one pass)
-// Fallback batch: at most 2^24 keys (128 MiB) in each of the two key buffers.
-constexpr size_t kKnnSortBatchElements = size_t(1) << 24;
 
 template <int KMAX>
 __global__ void __launch_bounds__(kWarp* kKnnWarpsPerBlock)

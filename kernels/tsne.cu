@@ -17,6 +17,7 @@
 #include <thrust/reduce.h>
 #include <thrust/sort.h>
 
+#include <exception>
 #include <limits>
 
 #include "kernels/cuda_check.cuh"
@@ -126,12 +127,16 @@ __global__ void row_starts_kernel(const long long* __restrict__ keys, int nnz, i
   row_ptr[r] = lo;
 }
 
+// 64-bit index: nnz may be up to 2^31 - 2 (tsne_symmetrize's bound), where an int index would
+// overflow on its last grid stride.
 __global__ void csr_values_kernel(const long long* __restrict__ keys,
                                   const double* __restrict__ sums, int nnz, int n,
                                   const double* __restrict__ total, int32_t* __restrict__ col,
                                   float* __restrict__ val) {
   const double t = *total;
-  for (int e = blockIdx.x * blockDim.x + threadIdx.x; e < nnz; e += gridDim.x * blockDim.x) {
+  const size_t count = static_cast<size_t>(nnz);
+  for (size_t e = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < count;
+       e += static_cast<size_t>(gridDim.x) * blockDim.x) {
     col[e] = static_cast<int32_t>(keys[e] % n);
     val[e] = static_cast<float>(sums[e] / t);
   }
@@ -347,9 +352,15 @@ TsneCsrDevice tsne_symmetrize(const int32_t* idx, const float* p_cond, int n, in
   const auto policy = thrust::cuda::par.on(stream);
   thrust::device_ptr<long long> kb(keys.data()), ok(out_keys.data());
   thrust::device_ptr<double> vb(vals.data()), ov(out_vals.data());
-  thrust::stable_sort_by_key(policy, kb, kb + 2 * entries, vb);
-  const auto ends = thrust::reduce_by_key(policy, kb, kb + 2 * entries, vb, ok, ov);
-  const int nnz = static_cast<int>(ends.first - ok);
+  int nnz = 0;
+  try {
+    thrust::stable_sort_by_key(policy, kb, kb + 2 * entries, vb);
+    const auto ends = thrust::reduce_by_key(policy, kb, kb + 2 * entries, vb, ok, ov);
+    nnz = static_cast<int>(ends.first - ok);
+  } catch (const std::exception& e) {  // thrust::system_error, bad_alloc
+    LK_CHECK(false, "tsne_symmetrize: thrust sort / reduce_by_key of "
+                        << 2 * entries << " entries failed: " << e.what());
+  }
   int bad_host = 0;
   LK_CUDA_CHECK(
       cudaMemcpyAsync(&bad_host, bad.data(), sizeof(int), cudaMemcpyDeviceToHost, stream));

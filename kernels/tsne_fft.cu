@@ -20,6 +20,8 @@
 #include <thrust/execution_policy.h>
 #include <thrust/sort.h>
 
+#include <exception>
+
 #include "kernels/cuda_check.cuh"
 #include "kernels/tsne.cuh"
 
@@ -366,7 +368,12 @@ void TsneFftRepulsion::run(const float* Y, int n, int dims, const TsneFftGrid& g
         <<<grid_for(n, kThreads), kThreads, 0, stream>>>(Y, n, g, box_of_.data(), order_.data());
   LK_LAUNCH_CHECK();
   thrust::device_ptr<int32_t> boxes(box_of_.data()), order(order_.data());
-  thrust::stable_sort_by_key(thrust::cuda::par.on(stream), boxes, boxes + n, order);
+  try {
+    thrust::stable_sort_by_key(thrust::cuda::par.on(stream), boxes, boxes + n, order);
+  } catch (const std::exception& e) {  // thrust::system_error, bad_alloc
+    LK_CHECK(false, "tsne_repulsive_fft: thrust::stable_sort_by_key of "
+                        << n << " points failed: " << e.what());
+  }
   box_start_kernel<<<grid_for(static_cast<long long>(n_boxes) + 1, kThreads), kThreads, 0,
                      stream>>>(box_of_.data(), n, static_cast<int>(n_boxes), box_start_.data());
   LK_LAUNCH_CHECK();

@@ -1,5 +1,5 @@
-// Helpers shared by the GPU-vs-CPU tests (tests/test_*_gpu.cu): host <-> device copies that are
-// safe against the tests' non-blocking streams, and NaN-poisoned output buffers.
+// Helpers shared by the GPU-vs-CPU tests (tests/test_*_gpu.cu): host <-> device copies on the
+// test's (non-blocking) stream, and NaN-poisoned output buffers.
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -13,25 +13,23 @@
 
 namespace latentkit::test {
 
+// Copies on the test's stream, the one its kernels run on (stream-ordered: no device-wide waits).
 template <class T>
-cuda::DeviceBuffer<T> to_device(const std::vector<T>& host) {
+cuda::DeviceBuffer<T> to_device(const std::vector<T>& host, const cuda::Stream& stream) {
   cuda::DeviceBuffer<T> d(host.size());
-  d.upload(host);
-  // cudaMemcpy from pageable memory may return before the DMA lands, and the kernels run on a
-  // non-blocking stream that does not wait for the legacy stream: wait here.
-  LK_CUDA_CHECK(cudaDeviceSynchronize());
+  d.upload(host, stream.get());
   return d;
 }
 
 // An output buffer filled with NaN, so any element a kernel fails to write fails the comparison.
-inline cuda::DeviceBuffer<float> poisoned(size_t n) {
-  return to_device(std::vector<float>(n, kPoison));
+inline cuda::DeviceBuffer<float> poisoned(size_t n, const cuda::Stream& stream) {
+  return to_device(std::vector<float>(n, kPoison), stream);
 }
 
+// After everything queued on `stream` (download() waits for the stream).
 template <class T>
 std::vector<T> from_device(const cuda::DeviceBuffer<T>& d, const cuda::Stream& stream) {
-  stream.synchronize();  // download() copies on the legacy stream, which does not wait for ours
-  return d.download();
+  return d.download(stream.get());
 }
 
 // Distance in units in the last place between two finite floats of any signs.

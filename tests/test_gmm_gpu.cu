@@ -1,7 +1,8 @@
 // GPU tests of the GMM-EM kernels (kernels/gmm.cu) and of the CUDA path of latentkit/gmm.h against
 // the CPU reference (host/ref/gmm.cpp): E-step and M-step kernels from identical inputs, whole
 // batched fits from identical initialisation, monotone log-likelihood on the device, score,
-// predict and sampling. Each test skips with its reason when no CUDA device is usable.
+// predict and sampling, and covariances that are not positive definite (flagged by the kernel,
+// refused by score and sample). Each test skips with its reason when no CUDA device is usable.
 //
 // Tolerances: both sides compute in float64 from float data; they differ only in summation order
 // (sequential on the CPU, block trees and chunk partials on the GPU) and in the device's exp/log
@@ -9,9 +10,13 @@
 // ~sqrt(n) ε typically: for n <= 1021, 1e-11 relative is > 10x that margin. Whole fits iterate
 // EM, which can amplify a 1e-15 perturbation over iterations (more so near a saddle between
 // components); 1e-7 relative after 10 iterations of well-separated data leaves room for that.
+#include <algorithm>
 #include <cmath>
+#include <functional>
+#include <string>
 #include <vector>
 
+#include "gpu_test_util.cuh"
 #include "kernels/cuda_resources.cuh"
 #include "kernels/gmm.cuh"
 #include "latentkit/backend.h"
@@ -24,15 +29,10 @@ namespace latentkit {
 namespace {
 
 using test::all_close;
+using test::from_device;
 using test::kPoison;
+using test::to_device;
 using test::Tolerance;
-
-template <class T>
-cuda::DeviceBuffer<T> upload(const std::vector<T>& h) {
-  cuda::DeviceBuffer<T> d(h.size());
-  d.upload(h);
-  return d;
-}
 
 std::vector<double> poison_doubles(size_t n) {
   return std::vector<double>(n, static_cast<double>(kPoison));
@@ -110,18 +110,20 @@ TEST(GmmGpu, EStepAndMStepMatchReference) {
         }
         // Device, outputs poisoned first.
         cuda::Stream stream;
-        auto x_d = upload(x);
-        auto off_d = upload(b.offset), model_d = upload(b.model);
-        auto w_d = upload(b.w), mu_d = upload(b.mu), cov_d = upload(b.cov);
-        auto chol_d = upload(poison_doubles(C * cs)), prec_d = upload(poison_doubles(C * cs));
-        auto ln_d = upload(poison_doubles(C));
-        auto bad_d = upload(std::vector<int32_t>(B, INT32_MAX));
-        auto active_d = upload(std::vector<int32_t>(B, 1));
+        auto x_d = to_device(x, stream);
+        auto off_d = to_device(b.offset, stream), model_d = to_device(b.model, stream);
+        auto w_d = to_device(b.w, stream), mu_d = to_device(b.mu, stream),
+             cov_d = to_device(b.cov, stream);
+        auto chol_d = to_device(poison_doubles(C * cs), stream),
+             prec_d = to_device(poison_doubles(C * cs), stream);
+        auto ln_d = to_device(poison_doubles(C), stream);
+        auto bad_d = to_device(std::vector<int32_t>(B, INT32_MAX), stream);
+        auto active_d = to_device(std::vector<int32_t>(B, 1), stream);
         const int blocks = cuda::gmm_estep_blocks(n);
-        auto resp_d = upload(poison_doubles(static_cast<size_t>(C) * n));
-        auto pll_d = upload(poison_doubles(static_cast<size_t>(B) * blocks));
-        auto point_d = upload(poison_doubles(static_cast<size_t>(B) * n));
-        auto labels_d = upload(std::vector<int32_t>(static_cast<size_t>(B) * n, -7));
+        auto resp_d = to_device(poison_doubles(static_cast<size_t>(C) * n), stream);
+        auto pll_d = to_device(poison_doubles(static_cast<size_t>(B) * blocks), stream);
+        auto point_d = to_device(poison_doubles(static_cast<size_t>(B) * n), stream);
+        auto labels_d = to_device(std::vector<int32_t>(static_cast<size_t>(B) * n, -7), stream);
         cuda::gmm_precisions(w_d.data(), cov_d.data(), model_d.data(), off_d.data(),
                              active_d.data(), C, d, full, chol_d.data(), prec_d.data(), ln_d.data(),
                              bad_d.data(), stream.get());
@@ -129,27 +131,41 @@ TEST(GmmGpu, EStepAndMStepMatchReference) {
                         prec_d.data(), ln_d.data(), resp_d.data(), pll_d.data(), point_d.data(),
                         labels_d.data(), stream.get());
         stream.synchronize();
-        EXPECT_EQ(bad_d.download(), std::vector<int32_t>(B, INT32_MAX));
+        EXPECT_EQ(from_device(bad_d, stream), std::vector<int32_t>(B, INT32_MAX));
         // Factors: O(d) float64 operations per entry; 1e-12 covers d = 32.
-        EXPECT_TRUE(all_close(prec_d.download(), prec, Tolerance{1e-12, 1e-12, 1e-12}));
-        EXPECT_TRUE(all_close(ln_d.download(), log_norm, Tolerance{1e-12, 1e-12, 1e-12}));
-        EXPECT_TRUE(all_close(resp_d.download(), resp, Tolerance{1e-11, 1e-11, 1e-11}));
-        EXPECT_TRUE(all_close(point_d.download(), point_ll, Tolerance{1e-11, 1e-11, 1e-11}));
+        EXPECT_TRUE(all_close(from_device(prec_d, stream), prec, Tolerance{1e-12, 1e-12, 1e-12}));
+        EXPECT_TRUE(all_close(from_device(ln_d, stream), log_norm, Tolerance{1e-12, 1e-12, 1e-12}));
+        EXPECT_TRUE(all_close(from_device(resp_d, stream), resp, Tolerance{1e-11, 1e-11, 1e-11}));
+        EXPECT_TRUE(
+            all_close(from_device(point_d, stream), point_ll, Tolerance{1e-11, 1e-11, 1e-11}));
         // Labels may differ only where two components tie to 1e-11 (never with random data).
-        EXPECT_EQ(labels_d.download(), labels);
-        const std::vector<double> pll = pll_d.download();
+        EXPECT_EQ(from_device(labels_d, stream), labels);
+        // The mean log-likelihood is a sum of n point values of either sign (a density above 1
+        // has a positive log): its rounding scales with mean |point_ll|, not with the mean itself,
+        // which may cancel.
+        std::vector<double> ll_bound(B);
+        for (int m = 0; m < B; ++m) {
+          double abs_sum = 0;
+          for (int i = 0; i < n; ++i)
+            abs_sum += std::fabs(point_ll[static_cast<size_t>(m) * n + i]);
+          ll_bound[m] = 1e-11 * abs_sum / n + 1e-12;
+        }
+        const std::vector<double> pll = from_device(pll_d, stream);
         for (int m = 0; m < B; ++m) {
           double s = 0;
           for (int blk = 0; blk < blocks; ++blk) s += pll[m * blocks + blk];
-          EXPECT_NEAR(s / n, mean_ll[m], 1e-11 * std::fabs(mean_ll[m]) + 1e-12) << "model " << m;
+          EXPECT_NEAR(s / n, mean_ll[m], ll_bound[m]) << "model " << m;
         }
         // M-step from the device's own responsibilities, then weights through gmm_finalize.
-        auto scratch_d = upload(poison_doubles(cuda::gmm_mstep_scratch_size(n, d, full, C)));
-        auto nk_d = upload(poison_doubles(C));
-        auto mu2_d = upload(poison_doubles(C * d)), cov2_d = upload(poison_doubles(C * cs));
-        auto w2_d = upload(poison_doubles(C));
-        auto lb_d = upload(std::vector<double>(B, -INFINITY));
-        auto it_d = upload(std::vector<int32_t>(B, 0)), conv_d = upload(std::vector<int32_t>(B, 0));
+        auto scratch_d =
+            to_device(poison_doubles(cuda::gmm_mstep_scratch_size(n, d, full, C)), stream);
+        auto nk_d = to_device(poison_doubles(C), stream);
+        auto mu2_d = to_device(poison_doubles(C * d), stream),
+             cov2_d = to_device(poison_doubles(C * cs), stream);
+        auto w2_d = to_device(poison_doubles(C), stream);
+        auto lb_d = to_device(std::vector<double>(B, -INFINITY), stream);
+        auto it_d = to_device(std::vector<int32_t>(B, 0), stream),
+             conv_d = to_device(std::vector<int32_t>(B, 0), stream);
         cuda::gmm_mstep(x_d.data(), n, d, full, C, model_d.data(), active_d.data(), resp_d.data(),
                         1e-6, scratch_d.data(), nk_d.data(), mu2_d.data(), cov2_d.data(),
                         stream.get());
@@ -158,15 +174,130 @@ TEST(GmmGpu, EStepAndMStepMatchReference) {
         stream.synchronize();
         // Means and covariances divide sums of n terms by N_k, which can be ~1e-3 for a component
         // far from every point: the relative error of a ratio of two such sums stays ~n ε.
-        EXPECT_TRUE(all_close(w2_d.download(), w_ref, Tolerance{1e-13, 1e-10, 1e-10}));
-        EXPECT_TRUE(all_close(mu2_d.download(), mu_ref, Tolerance{1e-9, 1e-9, 1e-9}));
-        EXPECT_TRUE(all_close(cov2_d.download(), cov_ref, Tolerance{1e-9, 1e-9, 1e-9}));
-        const std::vector<double> lb = lb_d.download();
-        EXPECT_TRUE(all_close(lb, mean_ll, Tolerance{1e-12, 1e-11, 1e-11}));
-        EXPECT_EQ(it_d.download(), std::vector<int32_t>(B, 1));
-        EXPECT_EQ(conv_d.download(), std::vector<int32_t>(B, 0));  // never on iteration 1
+        EXPECT_TRUE(all_close(from_device(w2_d, stream), w_ref, Tolerance{1e-13, 1e-10, 1e-10}));
+        EXPECT_TRUE(all_close(from_device(mu2_d, stream), mu_ref, Tolerance{1e-9, 1e-9, 1e-9}));
+        EXPECT_TRUE(all_close(from_device(cov2_d, stream), cov_ref, Tolerance{1e-9, 1e-9, 1e-9}));
+        const std::vector<double> lb = from_device(lb_d, stream);
+        EXPECT_TRUE(all_close(lb, mean_ll, test::ElementTolerance{ll_bound, 0.0, 1e-11}));
+        EXPECT_EQ(from_device(it_d, stream), std::vector<int32_t>(B, 1));
+        EXPECT_EQ(from_device(conv_d, stream), std::vector<int32_t>(B, 0));  // never on iteration 1
       }
     }
+  }
+}
+
+// Covariances that are not positive definite: the kernel flags each model's first such component
+// (bad = the smallest local index, by atomicMin), writes identity factors for it (P = L = I, so
+// nothing downstream turns NaN; log_norm = log w - d/2 log 2 pi), and factors the model's other
+// components as the reference does. Model 0 is all positive definite (bad stays INT32_MAX); model 1
+// has its components 1 and 2 bad (the lower index wins); model 2 its component 0.
+TEST(GmmGpu, PrecisionsFlagNonPositiveDefiniteComponents) {
+  LK_REQUIRE_GPU();
+  LK_SEEDED_RNG(rng);
+  const std::vector<int> ks = {2, 3, 2};
+  const std::vector<std::vector<int>> bad_components = {{}, {1, 2}, {0}};
+  const int B = static_cast<int>(ks.size());
+  for (int d : {1, 2, 3, 7}) {
+    for (bool full : {true, false}) {
+      SCOPED_TRACE("d=" + std::to_string(d) + (full ? " full" : " diag"));
+      RandomBatch b = random_batch(ks, d, full, rng);
+      const int C = b.offset.back();
+      const size_t cs = full ? static_cast<size_t>(d) * d : d;
+      std::vector<bool> is_bad(C, false);
+      for (int m = 0; m < B; ++m)
+        for (int j : bad_components[m]) {
+          const int c = b.offset[m] + j;
+          is_bad[c] = true;
+          double* s = b.cov.data() + c * cs;
+          if (!full) {
+            s[d - 1] = j == 1 ? 0.0 : -0.5;  // a zero and a negative variance
+          } else if (d == 1) {
+            s[0] = -1.0;
+          } else {
+            // Symmetric and indefinite (the 2 x 2 block [[1, 2], [2, 1]] has eigenvalue -1): the
+            // factorisation fails at its second pivot, after writing part of L.
+            std::fill(s, s + cs, 0.0);
+            for (int a = 0; a < d; ++a) s[a * d + a] = 1.0;
+            s[1] = s[d] = 2.0;
+          }
+        }
+      cuda::Stream stream;
+      auto off_d = to_device(b.offset, stream), model_d = to_device(b.model, stream);
+      auto w_d = to_device(b.w, stream), cov_d = to_device(b.cov, stream);
+      auto chol_d = to_device(poison_doubles(C * cs), stream);
+      auto prec_d = to_device(poison_doubles(C * cs), stream);
+      auto ln_d = to_device(poison_doubles(C), stream);
+      auto bad_d = to_device(std::vector<int32_t>(B, INT32_MAX), stream);
+      cuda::gmm_precisions(w_d.data(), cov_d.data(), model_d.data(), off_d.data(), nullptr, C, d,
+                           full, chol_d.data(), prec_d.data(), ln_d.data(), bad_d.data(),
+                           stream.get());
+      EXPECT_EQ(from_device(bad_d, stream), (std::vector<int32_t>{INT32_MAX, 1, 0}));
+      const std::vector<double> chol = from_device(chol_d, stream),
+                                prec = from_device(prec_d, stream), ln = from_device(ln_d, stream);
+      constexpr double kLog2Pi = 1.8378770664093454836;
+      for (int c = 0; c < C; ++c) {
+        SCOPED_TRACE("component " + std::to_string(c));
+        std::vector<double> chol_c(chol.begin() + c * cs, chol.begin() + (c + 1) * cs),
+            prec_c(prec.begin() + c * cs, prec.begin() + (c + 1) * cs);
+        if (is_bad[c]) {
+          std::vector<double> identity(cs, 1.0);
+          if (full)
+            for (size_t e = 0; e < cs; ++e) identity[e] = e % (d + 1) == 0 ? 1.0 : 0.0;
+          EXPECT_EQ(chol_c, identity);
+          EXPECT_EQ(prec_c, identity);
+          // log w - d/2 log 2 pi, the same float64 expression: an ulp of the device's log apart.
+          EXPECT_NEAR(ln[c], std::log(b.w[c]) - 0.5 * d * kLog2Pi, 1e-14);
+          continue;
+        }
+        // A good component: the reference on it alone (it stops at a model's first bad one).
+        std::vector<double> chol_r(cs), prec_r(cs), ln_r(1);
+        ASSERT_EQ(ref::gmm_precisions(b.w.data() + c, b.cov.data() + c * cs, 1, d, full,
+                                      chol_r.data(), prec_r.data(), ln_r.data()),
+                  -1);
+        // O(d) float64 operations per entry, as in EStepAndMStepMatchReference.
+        EXPECT_TRUE(all_close(chol_c, chol_r, Tolerance{1e-12, 1e-12, 1e-12}));
+        EXPECT_TRUE(all_close(prec_c, prec_r, Tolerance{1e-12, 1e-12, 1e-12}));
+        EXPECT_TRUE(all_close(std::vector<double>{ln[c]}, ln_r, Tolerance{1e-12, 1e-12, 1e-12}));
+      }
+    }
+  }
+}
+
+// Score and sample through the host API refuse a model with a covariance that is not positive
+// definite, on the device (DeviceGmmModel) as on the CPU, naming the component.
+TEST(GmmGpu, ScoreAndSampleRejectNonPositiveDefiniteModels) {
+  LK_REQUIRE_GPU();
+  LK_SEEDED_RNG(rng);
+  auto cpu = make_cpu_backend();
+  auto gpu = make_cuda_backend(0);
+  const int n = 31, d = 3;
+  const std::vector<float> x = test::random_uniform(static_cast<size_t>(n) * d, rng, -2, 2);
+  for (GmmCovariance cov : {GmmCovariance::Full, GmmCovariance::Diag}) {
+    SCOPED_TRACE(gmm_covariance_name(cov));
+    GmmModel m;
+    m.k = 2;
+    m.d = d;
+    m.covariance = cov;
+    m.weights = {0.5, 0.5};
+    m.means = test::random_uniform<double>(static_cast<size_t>(m.k) * d, rng, -1, 1);
+    if (cov == GmmCovariance::Full)  // component 0: I; component 1: indefinite ([[1, 2], [2, 1]])
+      m.covariances = {1, 0, 0, 0, 1, 0, 0, 0, 1, 1, 2, 0, 2, 1, 0, 0, 0, 1};
+    else  // component 1 has a zero variance
+      m.covariances = {1, 1, 1, 1, 0, 1};
+    const auto expect_rejected = [&](const std::function<void()>& call, const char* what) {
+      try {
+        call();
+        ADD_FAILURE() << what << " accepted a covariance that is not positive definite";
+      } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("component 1 of model 0"), std::string::npos)
+            << what << ": " << e.what();
+        EXPECT_NE(std::string(e.what()).find("not positive definite"), std::string::npos)
+            << what << ": " << e.what();
+      }
+    };
+    expect_rejected([&] { gmm_score(*gpu, m, x, n); }, "gmm_score on the device");
+    expect_rejected([&] { gmm_sample(*gpu, m, 5, rng()); }, "gmm_sample on the device");
+    expect_rejected([&] { gmm_score(*cpu, m, x, n); }, "gmm_score on the CPU");
   }
 }
 

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -36,15 +37,25 @@ struct Case {
 
 class KMeansGpu : public testing::TestWithParam<Case> {};
 
+// An assign's inputs: points and centres uniform in [-1, 1]^d, previous labels uniform in [0, k).
+struct AssignInputs {
+  std::vector<float> X, C;
+  std::vector<int32_t> prev;
+};
+
+AssignInputs random_assign_inputs(int n, int d, int k, std::mt19937_64& rng) {
+  AssignInputs in{random_uniform<float>(size_t(n) * d, rng, -1.0, 1.0),
+                  random_uniform<float>(size_t(k) * d, rng, -1.0, 1.0), std::vector<int32_t>(n)};
+  std::uniform_int_distribution<int> lab(0, k - 1);
+  for (auto& v : in.prev) v = lab(rng);
+  return in;
+}
+
 TEST_P(KMeansGpu, AssignAndUpdateMatchReference) {
   LK_REQUIRE_GPU();
   const auto [n, d, k] = GetParam();
   LK_SEEDED_RNG(rng);
-  const auto X = random_uniform<float>(size_t(n) * d, rng, -1.0, 1.0);
-  const auto C = random_uniform<float>(size_t(k) * d, rng, -1.0, 1.0);
-  std::vector<int32_t> prev(n);
-  std::uniform_int_distribution<int> lab(0, k - 1);
-  for (auto& v : prev) v = lab(rng);
+  const auto [X, C, prev] = random_assign_inputs(n, d, k, rng);
   std::vector<int32_t> ref_labels(n);
   std::vector<double> ref_md(n);
   std::vector<double> Xd(X.begin(), X.end()), Cd(C.begin(), C.end());
@@ -53,10 +64,10 @@ TEST_P(KMeansGpu, AssignAndUpdateMatchReference) {
       Xd.data(), n, d, Cd.data(), k, prev.data(), ref_labels.data(), ref_md.data(), &ref_changed);
 
   Stream stream;
-  auto Xg = to_device(X), Cg = to_device(C);
-  auto Pg = to_device(prev);
-  auto Lg = to_device(std::vector<int32_t>(n, -1));
-  auto Mg = latentkit::test::poisoned(n);
+  auto Xg = to_device(X, stream), Cg = to_device(C, stream);
+  auto Pg = to_device(prev, stream);
+  auto Lg = to_device(std::vector<int32_t>(n, -1), stream);
+  auto Mg = latentkit::test::poisoned(n, stream);
   const int blocks = latentkit::cuda::kmeans_assign_blocks(n);
   DeviceBuffer<double> bi(blocks);
   DeviceBuffer<int> bc(blocks);
@@ -94,7 +105,7 @@ TEST_P(KMeansGpu, AssignAndUpdateMatchReference) {
   std::vector<double> ref_sums(size_t(k) * d), ref_counts(k);
   latentkit::ref::kmeans_update_sums(X.data(), n, d, ref_labels.data(), k, ref_sums.data(),
                                      ref_counts.data());
-  auto RLg = to_device(ref_labels);
+  auto RLg = to_device(ref_labels, stream);
   DeviceBuffer<double> sums(size_t(k) * d), counts(k),
       scratch(latentkit::cuda::kmeans_update_scratch(n, k, d));
   // NaN poison on the test's stream (a legacy-stream memset could land after the kernels).
@@ -106,6 +117,46 @@ TEST_P(KMeansGpu, AssignAndUpdateMatchReference) {
   EXPECT_TRUE(latentkit::test::all_close(from_device(sums, stream), ref_sums,
                                          {1e-12, n * DBL_EPSILON, n * DBL_EPSILON}));
   EXPECT_EQ(from_device(counts, stream), ref_counts);  // integers: exact
+}
+
+// Without previous labels (prev_labels == nullptr: a first assignment) the assign computes the
+// same labels, distances and inertia partials, bit for bit, as with them (checked against the
+// reference above), and counts no changes.
+TEST_P(KMeansGpu, AssignWithoutPreviousLabels) {
+  LK_REQUIRE_GPU();
+  const Case c = GetParam();
+  const int n = c.n, d = c.d, k = c.k;  // plain variables: the lambda below captures them
+  LK_SEEDED_RNG(rng);
+  const AssignInputs in = random_assign_inputs(n, d, k, rng);
+  Stream stream;
+  auto Xg = to_device(in.X, stream), Cg = to_device(in.C, stream);
+  auto Pg = to_device(in.prev, stream);
+  const int blocks = latentkit::cuda::kmeans_assign_blocks(n);
+  struct Out {
+    std::vector<int32_t> labels;
+    std::vector<float> mindist;
+    std::vector<double> inertia;
+    std::vector<int> changed;
+  };
+  const auto assign = [&](const int32_t* prev_labels) {
+    auto Lg = to_device(std::vector<int32_t>(n, -1), stream);
+    auto Mg = latentkit::test::poisoned(n, stream);
+    // Poisoned too: NaN inertia partials, changed counts of -1.
+    auto bi = to_device(std::vector<double>(blocks, std::nan("")), stream);
+    auto bc = to_device(std::vector<int>(blocks, -1), stream);
+    latentkit::cuda::kmeans_assign(Xg.data(), n, d, Cg.data(), k, prev_labels, Lg.data(), Mg.data(),
+                                   bi.data(), bc.data(), stream.get());
+    return Out{from_device(Lg, stream), from_device(Mg, stream), from_device(bi, stream),
+               from_device(bc, stream)};
+  };
+  const Out with = assign(Pg.data()), without = assign(nullptr);
+  EXPECT_EQ(without.labels, with.labels);
+  ASSERT_EQ(without.mindist.size(), with.mindist.size());
+  EXPECT_EQ(0, std::memcmp(without.mindist.data(), with.mindist.data(),
+                           with.mindist.size() * sizeof(float)));
+  EXPECT_EQ(without.inertia, with.inertia);
+  EXPECT_EQ(without.changed, std::vector<int>(blocks, 0));
+  for (float v : without.mindist) ASSERT_FALSE(std::isnan(v)) << "mindist left unwritten";
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, KMeansGpu,
@@ -181,10 +232,10 @@ TEST(KMeansGpu, BatchedStepsEqualSingleCalls) {
   const int count = static_cast<int>(order.size()), k_max = 400;
 
   Stream stream;
-  auto Xg = to_device(X), Cg = to_device(C);
-  auto Mg = to_device(meta);
-  auto Lg = to_device(prev);
-  auto Dg = latentkit::test::poisoned(size_t(S) * n);
+  auto Xg = to_device(X, stream), Cg = to_device(C, stream);
+  auto Mg = to_device(meta, stream);
+  auto Lg = to_device(prev, stream);
+  auto Dg = latentkit::test::poisoned(size_t(S) * n, stream);
   const int blocks = latentkit::cuda::kmeans_assign_blocks(n);
   DeviceBuffer<double> bi(size_t(count) * blocks);
   DeviceBuffer<int> bc(size_t(count) * blocks);
@@ -209,10 +260,10 @@ TEST(KMeansGpu, BatchedStepsEqualSingleCalls) {
     const std::vector<int32_t> p(prev.begin() + size_t(s) * n, prev.begin() + size_t(s + 1) * n);
     const std::vector<float> Cs(C.begin() + size_t(first[s]) * d,
                                 C.begin() + size_t(first[s] + k) * d);
-    auto Cs_g = to_device(Cs);
-    auto P1 = to_device(p);
-    auto L1 = to_device(std::vector<int32_t>(n, -1));
-    auto D1 = latentkit::test::poisoned(n);
+    auto Cs_g = to_device(Cs, stream);
+    auto P1 = to_device(p, stream);
+    auto L1 = to_device(std::vector<int32_t>(n, -1), stream);
+    auto D1 = latentkit::test::poisoned(n, stream);
     DeviceBuffer<double> bi1(blocks), s1(size_t(k) * d), c1(k),
         sc1(latentkit::cuda::kmeans_update_scratch(n, k, d));
     DeviceBuffer<int> bc1(blocks);

@@ -82,7 +82,7 @@ TEST_P(MmdGpu, KernelSumsMatchReference) {
   const auto X = random_uniform<float>(size_t(n) * d, rng, -2.0 * s3, 2.0 * s3);
   const auto Y = random_uniform<float>(size_t(m) * d, rng, -1.5 * s3, 2.5 * s3);
   Stream stream;
-  auto Xg = to_device(X), Yg = to_device(Y);
+  auto Xg = to_device(X, stream), Yg = to_device(Y, stream);
   for (const auto& s : specs()) {
     SCOPED_TRACE(s.name);
     const int cnt = static_cast<int>(s.params.size());
@@ -127,7 +127,7 @@ TEST_P(MmdGpu, WeightedSumsMatchReference) {
     std::vector<float> Vabs(V.size());
     for (size_t e = 0; e < V.size(); ++e) Vabs[e] = std::fabs(V[e]);
     Stream stream;
-    auto Ag = to_device(A), Bg = to_device(B), Vg = to_device(V);
+    auto Ag = to_device(A, stream), Bg = to_device(B, stream), Vg = to_device(V, stream);
     for (const auto& s : specs())
       for (bool slope : {false, true}) {
         SCOPED_TRACE(std::string(s.name) + (slope ? " slope" : " value") +
@@ -162,8 +162,11 @@ TEST_P(MmdGpu, WeightedSumsMatchReference) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, MmdGpu,
+                         // D = 5 and 8: the 8-dimension tile chunk of kernel_sums_kernel and
+                         // weighted_sums_kernel<8, false / true>, at both ends of its range.
                          testing::Values(Shape{1, 1, 1}, Shape{31, 33, 3}, Shape{100, 1021, 2},
-                                         Shape{65, 64, 33}, Shape{40, 50, 784}),
+                                         Shape{65, 70, 5}, Shape{64, 33, 8}, Shape{65, 64, 33},
+                                         Shape{40, 50, 784}),
                          [](const testing::TestParamInfo<Shape>& info) {
                            const auto& c = info.param;
                            return latentkit::test::shape_name({{"n", c.n}, {"m", c.m}, {"d", c.d}});
@@ -184,6 +187,35 @@ TEST(MmdGpuHostApi, Mmd2GradientAndPermutationTestMatchCpu) {
   // 1, 1, 2: its absolute error is at most the per-term relative error times 28.
   const Spec as_spec{spec.kind, spec.params, "rbf_halving7"};
   const double mmd_atol = 28 * kernel_rtol(as_spec, d);
+  // The gradient's bound per entry (j, c), from the terms of what the device computes
+  // (host/src/mmd.cpp): grad_jc = c_yy (R_yy[j, 1+c] - y'_jc R_yy[j, 0]) - c_xy (R_yx[j, 1+c] -
+  // y'_jc R_yx[j, 0]), R = G [1, coordinates - pooled mean] from mmd_weighted_sums with the slope
+  // kernel G >= 0 and y' = y - mean. Each R entry is within rtol_w * sum_l G_jl |V_l| of the
+  // exact one (the bound of WeightedSumsMatchReference), and the two differences cancel: so the
+  // bound is rtol_w * (c_yy (B_yy[j, 1+c] + |y'_jc| B_yy[j, 0]) + c_xy (...)) with B the weighted
+  // sums of |V|, not a scale of the gradient itself.
+  std::vector<double> mean(d, 0.0);
+  for (size_t e = 0; e < X.size(); ++e) mean[e % d] += X[e];
+  for (size_t e = 0; e < Y.size(); ++e) mean[e % d] += Y[e];
+  for (double& v : mean) v /= n + m;
+  const int ncols = d + 1;
+  const auto abs_v = [&](const std::vector<float>& h, int rows) {
+    std::vector<float> V(static_cast<size_t>(rows) * ncols);
+    for (int r = 0; r < rows; ++r) {
+      V[static_cast<size_t>(r) * ncols] = 1.f;
+      for (int c = 0; c < d; ++c)
+        V[static_cast<size_t>(r) * ncols + 1 + c] =
+            static_cast<float>(std::fabs(h[static_cast<size_t>(r) * d + c] - mean[c]));
+    }
+    return V;
+  };
+  const int cnt = static_cast<int>(spec.params.size());
+  std::vector<double> B_yy(static_cast<size_t>(m) * ncols), B_yx(B_yy.size());
+  latentkit::ref::mmd_weighted_sums(Y.data(), m, Y.data(), m, d, spec.kind, spec.params.data(), cnt,
+                                    true, abs_v(Y, m).data(), ncols, B_yy.data());
+  latentkit::ref::mmd_weighted_sums(Y.data(), m, X.data(), n, d, spec.kind, spec.params.data(), cnt,
+                                    true, abs_v(X, n).data(), ncols, B_yx.data());
+  const double rtol_w = 2 * kernel_rtol(as_spec, d) + 64 * FLT_EPSILON;
   for (bool unbiased : {false, true}) {
     SCOPED_TRACE(unbiased ? "unbiased" : "biased");
     const double c = latentkit::mmd2(*cpu, Xc.data(), n, Yc.data(), m, d, spec, unbiased);
@@ -196,10 +228,22 @@ TEST(MmdGpuHostApi, Mmd2GradientAndPermutationTestMatchCpu) {
     latentkit::mmd2_grad_y(*gpu, Xg.data(), n, Yg.data(), m, d, spec, unbiased, gg.data());
     const auto ref = cpu->download(gc.data(), gc.size());
     const auto out = gpu->download(gg.data(), gg.size());
-    // Each gradient entry is a difference of two weighted sums of ~n terms (cancellation): the
-    // floor is 1e-3 of the largest entry; the norm must agree to 1e-3.
-    const double scale = latentkit::test::max_abs(ref);
-    EXPECT_TRUE(latentkit::test::all_close(out, ref, {1e-3 * scale, 1e-3, 1e-3}));
+    // The bound above per entry; rtol 4 eps for the rounding of the result to float (once on each
+    // side).
+    const double c_yy = 4.0 / (unbiased ? double(m) * (m - 1) : double(m) * m);
+    const double c_xy = 4.0 / (double(n) * m);
+    std::vector<double> atol(ref.size());
+    for (int j = 0; j < m; ++j)
+      for (int c = 0; c < d; ++c) {
+        const double yc = std::fabs(Y[size_t(j) * d + c] - mean[c]);
+        const double* byy = B_yy.data() + size_t(j) * ncols;
+        const double* byx = B_yx.data() + size_t(j) * ncols;
+        atol[size_t(j) * d + c] =
+            rtol_w * (c_yy * (byy[1 + c] + yc * byy[0]) + c_xy * (byx[1 + c] + yc * byx[0]));
+      }
+    EXPECT_TRUE(latentkit::test::all_close(
+        out, ref,
+        latentkit::test::ElementTolerance{std::move(atol), 4 * FLT_EPSILON, 4 * FLT_EPSILON}));
 
     const auto pc = latentkit::mmd_permutation_test(*cpu, Xc.data(), n, Yc.data(), m, d, spec,
                                                     unbiased, perms, 1234, 0);

@@ -1,10 +1,11 @@
 // GPU tests of kernels/pairwise.cu and kernels/knn.cu against the CPU reference
-// (host/ref/pairwise.cpp): materialised distances and per-row sums for D in {1, 3, 31, 33, 784}
-// and odd sizes, X == Y (diagonal exactly 0 on the device too, nothing negative), and kNN
-// (fused path and the k > 256 sorted path) against the float64 reference: exact index equality on
-// integer data (exact distances, so ties are exact and must go to the smaller index), and on
-// random data equal distances within float rounding with indices equal wherever the reference's
-// neighbours are separated by more than that rounding. Outputs are poisoned before each launch.
+// (host/ref/pairwise.cpp): materialised distances and per-row sums for D in {1, 2, 3, 5, 8, 31, 33,
+// 784} (every tile chunk) and odd sizes, X == Y (diagonal exactly 0 on the device too, nothing
+// negative), and kNN (every fused list length, and the k > 256 sorted path, in one batch and in
+// several) against the float64 reference: exact index equality on integer data (exact distances,
+// so ties are exact and must go to the smaller index), and on random data equal distances within
+// float rounding with indices equal wherever the reference's neighbours are separated by more than
+// that rounding. Outputs are poisoned before each launch.
 // Skips itself (with the reason) where no CUDA device is usable.
 #include <gtest/gtest.h>
 
@@ -50,8 +51,8 @@ TEST_P(PairwiseGpu, SqdistAndRowSumsMatchReference) {
     latentkit::ref::pairwise_sqdist(Xd.data(), n, Yd.data(), m, d, ref.data());
   }
   Stream stream;
-  auto Xg = to_device(X), Yg = to_device(Y);
-  auto out = poisoned(size_t(n) * m);
+  auto Xg = to_device(X, stream), Yg = to_device(Y, stream);
+  auto out = poisoned(size_t(n) * m, stream);
   latentkit::cuda::pairwise_sqdist(Xg.data(), n, Yg.data(), m, d, out.data(), stream.get());
   // Each term diff^2 is exact to ~2 ulp after the float subtract; a d-long float sum of
   // non-negative terms has relative error <= d * FLT_EPSILON (worst case), ~sqrt(d) typically.
@@ -76,8 +77,8 @@ TEST_P(PairwiseGpu, SelfDistancesDiagonalZeroNonNegative) {
   LK_SEEDED_RNG(rng);
   const auto X = random_uniform<float>(size_t(n) * d, rng, 999.0, 1001.0);  // far from origin
   Stream stream;
-  auto Xg = to_device(X);
-  auto out = poisoned(size_t(n) * n);
+  auto Xg = to_device(X, stream);
+  auto out = poisoned(size_t(n) * n, stream);
   latentkit::cuda::pairwise_sqdist(Xg.data(), n, Xg.data(), n, d, out.data(), stream.get());
   const auto h = from_device(out, stream);
   for (int i = 0; i < n; ++i) {
@@ -87,8 +88,11 @@ TEST_P(PairwiseGpu, SelfDistancesDiagonalZeroNonNegative) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, PairwiseGpu,
+                         // D = 5 and 8: the 8-dimension tile chunk (pairwise_tile.cuh), the two
+                         // ends of its range.
                          testing::Values(DistCase{1, 1, 1}, DistCase{31, 33, 3},
-                                         DistCase{33, 1021, 2}, DistCase{65, 64, 31},
+                                         DistCase{33, 1021, 2}, DistCase{67, 65, 5},
+                                         DistCase{33, 129, 8}, DistCase{65, 64, 31},
                                          DistCase{100, 70, 33}, DistCase{70, 129, 784}),
                          [](const testing::TestParamInfo<DistCase>& info) {
                            const auto& c = info.param;
@@ -110,21 +114,19 @@ struct KnnOut {
 // cuda::knn on copies of Q and X with poisoned outputs (indices -1, distances NaN).
 KnnOut device_knn(const std::vector<float>& Q, const std::vector<float>& X, const KnnCase& c) {
   Stream stream;
-  auto Qg = to_device(Q), Xg = to_device(X);
-  auto idx = to_device(std::vector<int32_t>(size_t(c.nq) * c.k, -1));
-  auto dist = poisoned(size_t(c.nq) * c.k);
+  auto Qg = to_device(Q, stream), Xg = to_device(X, stream);
+  auto idx = to_device(std::vector<int32_t>(size_t(c.nq) * c.k, -1), stream);
+  auto dist = poisoned(size_t(c.nq) * c.k, stream);
   latentkit::cuda::knn(Qg.data(), c.nq, Xg.data(), c.nx, c.d, c.k, c.exclude_self, idx.data(),
                        dist.data(), stream.get());
   return {from_device(idx, stream), from_device(dist, stream)};
 }
 
-// Integer coordinates: every distance is an exact small integer in float and double, so the
-// device result must equal the reference exactly, ties included.
-TEST_P(KnnGpu, IntegerDataEqualsReferenceExactly) {
-  LK_REQUIRE_GPU();
-  const auto c = GetParam();
-  LK_SEEDED_RNG(rng);
-  std::uniform_int_distribution<int> coord(-4, 4);
+// Integer coordinates in [-coord_max, coord_max]: every distance is an exact integer in float and
+// double (d (2 coord_max)^2 <= 2^24), so the device result must equal the reference exactly, ties
+// included.
+void expect_integer_knn_exact(const KnnCase& c, int coord_max, std::mt19937_64& rng) {
+  std::uniform_int_distribution<int> coord(-coord_max, coord_max);
   std::vector<float> X(size_t(c.nx) * c.d);
   for (auto& x : X) x = float(coord(rng));
   std::vector<float> Q = X;
@@ -141,6 +143,12 @@ TEST_P(KnnGpu, IntegerDataEqualsReferenceExactly) {
     ASSERT_EQ(gi[e], ref_idx[e]) << "query " << e / c.k << " rank " << e % c.k;
     ASSERT_EQ(gd[e], ref_dist[e]) << "query " << e / c.k << " rank " << e % c.k;
   }
+}
+
+TEST_P(KnnGpu, IntegerDataEqualsReferenceExactly) {
+  LK_REQUIRE_GPU();
+  LK_SEEDED_RNG(rng);
+  expect_integer_knn_exact(GetParam(), 4, rng);
 }
 
 // Random real data: distances within float rounding; indices equal except where two reference
@@ -194,11 +202,30 @@ INSTANTIATE_TEST_SUITE_P(
     testing::Values(KnnCase{1, 1, 1, 1, false}, KnnCase{31, 33, 3, 5, false},
                     KnnCase{33, 33, 2, 32, true}, KnnCase{1021, 1021, 3, 90, true},
                     KnnCase{70, 129, 784, 10, false}, KnnCase{50, 300, 33, 128, false},
+                    // The fused kernel's 64-list (33 <= k <= 64) and 256-list (129 <= k <= 256),
+                    // each at both ends of its range.
+                    KnnCase{45, 200, 5, 33, false}, KnnCase{130, 130, 7, 64, true},
+                    KnnCase{40, 300, 6, 129, false}, KnnCase{257, 257, 3, 256, true},
                     KnnCase{40, 600, 2, 300, false}, KnnCase{600, 600, 2, 300, true}),
     [](const testing::TestParamInfo<KnnCase>& info) {
       const auto& c = info.param;
       return latentkit::test::shape_name({{"nq", c.nq}, {"nx", c.nx}, {"d", c.d}, {"k", c.k}}) +
              (c.exclude_self ? "_self" : "");
     });
+
+// The sorted path (k > kKnnMaxFusedK) in several query batches: with nq * nx = 4097^2 > 2^24 keys
+// it sorts 4095 queries (2^24 / 4097) and then the last 2, whose self-exclusion must use their
+// global query index. D = 1 keeps it cheap (1.7e7 distances and keys, the least that needs a second
+// batch); integer coordinates up to 2048 give exact distances (4096^2 = 2^24 is exact in float)
+// with many ties, so every index and distance must equal the reference.
+TEST(KnnGpuSorted, SeveralQueryBatchesEqualReferenceExactly) {
+  LK_REQUIRE_GPU();
+  LK_SEEDED_RNG(rng);
+  const KnnCase c{4097, 4097, 1, 257, true};
+  static_assert(4097LL * 4097 > static_cast<long long>(latentkit::cuda::kKnnSortBatchElements),
+                "needs more than one batch");
+  static_assert(257 > latentkit::cuda::kKnnMaxFusedK, "must take the sorted path");
+  expect_integer_knn_exact(c, 2048, rng);
+}
 
 }  // namespace

@@ -65,7 +65,7 @@ TEST(PhiloxGpu, KnownAnswerVectors) {
       {0xd16cfe09u, 0x94fdccebu, 0x5001e420u, 0x24126ea1u},
   };
   Stream stream;
-  auto in_d = to_device(inputs);
+  auto in_d = to_device(inputs, stream);
   DeviceBuffer<Philox4x32> out_d(inputs.size());
   LK_CUDA_CHECK(cudaMemset(out_d.data(), 0, out_d.bytes()));
   philox_raw_kernel<<<1, kThreads, 0, stream.get()>>>(in_d.data(), static_cast<int>(inputs.size()),
@@ -110,7 +110,7 @@ TEST(PhiloxGpu, FillNormalMatchesReference) {
   latentkit::ref::fill_normal<float>(ref.data(), kDraws, seed, RngStream::Test, offset);
 
   Stream stream;
-  auto out_d = to_device(std::vector<float>(kDraws, kPoison));
+  auto out_d = to_device(std::vector<float>(kDraws, kPoison), stream);
   latentkit::cuda::fill_normal(out_d.data(), kDraws, seed, RngStream::Test, offset, stream.get());
   const auto out = from_device(out_d, stream);
   // Both sides evaluate Box-Muller in double and round to float; CUDA's and glibc's log/cos may

@@ -120,9 +120,10 @@ TEST_F(RbmGpu, HalfStepsMatchReference) {
       std::vector<float> Ph(static_cast<size_t>(s.n) * s.nh), Sh(Ph.size());
       latentkit::ref::rbm_hidden_step(V.data(), W.data(), c.data(), s.n, s.nv, s.nh, seed, offset,
                                       Ph.data(), Sh.data());
-      auto dV = to_device(V), dW = to_device(W), dc = to_device(c), db = to_device(b),
-           dH = to_device(H), dmask = to_device(mask), dvalues = to_device(values);
-      auto dPh = poisoned(Ph.size()), dSh = poisoned(Sh.size());
+      auto dV = to_device(V, stream), dW = to_device(W, stream), dc = to_device(c, stream),
+           db = to_device(b, stream), dH = to_device(H, stream), dmask = to_device(mask, stream),
+           dvalues = to_device(values, stream);
+      auto dPh = poisoned(Ph.size(), stream), dSh = poisoned(Sh.size(), stream);
       latentkit::cuda::rbm_hidden_step(dV.data(), dW.data(), dc.data(), s.n, s.nv, s.nh, seed,
                                        offset, dPh.data(), dSh.data(), blas.get(), stream.get());
       const double tol_h = prob_tolerance(s.nv, std::sqrt(static_cast<double>(s.nv)) * wmax);
@@ -138,7 +139,7 @@ TEST_F(RbmGpu, HalfStepsMatchReference) {
       std::vector<float> Pv(static_cast<size_t>(s.n) * s.nv), Sv(Pv.size());
       latentkit::ref::rbm_visible_step(H.data(), W.data(), b.data(), s.n, s.nv, s.nh, seed,
                                        offset + 1, m, vals, Pv.data(), Sv.data());
-      auto dPv = poisoned(Pv.size()), dSv = poisoned(Sv.size());
+      auto dPv = poisoned(Pv.size(), stream), dSv = poisoned(Sv.size(), stream);
       latentkit::cuda::rbm_visible_step(dH.data(), dW.data(), db.data(), s.n, s.nv, s.nh, seed,
                                         offset + 1, clamp ? dmask.data() : nullptr,
                                         clamp ? dvalues.data() : nullptr, dPv.data(), dSv.data(),
@@ -182,10 +183,11 @@ TEST_F(RbmGpu, UpdateMatchesReference) {
                        vc = random_uniform(s.nh, rng, -0.01, 0.01);
     // lr 0.1, momentum 0.9 and decay 0.01: each term of the update is exercised.
     const latentkit::ref::RbmUpdateConfig cfg{0.1f, 0.9f, 0.01f};
-    auto dV0 = to_device(V0), dP0 = to_device(P0), dVn = to_device(Vn), dPn = to_device(Pn);
-    auto dW = to_device(W), db = to_device(b), dc = to_device(c), dvW = to_device(vW),
-         dvb = to_device(vb), dvc = to_device(vc);
-    auto grad = poisoned(nw);
+    auto dV0 = to_device(V0, stream), dP0 = to_device(P0, stream), dVn = to_device(Vn, stream),
+         dPn = to_device(Pn, stream);
+    auto dW = to_device(W, stream), db = to_device(b, stream), dc = to_device(c, stream),
+         dvW = to_device(vW, stream), dvb = to_device(vb, stream), dvc = to_device(vc, stream);
+    auto grad = poisoned(nw, stream);
     latentkit::cuda::rbm_update(dV0.data(), dP0.data(), s.rows, dVn.data(), dPn.data(), s.chains,
                                 s.nv, s.nh, cfg, dW.data(), db.data(), dc.data(), dvW.data(),
                                 dvb.data(), dvc.data(), grad.data(), blas.get(), stream.get());
@@ -226,12 +228,13 @@ TEST_F(RbmGpu, FreeEnergyPseudoLikelihoodAndRowErrorsMatchReference) {
     latentkit::ref::rbm_free_energy(V.data(), W.data(), b.data(), c.data(), s.n, s.nv, s.nh, seed,
                                     offset, fe.data(), pl.data());
     latentkit::ref::rbm_row_sq_error(V.data(), P.data(), s.n, s.nv, err.data());
-    auto dV = to_device(V), dP = to_device(P), dW = to_device(W), db = to_device(b),
-         dc = to_device(c);
+    auto dV = to_device(V, stream), dP = to_device(P, stream), dW = to_device(W, stream),
+         db = to_device(b, stream), dc = to_device(c, stream);
     // Poisoned like every output: a row the kernels skip stays NaN and fails the comparison.
     const std::vector<double> nan_rows(s.n, std::numeric_limits<double>::quiet_NaN());
-    auto dfe = to_device(nan_rows), dpl = to_device(nan_rows), derr = to_device(nan_rows);
-    auto z = poisoned(static_cast<size_t>(s.n) * s.nh);
+    auto dfe = to_device(nan_rows, stream), dpl = to_device(nan_rows, stream),
+         derr = to_device(nan_rows, stream);
+    auto z = poisoned(static_cast<size_t>(s.n) * s.nh, stream);
     latentkit::cuda::rbm_free_energy(dV.data(), dW.data(), db.data(), dc.data(), s.n, s.nv, s.nh,
                                      seed, offset, dfe.data(), dpl.data(), z.data(), blas.get(),
                                      stream.get());

@@ -80,10 +80,10 @@ TEST_P(ReparamGpu, ForwardDrawsTheReferenceNoise) {
                                          eps_ref.data(), z_ref.data());
 
   Stream stream;
-  auto mu_d = to_device(mu);
-  auto lv_d = to_device(logvar);
-  auto eps_d = poisoned(count);
-  auto z_d = poisoned(count);
+  auto mu_d = to_device(mu, stream);
+  auto lv_d = to_device(logvar, stream);
+  auto eps_d = poisoned(count, stream);
+  auto z_d = poisoned(count, stream);
   latentkit::cuda::reparam_forward(mu_d.data(), lv_d.data(), c.n, c.l, seed, offset, eps_d.data(),
                                    z_d.data(), stream.get());
   EXPECT_TRUE(nearly_bitwise(from_device(eps_d, stream), eps_ref, kMaxFlips)) << "eps";
@@ -114,11 +114,11 @@ TEST_P(ReparamGpu, BackwardMatchesReference) {
                                           dmu_ref.data(), dlv_ref.data());
 
   Stream stream;
-  auto dz_d = to_device(dz);
-  auto lv_d = to_device(logvar);
-  auto eps_d = to_device(eps);
-  auto dmu_d = poisoned(count);
-  auto dlv_d = poisoned(count);
+  auto dz_d = to_device(dz, stream);
+  auto lv_d = to_device(logvar, stream);
+  auto eps_d = to_device(eps, stream);
+  auto dmu_d = poisoned(count, stream);
+  auto dlv_d = poisoned(count, stream);
   latentkit::cuda::reparam_backward(dz_d.data(), lv_d.data(), eps_d.data(), c.n, c.l,
                                     dmu_d.data(), dlv_d.data(), stream.get());
   // dmu = dz is a copy: exact.

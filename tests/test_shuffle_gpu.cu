@@ -46,7 +46,7 @@ TEST_P(ShuffleGpu, PermutationEqualsReference) {
   latentkit::ref::shuffle_permutation(ref.data(), n, seed, epoch);
 
   Stream stream;
-  auto perm_d = to_device(std::vector<int32_t>(n, kIntPoison));
+  auto perm_d = to_device(std::vector<int32_t>(n, kIntPoison), stream);
   latentkit::cuda::shuffle_permutation(perm_d.data(), n, seed, epoch, stream.get());
   const auto perm = from_device(perm_d, stream);
   ASSERT_EQ(perm.size(), ref.size());
@@ -93,9 +93,9 @@ TEST_P(GatherGpu, CopiesTheIndexedRows) {
   latentkit::ref::gather_rows<float>(X.data(), idx.data(), c.count, c.d, ref.data());
 
   Stream stream;
-  auto X_d = to_device(X);
-  auto idx_d = to_device(idx);
-  auto out_d = to_device(std::vector<float>(ref.size(), kPoison));
+  auto X_d = to_device(X, stream);
+  auto idx_d = to_device(idx, stream);
+  auto out_d = to_device(std::vector<float>(ref.size(), kPoison), stream);
   latentkit::cuda::gather_rows(X_d.data(), idx_d.data(), c.count, c.d, out_d.data(),
                                stream.get());
   const auto out = from_device(out_d, stream);
@@ -124,7 +124,7 @@ TEST_P(SumGpu, MatchesReferenceWithinDoubleRounding) {
   const auto v = random_uniform(static_cast<size_t>(n), rng, -0.75, 1.25);
   const double ref = latentkit::ref::sum<float>(v.data(), v.size());
   Stream stream;
-  auto v_d = to_device(v);
+  auto v_d = to_device(v, stream);
   const double got = latentkit::cuda::sum(v_d.data(), v.size(), stream.get());
   // Any order of n double additions of exact (float) inputs is within (n-1) * DBL_EPSILON/2 *
   // sum|v| of the exact sum, so two such sums are within (n-1) * DBL_EPSILON * sum|v|.

@@ -65,16 +65,18 @@ TEST(TsneGpu, AffinitiesMatchReference) {
       ref::tsne_calibrate(d2_ref.data(), n, k, perplexity, p_ref.data(), b_ref.data());
       const ref::TsneCsr P_ref = ref::tsne_symmetrize(idx_ref.data(), p_ref.data(), n, k);
 
-      auto x_dev = to_device(X);
-      DeviceBuffer<int32_t> idx(idx_ref.size());
-      auto d2 = poisoned(idx_ref.size()), p = poisoned(idx_ref.size()), beta = poisoned(n);
+      auto x_dev = to_device(X, stream);
+      // Poisoned like every output: -1 is no neighbour index.
+      auto idx = to_device(std::vector<int32_t>(idx_ref.size(), -1), stream);
+      auto d2 = poisoned(idx_ref.size(), stream), p = poisoned(idx_ref.size(), stream),
+           beta = poisoned(n, stream);
       cuda::tsne_all_pairs(x_dev.data(), n, d, idx.data(), d2.data(), stream.get());
       EXPECT_EQ(from_device(idx, stream), idx_ref);
       // The same float64 sum in the same order, rounded once: equal but for an ulp of FMA
       // contraction.
       EXPECT_TRUE(all_close(from_device(d2, stream), d2_ref, Tolerance{1e-12, 1e-6, 1e-6}));
       // Calibrate the reference's distances so only the search is compared.
-      auto d2_same = to_device(d2_ref);
+      auto d2_same = to_device(d2_ref, stream);
       cuda::tsne_calibrate(d2_same.data(), n, k, perplexity, p.data(), beta.data(), stream.get());
       // The same float64 search: CUDA's exp/log may differ from glibc's by an ulp, which can move
       // the last bisection step when the entropy lands within an ulp of the 1e-5 tolerance; the
@@ -82,8 +84,8 @@ TEST(TsneGpu, AffinitiesMatchReference) {
       EXPECT_TRUE(all_close(from_device(p, stream), p_ref, Tolerance{1e-9, 1e-4, 1e-4}));
       EXPECT_TRUE(all_close(from_device(beta, stream), b_ref, Tolerance{1e-9, 1e-4, 1e-4}));
       // Symmetrise the reference's conditional P.
-      auto idx_same = to_device(idx_ref);
-      auto p_same = to_device(p_ref);
+      auto idx_same = to_device(idx_ref, stream);
+      auto p_same = to_device(p_ref, stream);
       const cuda::TsneCsrDevice P =
           cuda::tsne_symmetrize(idx_same.data(), p_same.data(), n, k, stream.get());
       ASSERT_EQ(P.nnz, static_cast<int>(P_ref.col.size()));
@@ -120,11 +122,11 @@ TEST(TsneGpu, ForcesKlAndUpdateMatchReference) {
       const double kl_ref =
           ref::tsne_kl(P.row_ptr.data(), P.col.data(), P.val.data(), Y.data(), n, dims, z_ref);
 
-      auto rp = to_device(P.row_ptr);
-      auto cl = to_device(P.col);
-      auto vl = to_device(P.val);
-      auto y = to_device(Y);
-      auto attr = poisoned(count), rep = poisoned(count);
+      auto rp = to_device(P.row_ptr, stream);
+      auto cl = to_device(P.col, stream);
+      auto vl = to_device(P.val, stream);
+      auto y = to_device(Y, stream);
+      auto attr = poisoned(count, stream), rep = poisoned(count, stream);
       DeviceBuffer<double> scratch(2 * static_cast<size_t>(n)), z(1), kl(1);
       cuda::tsne_attractive(rp.data(), cl.data(), vl.data(), y.data(), n, dims, attr.data(),
                             stream.get());
@@ -138,14 +140,14 @@ TEST(TsneGpu, ForcesKlAndUpdateMatchReference) {
       // with a floor of 1e-4 of the largest force.
       const double rep_scale = test::max_abs(rep_ref);
       EXPECT_TRUE(all_close(rep_gpu, rep_ref, Tolerance{1e-4 * rep_scale, 1e-4, 1e-4}));
-      const double z_gpu = z.download()[0];
+      const double z_gpu = from_device(z, stream)[0];
       EXPECT_NEAR(z_gpu, z_ref, 1e-5 * z_ref);  // the same float partial sums
       // KL with the reference's Z: float64 throughout, summed in another order.
-      auto z_same = to_device(std::vector<double>{z_ref});
+      auto z_same = to_device(std::vector<double>{z_ref}, stream);
       cuda::tsne_kl(rp.data(), cl.data(), vl.data(), y.data(), n, dims, z_same.data(),
                     scratch.data(), kl.data(), stream.get());
       stream.synchronize();
-      EXPECT_NEAR(kl.download()[0], kl_ref, 1e-9 * std::max(1.0, std::fabs(kl_ref)));
+      EXPECT_NEAR(from_device(kl, stream)[0], kl_ref, 1e-9 * std::max(1.0, std::fabs(kl_ref)));
 
       // One update from the reference's forces: the same float64 formula, rounded once.
       std::vector<float> yr = Y, gains(count), upd(count);
@@ -155,8 +157,8 @@ TEST(TsneGpu, ForcesKlAndUpdateMatchReference) {
       std::vector<float> gains_ref = gains, upd_ref = upd;
       ref::tsne_update(yr.data(), attr_ref.data(), rep_ref.data(), z_ref, count, 12.f, 0.5f, 200.f,
                        0.01f, gains_ref.data(), upd_ref.data());
-      auto a2 = to_device(attr_ref), r2 = to_device(rep_ref), gd = to_device(gains),
-           ud = to_device(upd);
+      auto a2 = to_device(attr_ref, stream), r2 = to_device(rep_ref, stream),
+           gd = to_device(gains, stream), ud = to_device(upd, stream);
       cuda::tsne_update(y.data(), a2.data(), r2.data(), z_same.data(), count, 12.f, 0.5f, 200.f,
                         0.01f, gd.data(), ud.data(), stream.get());
       EXPECT_TRUE(all_close(from_device(gd, stream), gains_ref, Tolerance{0, 1e-6, 1e-6}));
@@ -182,8 +184,8 @@ TEST(TsneGpu, FftRepulsionMatchesReferenceAndApproximatesExact) {
           float lo[3], hi[3];
           ref::tsne_bounds(Y.data(), n, dims, lo, hi);
           // The GPU's own bounds kernel gives the same floats (min/max are exact).
-          auto y = to_device(Y);
-          auto lo_hi = poisoned(2 * dims);
+          auto y = to_device(Y, stream);
+          auto lo_hi = poisoned(2 * dims, stream);
           cuda::tsne_bounds(y.data(), n, dims, lo_hi.data(), stream.get());
           const auto lh = from_device(lo_hi, stream);
           for (int a = 0; a < dims; ++a) {
@@ -195,11 +197,11 @@ TEST(TsneGpu, FftRepulsionMatchesReferenceAndApproximatesExact) {
           const TsneFftGrid grid = tsne_fft_grid(cfg, dims, lo, hi, /*cuda=*/true);
           std::vector<float> rep_ref(Y.size());
           const double z_ref = ref::tsne_repulsive_fft(Y.data(), n, dims, grid, rep_ref.data());
-          auto rep = poisoned(Y.size());
+          auto rep = poisoned(Y.size(), stream);
           DeviceBuffer<double> z(1);
           fft.run(y.data(), n, dims, grid, rep.data(), z.data(), stream.get());
           const auto rep_gpu = from_device(rep, stream);
-          const double z_gpu = z.download()[0];
+          const double z_gpu = from_device(z, stream)[0];
           // Same grid, float64 everywhere; cuFFT's and the radix-2 FFT's rounding differ at
           // ~1e-15 of the grid's largest potential, which the R_i = y phi_1 - phi_y difference
           // can magnify by |y| * n / |R_i|: a 1e-6 floor of the largest force, rtol 1e-5. The
@@ -280,8 +282,19 @@ TEST(TsneGpu, RunMatchesCpuAndIsReproducible) {
       const TsneResult b = run_tsne(*gpu, data.x, data.n, data.d, opt);
       EXPECT_EQ(a.embedding, b.embedding);
       EXPECT_LT(a.kl, a.kl_history.front().second);
+      // After the exaggeration phase (250 iterations; history entries every 50) the KL must not
+      // rise by more than the method's error. Exact (n = 400): float64 KL of the iterates, 1e-3
+      // for the momentum's small overshoots. FFT (n = 3001): each reported KL uses the grid's Z,
+      // KL_fft = KL + (sum P = 1) log(Z_fft / Z), and Z_fft is within kFftZRelErr of Z (the bound
+      // of tests/test_ref_tsne.cpp, which covers the capped grids: a 3-D embedding this wide
+      // outgrows the 128^3 cap and gets the split kernel, ~1e-2 measured), so two reports may
+      // differ by up to 2 |log(1 - kFftZRelErr)| with no change in the true KL.
+      constexpr double kFftZRelErr = 8e-2;
+      const bool fft = a.method == tsne_method_name(TsneMethod::Fft);
+      const double kl_slack = 1e-3 + (fft ? -2.0 * std::log1p(-kFftZRelErr) : 0.0);
       for (size_t h = 6; h < a.kl_history.size(); ++h)
-        EXPECT_LE(a.kl_history[h].second, a.kl_history[h - 1].second + 1e-3);
+        EXPECT_LE(a.kl_history[h].second, a.kl_history[h - 1].second + kl_slack)
+            << "iteration " << a.kl_history[h].first << ", method " << a.method;
     }
   }
 }

@@ -3,7 +3,8 @@
 //    ||out-ref|| <= rel_norm*||ref|| + atol*sqrt(n) (atol floors it as it floors each element, so a
 //    few near-zero reference values do not demand impossible relative accuracy) AND elementwise
 //    |out-ref| <= atol + rtol*|ref|; any NaN/Inf fails; on failure prints the worst element and
-//    how close to its limit it came.
+//    how close to its limit it came. ElementTolerance gives each element its own absolute floor
+//    (for sums whose rounding error is set by their terms, not by a result that may cancel).
 //  - fresh_seed(): every run draws new random inputs (std::random_device); the seed is printed
 //    with each failure (SCOPED_TRACE) so a failing draw can be replayed with LATENTKIT_TEST_SEED.
 //  - LK_REQUIRE_GPU(): GTEST_SKIP with the reason when no CUDA device is usable.
@@ -29,8 +30,22 @@ struct Tolerance {
   double rel_norm;  // bound on ||out - ref|| / ||ref||
 };
 
-template <class A, class B>
-::testing::AssertionResult all_close(const A* out, const B* ref, size_t n, Tolerance tol) {
+// Per-element absolute floors: limit_i = atol[i] + rtol |ref_i|, and the norm check
+// ||out-ref|| <= rel_norm ||ref|| + ||atol||. For outputs whose attainable accuracy differs by
+// element: a sum's rounding error scales with its terms (e.g. sqrt of the sum of their squares),
+// not with the result, which can cancel to ~0; atol[i] is then derived from element i's terms.
+struct ElementTolerance {
+  std::vector<double> atol;
+  double rtol;
+  double rel_norm;
+};
+
+namespace detail {
+
+// all_close with element i's absolute floor atol_of(i); atol_norm = ||(atol_of(i))_i||.
+template <class A, class B, class AtolOf>
+::testing::AssertionResult all_close_impl(const A* out, const B* ref, size_t n, AtolOf atol_of,
+                                          double atol_norm, double rtol, double rel_norm) {
   double diff2 = 0.0, ref2 = 0.0, worst_ratio = 0.0;
   size_t worst = 0, failures = 0;
   for (size_t i = 0; i < n; ++i) {
@@ -44,7 +59,7 @@ template <class A, class B>
       return ::testing::AssertionFailure() << "non-finite reference " << r << " at index " << i;
     }
     const double err = std::fabs(o - r);
-    const double limit = tol.atol + tol.rtol * std::fabs(r);
+    const double limit = atol_of(i) + rtol * std::fabs(r);
     const double ratio = err / limit;
     if (ratio > worst_ratio) { worst_ratio = ratio; worst = i; }
     if (err > limit) ++failures;
@@ -52,17 +67,39 @@ template <class A, class B>
     ref2 += r * r;
   }
   const double rel = ref2 > 0 ? std::sqrt(diff2 / ref2) : std::sqrt(diff2);
-  const double norm_limit = tol.rel_norm * std::sqrt(ref2) + tol.atol * std::sqrt(double(n));
+  const double norm_limit = rel_norm * std::sqrt(ref2) + atol_norm;
   const bool norm_ok = std::sqrt(diff2) <= norm_limit;
   std::ostringstream msg;
   msg << "n=" << n << " ||out-ref||=" << std::sqrt(diff2) << " rel_norm=" << rel << " (limit "
-      << norm_limit << " = " << tol.rel_norm << "*||ref|| + atol*sqrt(n)), worst element "
-      << worst << ": out=" << (n ? static_cast<double>(out[worst]) : 0.0)
+      << norm_limit << " = " << rel_norm << "*||ref|| + ||atol||), worst element " << worst
+      << ": out=" << (n ? static_cast<double>(out[worst]) : 0.0)
       << " ref=" << (n ? static_cast<double>(ref[worst]) : 0.0) << " at " << worst_ratio
-      << " x its limit (atol " << tol.atol << ", rtol " << tol.rtol << "), " << failures
-      << " elements over";
+      << " x its limit (atol " << (n ? atol_of(worst) : 0.0) << ", rtol " << rtol << "), "
+      << failures << " elements over";
   if (failures == 0 && norm_ok) return ::testing::AssertionSuccess() << msg.str();
   return ::testing::AssertionFailure() << msg.str();
+}
+
+}  // namespace detail
+
+template <class A, class B>
+::testing::AssertionResult all_close(const A* out, const B* ref, size_t n, Tolerance tol) {
+  return detail::all_close_impl(
+      out, ref, n, [&](size_t) { return tol.atol; }, tol.atol * std::sqrt(double(n)), tol.rtol,
+      tol.rel_norm);
+}
+
+template <class A, class B>
+::testing::AssertionResult all_close(const std::vector<A>& out, const std::vector<B>& ref,
+                                     const ElementTolerance& tol) {
+  if (out.size() != ref.size() || tol.atol.size() != ref.size())
+    return ::testing::AssertionFailure()
+           << "size " << out.size() << " vs " << ref.size() << " (atol: " << tol.atol.size() << ")";
+  double atol2 = 0.0;
+  for (double a : tol.atol) atol2 += a * a;
+  return detail::all_close_impl(
+      out.data(), ref.data(), ref.size(), [&](size_t i) { return tol.atol[i]; }, std::sqrt(atol2),
+      tol.rtol, tol.rel_norm);
 }
 
 template <class A, class B>

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <vector>
 
+#include "kernels/dense.cuh"
 #include "latentkit/backend.h"
 #include "latentkit/train.h"
 #include "latentkit/vae.h"
@@ -102,7 +103,17 @@ INSTANTIATE_TEST_SUITE_P(
         StepCase{33, 7, 1, {31}, Activation::LeakyReLU, Likelihood::Gaussian},
         StepCase{1021, 3, 2, {128, 128}, Activation::ReLU, Likelihood::Gaussian},
         StepCase{128, 784, 32, {256, 256}, Activation::ReLU, Likelihood::Bernoulli},
-        StepCase{64, 12, 4, {64}, Activation::Sigmoid, Likelihood::Bernoulli}));
+        StepCase{64, 12, 4, {64}, Activation::Sigmoid, Likelihood::Bernoulli},
+        // Latent wider than every other layer: the dZ scratch must be sized by the heads too
+        // (it once was not). Small: the launcher's scratch-size check catches it on any path.
+        StepCase{33, 5, 40, {31}, Activation::LeakyReLU, Likelihood::Gaussian},
+        // The shape of the report (--latent 256 --hidden 128,128 --batch 1024): the heads take the
+        // cuBLAS path (static_assert below), which wrote n x 256 floats of dZ into a scratch of
+        // n x 128. Tanh, not ReLU: no unit whose pre-activation is within rounding of 0 can
+        // switch sides among these 2^19 hidden units.
+        StepCase{1024, 3, 256, {128, 128}, Activation::Tanh, Likelihood::Gaussian}));
+static_assert(1024LL * 128 * 256 >= 2 * cuda::kDenseCublasMinMacs,
+              "the 1024 x 128 -> 256 heads above must stay on the cuBLAS path (with margin)");
 
 // A whole epoch (32 steps of batch 32) from identical starts stays close: the two backends differ
 // only by float rounding, which Adam's normalised steps do not amplify much over 32 steps.

@@ -53,7 +53,8 @@ class CpuBackend final : public Backend {
   }
   void dense_backward(const float* X, const float* W, const float* Y, const float* dY, float* dX,
                       float* dW, float* db, int n, int in, int out, Activation act, float slope,
-                      bool accumulate_dx, float* /*dz_scratch*/) override {
+                      bool accumulate_dx, float* /*dz_scratch*/,
+                      size_t /*dz_scratch_count*/) override {
     ref::dense_backward(X, W, Y, dY, dX, dW, db, n, in, out, act, slope, accumulate_dx);
   }
   void sse_loss(const float* xhat, const float* x, int n, int d, float grad_scale, float* dxhat,

@@ -86,11 +86,11 @@ class CudaBackend final : public Backend {
                      int out, Activation act, float slope) override {
     cuda::dense_forward(X, W, b, Y, n, in, out, act, slope, blas_.get(), stream_.get());
   }
-  void dense_backward(const float* X, const float* W, const float* Y, const float* dY,
-                      float* dX, float* dW, float* db, int n, int in, int out, Activation act,
-                      float slope, bool accumulate_dx, float* dz_scratch) override {
-    cuda::dense_backward(X, W, Y, dY, dX, dW, db, n, in, out, act, slope, accumulate_dx,
-                         dz_scratch, blas_.get(), stream_.get());
+  void dense_backward(const float* X, const float* W, const float* Y, const float* dY, float* dX,
+                      float* dW, float* db, int n, int in, int out, Activation act, float slope,
+                      bool accumulate_dx, float* dz_scratch, size_t dz_scratch_count) override {
+    cuda::dense_backward(X, W, Y, dY, dX, dW, db, n, in, out, act, slope, accumulate_dx, dz_scratch,
+                         dz_scratch_count, blas_.get(), stream_.get());
   }
   void sse_loss(const float* xhat, const float* x, int n, int d, float grad_scale, float* dxhat,
                 float* row_loss) override {

@@ -65,24 +65,6 @@ uint64_t kmeans_seed(uint64_t seed, int restart) {
 // the last model converged.
 constexpr int kActiveCheckEvery = 8;
 
-template <class T>
-void to_device(cuda::DeviceBuffer<T>& dst, const std::vector<T>& src, cudaStream_t s) {
-  LK_CHECK(src.size() <= dst.size(), "gmm: upload of " << src.size() << " into " << dst.size());
-  if (!src.empty())
-    LK_CUDA_CHECK(
-        cudaMemcpyAsync(dst.data(), src.data(), src.size() * sizeof(T), cudaMemcpyHostToDevice, s));
-}
-
-template <class T>
-std::vector<T> to_host(const cuda::DeviceBuffer<T>& src, size_t count, cudaStream_t s) {
-  std::vector<T> out(count);
-  if (count)
-    LK_CUDA_CHECK(
-        cudaMemcpyAsync(out.data(), src.data(), count * sizeof(T), cudaMemcpyDeviceToHost, s));
-  LK_CUDA_CHECK(cudaStreamSynchronize(s));
-  return out;
-}
-
 struct PackedBatch {
   std::vector<int32_t> comp_offset, comp_model;
   std::vector<double> weights, means, covs;
@@ -112,16 +94,16 @@ struct DeviceGmmModel {
         chol(m.k * cov_size(m.covariance, m.d)),
         prec(m.k * cov_size(m.covariance, m.d)),
         log_norm(m.k) {
-    to_device(offsets, std::vector<int32_t>{0, m.k}, s);
-    to_device(model_of_component, std::vector<int32_t>(m.k, 0), s);
-    to_device(bad, std::vector<int32_t>{INT32_MAX}, s);
-    to_device(w, m.weights, s);
-    to_device(mu, m.means, s);
-    to_device(cov, m.covariances, s);
+    offsets.upload(std::vector<int32_t>{0, m.k}, s);
+    model_of_component.upload(std::vector<int32_t>(m.k, 0), s);
+    bad.upload(std::vector<int32_t>{INT32_MAX}, s);
+    w.upload(m.weights, s);
+    mu.upload(m.means, s);
+    cov.upload(m.covariances, s);
     cuda::gmm_precisions(w.data(), cov.data(), model_of_component.data(), offsets.data(), nullptr,
                          m.k, m.d, m.covariance == GmmCovariance::Full, chol.data(), prec.data(),
                          log_norm.data(), bad.data(), s);
-    const int32_t first_bad = to_host(bad, 1, s)[0];
+    const int32_t first_bad = bad.download(s)[0];
     if (first_bad != INT32_MAX) throw_not_pd(0, first_bad, m.k);
   }
 };
@@ -143,17 +125,17 @@ std::vector<ref::GmmEmStatus> em_cuda(Backend& backend, const std::vector<float>
       prec(C * cs), log_norm(C), nk(C), lower_bound(B),
       partial_ll(static_cast<size_t>(B) * ll_blocks), resp(static_cast<size_t>(C) * n),
       scratch(cuda::gmm_mstep_scratch_size(n, d, full, C));
-  to_device(x_dev, x, s);
-  to_device(offset_dev, p.comp_offset, s);
-  to_device(model_dev, p.comp_model, s);
-  to_device(w, p.weights, s);
-  to_device(mu, p.means, s);
-  to_device(cov, p.covs, s);
-  to_device(active, std::vector<int32_t>(B, 1), s);
-  to_device(n_iter, std::vector<int32_t>(B, 0), s);
-  to_device(converged, std::vector<int32_t>(B, 0), s);
-  to_device(bad, std::vector<int32_t>(B, INT32_MAX), s);
-  to_device(lower_bound, std::vector<double>(B, -std::numeric_limits<double>::infinity()), s);
+  x_dev.upload(x, s);
+  offset_dev.upload(p.comp_offset, s);
+  model_dev.upload(p.comp_model, s);
+  w.upload(p.weights, s);
+  mu.upload(p.means, s);
+  cov.upload(p.covs, s);
+  active.upload(std::vector<int32_t>(B, 1), s);
+  n_iter.upload(std::vector<int32_t>(B, 0), s);
+  converged.upload(std::vector<int32_t>(B, 0), s);
+  bad.upload(std::vector<int32_t>(B, INT32_MAX), s);
+  lower_bound.upload(std::vector<double>(B, -std::numeric_limits<double>::infinity()), s);
 
   for (int it = 1; it <= cfg.max_iter; ++it) {
     cuda::gmm_precisions(w.data(), cov.data(), model_dev.data(), offset_dev.data(), active.data(),
@@ -166,7 +148,7 @@ std::vector<ref::GmmEmStatus> em_cuda(Backend& backend, const std::vector<float>
     cuda::gmm_finalize(n, B, offset_dev.data(), partial_ll.data(), nk.data(), cfg.tol, w.data(),
                        lower_bound.data(), n_iter.data(), converged.data(), active.data(), s);
     if (it % kActiveCheckEvery == 0 && it < cfg.max_iter) {
-      const std::vector<int32_t> a = to_host(active, B, s);
+      const std::vector<int32_t> a = active.download(s);
       if (std::none_of(a.begin(), a.end(), [](int32_t v) { return v != 0; })) break;
     }
   }
@@ -175,15 +157,15 @@ std::vector<ref::GmmEmStatus> em_cuda(Backend& backend, const std::vector<float>
                        full, chol.data(), prec.data(), log_norm.data(), bad.data(), s);
   cuda::gmm_estep(x_dev.data(), n, d, full, B, offset_dev.data(), nullptr, mu.data(), prec.data(),
                   log_norm.data(), resp.data(), partial_ll.data(), nullptr, nullptr, s);
-  const std::vector<int32_t> bad_h = to_host(bad, B, s);
+  const std::vector<int32_t> bad_h = bad.download(s);
   for (int b = 0; b < B; ++b)
     if (bad_h[b] != INT32_MAX) throw_not_pd(b, bad_h[b], p.comp_offset[b + 1] - p.comp_offset[b]);
-  p.weights = to_host(w, C, s);
-  p.means = to_host(mu, C * static_cast<size_t>(d), s);
-  p.covs = to_host(cov, C * cs, s);
-  const std::vector<double> lb = to_host(lower_bound, B, s);
-  const std::vector<int32_t> iters = to_host(n_iter, B, s), conv = to_host(converged, B, s);
-  const std::vector<double> pll = to_host(partial_ll, static_cast<size_t>(B) * ll_blocks, s);
+  p.weights = w.download(s);
+  p.means = mu.download(s);
+  p.covs = cov.download(s);
+  const std::vector<double> lb = lower_bound.download(s);
+  const std::vector<int32_t> iters = n_iter.download(s), conv = converged.download(s);
+  const std::vector<double> pll = partial_ll.download(s);
   std::vector<ref::GmmEmStatus> status(B);
   final_ll.assign(B, 0.0);
   for (int b = 0; b < B; ++b) {
@@ -436,12 +418,12 @@ GmmScores gmm_score(Backend& backend, const GmmModel& model, const std::vector<f
     cuda::DeviceBuffer<float> x_dev(x.size());
     cuda::DeviceBuffer<int32_t> labels(n);
     cuda::DeviceBuffer<double> resp(static_cast<size_t>(k) * n), partial(ll_blocks), point_ll(n);
-    to_device(x_dev, x, s);
+    x_dev.upload(x, s);
     cuda::gmm_estep(x_dev.data(), n, d, full, 1, dm.offsets.data(), nullptr, dm.mu.data(),
                     dm.prec.data(), dm.log_norm.data(), resp.data(), partial.data(),
                     point_ll.data(), labels.data(), s);
-    out.log_density = to_host(point_ll, n, s);
-    out.labels = to_host(labels, n, s);
+    out.log_density = point_ll.download(s);
+    out.labels = labels.download(s);
   } else {
     std::vector<double> chol(k * cs), prec(k * cs), log_norm(k), resp(static_cast<size_t>(k) * n);
     const int bad = ref::gmm_precisions(model.weights.data(), model.covariances.data(), k, d, full,
@@ -469,8 +451,8 @@ std::vector<float> gmm_sample(Backend& backend, const GmmModel& model, int n, ui
     cuda::DeviceBuffer<float> out_dev(out.size());
     cuda::gmm_sample(k, d, full, dm.w.data(), dm.mu.data(), dm.chol.data(), n, seed,
                      kGmmSampleOffset, out_dev.data(), comp_dev.data(), s);
-    out = to_host(out_dev, out.size(), s);
-    comp = to_host(comp_dev, n, s);
+    out = out_dev.download(s);
+    comp = comp_dev.download(s);
   } else {
     ref::gmm_sample(k, d, full, model.weights.data(), model.means.data(), model.covariances.data(),
                     n, seed, kGmmSampleOffset, out.data(), comp.data());

@@ -37,13 +37,18 @@ VaeLayout::VaeLayout(const VaeConfig& cfg) {
   decoder.push_back(add(width, cfg.input_dim, Activation::Identity));
 }
 
+std::vector<const DenseLayer*> VaeLayout::layers() const {
+  std::vector<const DenseLayer*> all;
+  for (auto& l : encoder) all.push_back(&l);
+  all.push_back(&mu_head);
+  all.push_back(&logvar_head);
+  for (auto& l : decoder) all.push_back(&l);
+  return all;
+}
+
 std::vector<float> init_vae_params(const VaeLayout& layout, uint64_t seed) {
   std::vector<float> p(layout.param_count);
-  std::vector<const DenseLayer*> layers;
-  for (auto& l : layout.encoder) layers.push_back(&l);
-  layers.push_back(&layout.mu_head);
-  layers.push_back(&layout.logvar_head);
-  for (auto& l : layout.decoder) layers.push_back(&l);
+  const std::vector<const DenseLayer*> layers = layout.layers();
   for (size_t li = 0; li < layers.size(); ++li) {
     const DenseLayer& l = *layers[li];
     const double bound = 1.0 / std::sqrt(static_cast<double>(l.in));
@@ -62,16 +67,13 @@ Vae::Vae(Backend& backend, const VaeConfig& cfg, int max_batch)
   params_ = backend_.alloc(layout_.param_count);
   grads_ = backend_.alloc(layout_.param_count);
   const size_t B = static_cast<size_t>(max_batch);
-  size_t widest = 0;
   for (auto& l : layout_.encoder) {
     enc_act_.push_back(backend_.alloc(B * l.out));
     enc_grad_.push_back(backend_.alloc(B * l.out));
-    widest = std::max(widest, static_cast<size_t>(l.out));
   }
   for (auto& l : layout_.decoder) {
     dec_act_.push_back(backend_.alloc(B * l.out));
     dec_grad_.push_back(backend_.alloc(B * l.out));
-    widest = std::max(widest, static_cast<size_t>(l.out));
   }
   const size_t BL = B * cfg.latent;
   mu_ = backend_.alloc(BL);
@@ -81,6 +83,11 @@ Vae::Vae(Backend& backend, const VaeConfig& cfg, int max_batch)
   dmu_ = backend_.alloc(BL);
   dlogvar_ = backend_.alloc(BL);
   dz_ = backend_.alloc(BL);
+  // Every layer's backward may write its n x out dZ here: the widest output of all of them, the
+  // latent heads included (--latent may exceed every hidden width and D).
+  size_t widest = 0;
+  for (const DenseLayer* l : layout_.layers())
+    widest = std::max(widest, static_cast<size_t>(l->out));
   dz_scratch_ = backend_.alloc(B * widest);
 }
 
@@ -149,7 +156,7 @@ void Vae::forward_backward(const float* xb, int n, uint64_t seed, uint32_t step,
     float* d_in = i == 0 ? dz_.data() : dec_grad_[i - 1].data();
     backend_.dense_backward(in, P + l.w_offset, dec_act_[i].data(), dec_grad_[i].data(), d_in,
                             G + l.w_offset, G + l.b_offset, n, l.in, l.out, l.act, slope, false,
-                            dz_scratch_.data());
+                            dz_scratch_.data(), dz_scratch_.size());
   }
   // ---- latent: reparameterisation, then the KL term adds its gradient ----
   backend_.reparam_backward(dz_.data(), logvar_.data(), eps_.data(), n, L, dmu_.data(),
@@ -164,10 +171,10 @@ void Vae::forward_backward(const float* xb, int n, uint64_t seed, uint32_t step,
   const DenseLayer& lh = layout_.logvar_head;
   backend_.dense_backward(h, P + mh.w_offset, mu_.data(), dmu_.data(), dh, G + mh.w_offset,
                           G + mh.b_offset, n, mh.in, mh.out, mh.act, slope, false,
-                          dz_scratch_.data());
-  backend_.dense_backward(h, P + lh.w_offset, logvar_.data(), dlogvar_.data(), dh,
-                          G + lh.w_offset, G + lh.b_offset, n, lh.in, lh.out, lh.act, slope, true,
-                          dz_scratch_.data());
+                          dz_scratch_.data(), dz_scratch_.size());
+  backend_.dense_backward(h, P + lh.w_offset, logvar_.data(), dlogvar_.data(), dh, G + lh.w_offset,
+                          G + lh.b_offset, n, lh.in, lh.out, lh.act, slope, true,
+                          dz_scratch_.data(), dz_scratch_.size());
   // ---- encoder ----
   for (size_t i = layout_.encoder.size(); i-- > 0;) {
     const DenseLayer& l = layout_.encoder[i];
@@ -175,7 +182,7 @@ void Vae::forward_backward(const float* xb, int n, uint64_t seed, uint32_t step,
     float* d_in = i == 0 ? nullptr : enc_grad_[i - 1].data();
     backend_.dense_backward(in, P + l.w_offset, enc_act_[i].data(), enc_grad_[i].data(), d_in,
                             G + l.w_offset, G + l.b_offset, n, l.in, l.out, l.act, slope, false,
-                            dz_scratch_.data());
+                            dz_scratch_.data(), dz_scratch_.size());
   }
 }
 

@@ -86,11 +86,12 @@ class Backend {
   // ---- ops: semantics exactly as latentkit::ref (latentkit/ref/ops_ref.h) ----
   virtual void dense_forward(const float* X, const float* W, const float* b, float* Y, int n,
                              int in, int out, Activation act, float slope) = 0;
-  // dz_scratch: n*out floats the backend may use (CUDA large-shape path); may be nullptr.
+  // dz_scratch: dz_scratch_count >= n*out floats the backend may use (CUDA large-shape path);
+  // may be nullptr.
   virtual void dense_backward(const float* X, const float* W, const float* Y, const float* dY,
                               float* dX, float* dW, float* db, int n, int in, int out,
-                              Activation act, float slope, bool accumulate_dx,
-                              float* dz_scratch) = 0;
+                              Activation act, float slope, bool accumulate_dx, float* dz_scratch,
+                              size_t dz_scratch_count) = 0;
   virtual void sse_loss(const float* xhat, const float* x, int n, int d, float grad_scale,
                         float* dxhat, float* row_loss) = 0;
   virtual void bce_logits_loss(const float* logits, const float* x, int n, int d,

@@ -41,6 +41,8 @@ struct VaeLayout {
   DenseLayer mu_head, logvar_head;
   std::vector<DenseLayer> decoder;  // hidden layers, then the output layer (identity)
   size_t param_count = 0;
+  // Every layer in parameter order: encoder, mu head, logvar head, decoder.
+  std::vector<const DenseLayer*> layers() const;
 };
 
 // torch.nn.Linear's default initialisation, W and b ~ U(-1/sqrt(in), 1/sqrt(in)), drawn from
