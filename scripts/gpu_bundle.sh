@@ -42,7 +42,7 @@ for a in "$@"; do
   case "$a" in
     --pack-only) pack_only=1 ;;
     --no-full-fmnist) full_fmnist=0 ;;
-    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     -*) echo "gpu_bundle: unknown flag $a" >&2; exit 2 ;;
     *) DIR="$a" ;;
   esac
@@ -74,6 +74,8 @@ if [ "$pack_only" = 0 ]; then
     echo "== configure $BUILD (Release, benches on)"
     cmake -S . -B "$BUILD" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DLATENTKIT_BUILD_TESTS=ON \
       -DLATENTKIT_BUILD_BENCH=ON >/dev/null
+  else
+    cmake "$BUILD" >/dev/null  # re-run the configure step: the benches report the current commit
   fi
   echo "== build ${#BINARIES[@]} targets in $BUILD (-j${JOBS:-2}; about 15-20 min from scratch on 2 cores)"
   cmake --build "$BUILD" -j"${JOBS:-2}" --target "${BINARIES[@]}"

@@ -371,10 +371,10 @@ def main():
         status = None
         for r, rc in rcs.items():
             if rc != 0:
-                note = {None: "did not run", 124: "timed out", 137: "killed (time)"}.get(
-                    rc, f"exit {rc}")
+                note = {None: "did not run", 124: "timed out", 137: "killed (time)",
+                        143: "stopped (time)"}.get(rc, f"exit {rc}")
                 c.fail(f"{r} run", f"{note}; see apps/{name}/{r}.log")
-                status = status or ("timeout" if rc in (124, 137, None) else "failed")
+                status = status or ("timeout" if rc in (124, 137, 143, None) else "failed")
         if rcs["cpu"] == 0 and rcs["cuda"] == 0:
             try:
                 CASES[name](c, f"{base}/cpu", f"{base}/cuda")

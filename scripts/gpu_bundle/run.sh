@@ -5,7 +5,10 @@
 # headline figures and ratios), OUT/results.tar.gz (every log, JUnit XML, JSON and table) and
 # OUT/run.log (this script's console). Nothing else is written under OUT.
 #
-#   bash gpu_bundle/run.sh [--rebuild | --no-rebuild] [--budget SECONDS] OUT
+#   bash gpu_bundle/run.sh [--rebuild | --no-rebuild] [--budget SECONDS] [--only STEPS] OUT
+#
+# --only gpu_tests,sanitizer,apps,benches (any of them, comma-separated) runs just those after the
+# binaries and device steps, e.g. a second call with the device time left: --only benches.
 #
 # Steps, in order, each under its own `timeout`, later heavy steps cut or skipped when the budget
 # (default 540 s; --budget or LK_BUNDLE_BUDGET_S) runs short:
@@ -14,7 +17,8 @@
 #              image's CMake and nvcc (--rebuild forces that, --no-rebuild forbids it)
 #   device     nvidia-smi: device, driver, memory; no GPU listed -> every GPU step says "no GPU"
 #   gpu_tests  latentkit_gpu_tests with LATENTKIT_REQUIRE_GPU=1 (a skip is a failure: a driver too
-#              old for CUDA 13 cannot pass by skipping), JUnit XML
+#              old for CUDA 13 cannot pass by skipping), in LK_GPU_TEST_SHARDS (default 4) parallel
+#              GoogleTest shards, JUnit XML per shard
 #   sanitizer  compute-sanitizer memcheck, racecheck, initcheck and synccheck on a small subset of
 #              the GPU tests (LK_SANITIZER_FILTER); "refused" where the tool refuses the device
 #              (seen on gVisor machines), which is recorded and is not a failure
@@ -28,19 +32,25 @@
 # 4 nothing failed but a step was cut or skipped for time.
 # Testing without a GPU: LK_BUNDLE_APPS_DEVICE=cpu runs the apps step anyway, with --device cpu
 # standing in for cuda (checks this script, compare.py and the CPU side's determinism);
-# LK_BUNDLE_APPS="gmm_fit kmeans" limits it to those cases.
+# LK_BUNDLE_APPS="gmm_fit kmeans" limits it to those cases. Testing --rebuild here:
+# LK_BUNDLE_REBUILD_TARGETS (default: every bundled binary), LK_BUNDLE_REBUILD_S (default 420),
+# LK_BUNDLE_REBUILD_DIR (default $TMPDIR/latentkit-rebuild). LK_BUNDLE_ASSUME_GPU=1 runs the GPU
+# steps without asking nvidia-smi: where CUDA finds no device they must fail, as with a driver
+# too old for CUDA 13.
 set -uo pipefail
 
 B="$(cd "$(dirname "$0")" && pwd)"
-usage() { sed -n '2,30p' "$0"; exit 2; }
+usage() { awk 'NR > 1 && /^#/ { print; next } NR > 1 { exit }' "$0"; exit 2; }
 mode=auto
 OUT=""
+ONLY=""
 BUDGET="${LK_BUNDLE_BUDGET_S:-540}"
 while [ $# -gt 0 ]; do
   case "$1" in
     --rebuild) mode=force ;;
     --no-rebuild) mode=never ;;
     --budget) BUDGET="${2:-}"; shift ;;
+    --only) ONLY="${2:-}"; shift ;;
     -h|--help) usage ;;
     -*) echo "run.sh: unknown flag $1" >&2; usage ;;
     *) [ -z "$OUT" ] || usage; OUT="$1" ;;
@@ -49,6 +59,15 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$OUT" ] || usage
 case "$BUDGET" in ''|*[!0-9]*) echo "run.sh: --budget needs seconds" >&2; exit 2 ;; esac
+for s in ${ONLY//,/ }; do
+  case "$s" in gpu_tests|sanitizer|apps|benches) ;; *) echo "run.sh: --only: unknown step $s" >&2; exit 2 ;; esac
+done
+want() { [ -z "$ONLY" ] || [[ ",$ONLY," == *",$1,"* ]]; }
+# The least time kept for the later steps that were asked for (seconds).
+R_SAN=0; R_APPS=0; R_BENCH=0
+want sanitizer && R_SAN=60
+want apps && R_APPS=60
+want benches && R_BENCH=150
 mkdir -p "$OUT" || exit 2
 OUT="$(cd "$OUT" && pwd)"
 
@@ -94,11 +113,7 @@ finished=0
 finalize() {
   [ "$finished" = 0 ] || return
   finished=1
-  # Stop whatever is still running in the background (the CPU app runs).
-  local pids
-  pids=$(jobs -pr)
-  [ -z "$pids" ] || kill $pids 2>/dev/null
-  cp "$STEPS" "$W/steps.tsv" 2>/dev/null
+  stop_runs  # whatever still runs in the background (the CPU app runs)
   {
     echo "bundle: $(head -3 "$B/MANIFEST.txt" 2>/dev/null | tail -2 | tr '\n' ' ')"
     echo "host: $(hostname) $(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME"), $NPROC cores"
@@ -125,6 +140,18 @@ finalize() {
   rm -rf "$W"
 }
 trap 'finalize; exit 1' TERM INT
+
+# Stops the background app runs (their `timeout`s, which stop the apps) and waits for them.
+# (A bare `wait` would also wait for the `tee` of run.log: bash 5.1+ waits for process
+# substitutions too.)
+stop_runs() {
+  local pids f
+  pids=$(jobs -pr)
+  [ -n "$pids" ] || return 0
+  for f in "$W"/apps/*/cpu.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
+  # shellcheck disable=SC2086
+  wait $pids 2>/dev/null
+}
 
 exit_code() {
   if grep -qE "${TAB}(failed|timeout)${TAB}" "$STEPS"; then echo 1
@@ -168,11 +195,11 @@ check_bins() {  # prints the binaries of $BIN that do not start (the loader refu
 rebuild() {
   local t0=$SECONDS R="${LK_BUNDLE_REBUILD_DIR:-${TMPDIR:-/tmp}/latentkit-rebuild}"
   local log="$W/rebuild.log" secs
-  secs=$(limit 420 120)
+  secs=$(limit "${LK_BUNDLE_REBUILD_S:-420}" 100)
   [ "$secs" -gt 0 ] || { record rebuild skipped 0 "out of time"; return 1; }
   echo "== rebuilding in $R from src.tar.gz and deps.tar.gz (at most ${secs}s; log rebuild.log)"
   # One script under one timeout: gtest from source, then latentkit with the packed headers.
-  TARGETS="$(sed -n 's/^binaries: //p' "$B/MANIFEST.txt")" \
+  TARGETS="${LK_BUNDLE_REBUILD_TARGETS:-$(sed -n 's/^binaries: //p' "$B/MANIFEST.txt")}" \
   R="$R" B="$B" NPROC="$NPROC" timeout -k 5 "$secs" bash -eu -o pipefail -c '
     gen=(); command -v ninja >/dev/null && gen=(-G Ninja)
     rm -rf "$R"; mkdir -p "$R/src"
@@ -190,6 +217,9 @@ rebuild() {
       -DCMAKE_PREFIX_PATH="$R/deps" -DZLIB_INCLUDE_DIR="$R/deps/include" -DZLIB_LIBRARY="$zlib" \
       -DLATENTKIT_BUILD_TESTS=ON -DLATENTKIT_BUILD_BENCH=ON -DLATENTKIT_GIT_COMMIT="$commit"
     cmake --build "$R/build" -j"$NPROC" --target $TARGETS
+    for t in latentkit_tests latentkit_gpu_tests; do  # the test binaries land in tests/
+      [ ! -x "$R/build/tests/$t" ] || cp "$R/build/tests/$t" "$R/build/bin/"
+    done
   ' >"$log" 2>&1
   local rc=$?
   if [ "$rc" = 0 ]; then
@@ -236,7 +266,10 @@ if grep -qE "^binaries${TAB}failed" "$STEPS"; then BINARIES_OK=0; else BINARIES_
 
 # ---- device ------------------------------------------------------------------------------------
 t0=$SECONDS
-if ! command -v nvidia-smi >/dev/null 2>&1; then
+if [ -n "${LK_BUNDLE_ASSUME_GPU:-}" ]; then
+  HAVE_GPU=1  # testing only: the GPU steps run (and fail) where CUDA finds no device
+  record device passed 0 "LK_BUNDLE_ASSUME_GPU is set: assuming a GPU without asking nvidia-smi"
+elif ! command -v nvidia-smi >/dev/null 2>&1; then
   record device "no GPU" $((SECONDS - t0)) "nvidia-smi not found"
 elif ! run_limited 30 "$W/nvidia-smi.txt" nvidia-smi; then
   record device "no GPU" $((SECONDS - t0)) "nvidia-smi failed: $(head -1 "$W/nvidia-smi.txt")"
@@ -274,22 +307,25 @@ app_args() {
                      --hidden 64 --epochs 2 --inpaint-steps 20 --n-samples 16 --seed 7" ;;
   esac
 }
-run_app() {  # case device outdir seconds: writes outdir/, outdir.log, .rc (status), .secs
+run_app() {  # case device outdir seconds: writes outdir/, outdir.log, .rc (status), .secs, .pid
   local app="$1" dev="$2" dir="$3" secs="$4" t0 rc
   mkdir -p "$dir"
   t0=$(date +%s.%N)
+  # `env` execs `timeout`: $! is timeout's pid, which stop_runs signals (timeout passes it on).
   # shellcheck disable=SC2046
-  lk timeout -k 5 "$secs" "$BIN/$(app_bin "$app")" --device "$dev" --out "$dir" $(app_args "$app") \
-    >"$dir.log" 2>&1
+  env "LD_LIBRARY_PATH=$LIB${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" timeout -k 5 "$secs" \
+    "$BIN/$(app_bin "$app")" --device "$dev" --out "$dir" $(app_args "$app") >"$dir.log" 2>&1 &
+  echo $! >"$dir.pid"
+  wait $!
   rc=$?
   python3 -c "import sys; print(round(float(sys.argv[2]) - float(sys.argv[1]), 3))" "$t0" \
     "$(date +%s.%N)" >"$dir.secs" 2>/dev/null
   echo "$rc" >"$dir.rc"
 }
 run_apps=0
-if [ "$BINARIES_OK" = 1 ] && { [ "$HAVE_GPU" = 1 ] || [ -n "${LK_BUNDLE_APPS_DEVICE:-}" ]; }; then
+if want apps && [ "$BINARIES_OK" = 1 ] && { [ "$HAVE_GPU" = 1 ] || [ -n "${LK_BUNDLE_APPS_DEVICE:-}" ]; }; then
   run_apps=1
-  cpu_secs=$(limit 240 120)
+  cpu_secs=$(limit 240 "$R_BENCH")
   if [ "$cpu_secs" -gt 0 ]; then
     for app in "${APPS[@]}"; do
       run_app "$app" cpu "$W/apps/$app/cpu" "$cpu_secs" &
@@ -299,39 +335,76 @@ fi
 
 # ---- GPU tests -----------------------------------------------------------------------------------
 t0=$SECONDS
-if [ "$HAVE_GPU" = 0 ]; then
+if ! want gpu_tests; then
+  record gpu_tests "not asked" 0 "--only $ONLY"
+elif [ "$HAVE_GPU" = 0 ]; then
   record gpu_tests "no GPU" 0 "not run"
 elif [ "$BINARIES_OK" = 0 ]; then
   record gpu_tests failed 0 "the binaries do not start"
 else
-  secs=$(limit 180 270)
+  secs=$(limit 180 $((R_SAN + R_APPS + R_BENCH)))
   if [ "$secs" = 0 ]; then
     record gpu_tests skipped 0 "out of time"
   else
-    LATENTKIT_REQUIRE_GPU=1 lk timeout -k 5 "$secs" "$BIN/latentkit_gpu_tests" \
-      --gtest_output="xml:$W/gpu_tests.xml" >"$W/gpu_tests.log" 2>&1
-    rc=$?
-    tail -3 "$W/gpu_tests.log"
+    # Shards in parallel (GoogleTest's GTEST_TOTAL_SHARDS): the tests' time is mostly their CPU
+    # references, so 4 processes on the machine's cores share the one GPU well.
+    shards="${LK_GPU_TEST_SHARDS:-4}"
+    for ((i = 0; i < shards; i++)); do
+      LATENTKIT_REQUIRE_GPU=1 GTEST_TOTAL_SHARDS=$shards GTEST_SHARD_INDEX=$i \
+        lk timeout -k 5 "$secs" "$BIN/latentkit_gpu_tests" \
+        --gtest_output="xml:$W/gpu_tests_$i.xml" >"$W/gpu_tests_$i.log" 2>&1 &
+      shard_pids[i]=$!
+    done
+    rc=0
+    for ((i = 0; i < shards; i++)); do
+      wait "${shard_pids[i]}" || { r=$?; [ "$rc" = 124 ] || [ "$rc" = 137 ] || rc=$r; }
+    done
+    tail -n 2 "$W"/gpu_tests_*.log
+    passed=$(cat "$W"/gpu_tests_*.log | grep -c '^\[       OK \]')
+    nfailed=$(cat "$W"/gpu_tests_*.log | grep -c '^\[  FAILED  \] .* ([0-9]* ms)$')
     case "$rc" in
-      0) record gpu_tests passed $((SECONDS - t0)) "$(grep -o '\[  PASSED  \].*' "$W/gpu_tests.log" | tail -1)" ;;
-      124|137) record gpu_tests timeout $((SECONDS - t0)) "stopped after ${secs}s; see gpu_tests.log" ;;
-      *) record gpu_tests failed $((SECONDS - t0)) "exit $rc: $(grep -c '^\[  FAILED  \]' "$W/gpu_tests.log") FAILED lines; see gpu_tests.log" ;;
+      0) record gpu_tests passed $((SECONDS - t0)) "$passed tests OK in $shards shards" ;;
+      124|137) record gpu_tests timeout $((SECONDS - t0)) "stopped after ${secs}s ($passed OK so far); see gpu_tests_*.log" ;;
+      *) record gpu_tests failed $((SECONDS - t0)) "exit $rc: $passed OK, $nfailed FAILED; see gpu_tests_*.log" ;;
     esac
   fi
 fi
 
 # ---- compute-sanitizer on a small subset ---------------------------------------------------------
-# Small, fast tests that between them launch the kernels with shared-memory tiles and block-level
-# synchronisation (dense, pairwise, t-SNE forces, GMM E/M steps, KMeans, RBM) plus the elementwise
-# ones: the tools slow kernels 10-100x, so each case stays at test sizes.
-SAN_FILTER="${LK_SANITIZER_FILTER:-PhiloxGpu.*:*LossesGpu.*:*ReparamGpu.*:*PairwiseGpu.SqdistAndRowSums*:*KMeansGpu.AssignAndUpdate*:GmmGpu.EStepAndMStepMatchReference:TsneGpu.ForcesKlAndUpdateMatchReference:RbmGpu.HalfStepsMatchReference:*DenseGpu.ForwardAndBackward*}"
+# About 30 small cases, one or two odd shapes per family (tails), that between them launch every
+# kernel family: dense (custom tiles and the cuBLAS path), pairwise distances and kNN, MMD sums,
+# KMeans assign/update (shared-memory centres), GMM E/M steps, t-SNE forces, RBM half steps, the
+# losses, reparameterisation, Adam/SGD, shuffle, gather and sum, Philox. The tools slow kernels
+# 10-100x (racecheck most), so the cases stay at test sizes. LK_SANITIZER_FILTER overrides it.
+san_cases=(
+  'PhiloxGpu.*'
+  'Shapes/DenseGpu.ForwardAndBackwardMatchReference/n33_in31_out33_*'
+  'Shapes/DenseGpu.ForwardAndBackwardMatchReference/n1021_in128_out256_relu_*_cublas'
+  'Shapes/PairwiseGpu.SqdistAndRowSumsMatchReference/n31_m33_d3'
+  'Shapes/PairwiseGpu.SqdistAndRowSumsMatchReference/n65_m64_d31'
+  'Shapes/KnnGpu.RandomDataMatchesReference/nq33_nx33_d2_k32_self'
+  'Shapes/MmdGpu.*/n31_m33_d3'
+  'Shapes/KMeansGpu.AssignAndUpdateMatchReference/n1021_d3_k15'
+  'Shapes/KMeansGpu.AssignAndUpdateMatchReference/n257_d33_k400'
+  'GmmGpu.EStepAndMStepMatchReference'
+  'TsneGpu.ForcesKlAndUpdateMatchReference'
+  'RbmGpu.HalfStepsMatchReference'
+  'Shapes/LossesGpu.*/n33_d31'
+  'Shapes/ReparamGpu.*/n33_l31'
+  'Sizes/OptimGpu.*/n1021_wd'
+  'Sizes/ShuffleGpu.PermutationEqualsReference/n1021'
+  'Shapes/GatherGpu.CopiesTheIndexedRows/rows31_count33_d3'
+  'Sizes/SumGpu.MatchesReferenceWithinDoubleRounding/n1021'
+)
+SAN_FILTER="${LK_SANITIZER_FILTER:-$(IFS=:; echo "${san_cases[*]}")}"
 SANITIZER=$(command -v compute-sanitizer || true)
 for tool in memcheck racecheck initcheck synccheck; do
   t0=$SECONDS
+  if ! want sanitizer; then record "sanitizer_$tool" "not asked" 0 "--only $ONLY"; continue; fi
   if [ "$HAVE_GPU" = 0 ]; then record "sanitizer_$tool" "no GPU" 0 "not run"; continue; fi
   if [ "$BINARIES_OK" = 0 ]; then record "sanitizer_$tool" failed 0 "the binaries do not start"; continue; fi
   if [ -z "$SANITIZER" ]; then record "sanitizer_$tool" "n/a" 0 "compute-sanitizer not found"; continue; fi
-  secs=$(limit 60 210)
+  secs=$(limit 60 $((R_APPS + R_BENCH)))
   if [ "$secs" = 0 ]; then record "sanitizer_$tool" skipped 0 "out of time"; continue; fi
   log="$W/sanitizer/$tool.log"
   extra=()
@@ -355,10 +428,12 @@ done
 
 # ---- apps: the device runs, then the comparison -------------------------------------------------
 t0=$SECONDS
-if [ "$run_apps" = 0 ]; then
+if ! want apps; then
+  record apps "not asked" 0 "--only $ONLY"
+elif [ "$run_apps" = 0 ]; then
   if [ "$HAVE_GPU" = 0 ]; then record apps "no GPU" 0 "not run"; else record apps failed 0 "the binaries do not start"; fi
 else
-  secs=$(limit 150 150)
+  secs=$(limit 150 "$R_BENCH")
   if [ "$secs" = 0 ]; then
     record apps skipped 0 "out of time"
   else
@@ -372,8 +447,7 @@ else
     done
     # The CPU runs: wait for them until the step's time is up, then stop what is left.
     while [ -n "$(jobs -pr)" ] && [ "$(date +%s)" -lt "$app_deadline" ]; do sleep 1; done
-    pids=$(jobs -pr)
-    [ -z "$pids" ] || { echo "== stopping CPU app runs still going: $pids"; kill $pids 2>/dev/null; wait 2>/dev/null; }
+    [ -z "$(jobs -pr)" ] || { echo "== stopping CPU app runs still going"; stop_runs; }
     for app in "${APPS[@]}"; do [ -f "$W/apps/$app/cpu.rc" ] || echo 124 >"$W/apps/$app/cpu.rc"; done
     python3 "$B/compare.py" "$W/apps" --device-label "$APPS_DEVICE" --json "$W/apps/compare.json" \
       --markdown "$W/apps/compare.md"
@@ -385,12 +459,13 @@ else
   fi
 fi
 # Nothing of the apps step may still run when the benches start (it would perturb the timings).
-pids=$(jobs -pr)
-[ -z "$pids" ] || { kill $pids 2>/dev/null; wait 2>/dev/null; }
+stop_runs
 
 # ---- benches -------------------------------------------------------------------------------------
 t0=$SECONDS
-if [ "$HAVE_GPU" = 0 ]; then
+if ! want benches; then
+  record benches "not asked" 0 "--only $ONLY"
+elif [ "$HAVE_GPU" = 0 ]; then
   record benches "no GPU" 0 "not run"
 elif [ "$BINARIES_OK" = 0 ]; then
   record benches failed 0 "the binaries do not start"

@@ -4,13 +4,14 @@
     python3 summarize.py WORK_DIR OUT.md
 
 WORK_DIR holds steps.tsv (step, status, seconds, note), context.txt, gpu.csv (nvidia-smi),
-gpu_tests.xml (JUnit), apps/compare.json (compare.py), bench/steps.tsv and bench/*.json
+gpu_tests_*.xml (JUnit, one per shard), apps/compare.json (compare.py), bench/steps.tsv and bench/*.json
 (bench/run_all.sh, the benches and the peers), exit_code. The summary is one table of every step
 (passed / failed / no GPU / refused / skipped / cut / timeout) with what it found, then the
 headline figures (latentkit against its peers, as ratios > 1 when latentkit is faster) and every
 benchmark row.
 """
 import csv
+import glob
 import json
 import os
 import re
@@ -60,27 +61,26 @@ def fmt(x, digits=4):
     return str(x)
 
 
-def junit(path):
-    """(tests, failures, errors, skipped, seconds, failed names) of a gtest JUnit XML file."""
-    try:
-        root = ET.parse(path).getroot()
-    except (OSError, ET.ParseError):
-        return None
-    failed, skipped = [], 0
-    for case in root.iter("testcase"):
-        if case.find("failure") is not None or case.find("error") is not None:
-            failed.append(f"{case.get('classname')}.{case.get('name')}")
-        if case.get("result") == "skipped" or case.find("skipped") is not None:
-            skipped += 1
-    return {
-        "tests": int(root.get("tests", 0)),
-        "failures": int(root.get("failures", 0)),
-        "errors": int(root.get("errors", 0)),
-        "disabled": int(root.get("disabled", 0)),
-        "skipped": skipped,
-        "seconds": float(root.get("time", 0) or 0),
-        "failed": failed,
-    }
+def junit(paths):
+    """Totals over gtest JUnit XML files (one per shard): tests, failures, errors, skipped,
+    disabled, seconds (the longest shard), failed test names."""
+    out = {"tests": 0, "failures": 0, "errors": 0, "disabled": 0, "skipped": 0, "seconds": 0.0,
+           "failed": [], "files": 0}
+    for path in paths:
+        try:
+            root = ET.parse(path).getroot()
+        except (OSError, ET.ParseError):
+            continue
+        out["files"] += 1
+        for case in root.iter("testcase"):
+            if case.find("failure") is not None or case.find("error") is not None:
+                out["failed"].append(f"{case.get('classname')}.{case.get('name')}")
+            if case.get("result") == "skipped" or case.find("skipped") is not None:
+                out["skipped"] += 1
+        for key in ("tests", "failures", "errors", "disabled"):
+            out[key] += int(root.get(key, 0))
+        out["seconds"] = max(out["seconds"], float(root.get("time", 0) or 0))
+    return out if out["files"] else None
 
 
 def bench_rows(work):
@@ -219,10 +219,11 @@ def main():
     bench_steps = read_tsv(os.path.join(work, "bench", "steps.tsv"))
     for name, status, secs, note in steps:
         if name == "gpu_tests":
-            j = junit(os.path.join(work, "gpu_tests.xml"))
+            j = junit(sorted(glob.glob(os.path.join(work, "gpu_tests*.xml"))))
             if j:
                 note = (f"{j['tests']} tests, {j['failures']} failed, {j['errors']} errors, "
-                        f"{j['skipped']} skipped, {j['disabled']} disabled, {j['seconds']:.1f} s"
+                        f"{j['skipped']} skipped, {j['disabled']} disabled, "
+                        f"{j['seconds']:.1f} s in the longest of {j['files']} shards"
                         + (f"; failed: {', '.join(j['failed'][:8])}" if j["failed"] else "")
                         + f" ({note})")
         md.append(f"| {cell(name)} | **{cell(status)}** | {cell(secs)} | {cell(note)} |")
