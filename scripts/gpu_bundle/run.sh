@@ -81,7 +81,10 @@ STEPS="$W/steps.tsv"
 exec > >(tee "$OUT/run.log") 2>&1
 export PATH="/usr/local/cuda/bin:$PATH"
 BIN="$B/bin"  # bin.tar.xz is unpacked into a temporary folder below
-LIB="$B/lib"
+# Our binaries' library path: the bundle's lib/, then the CUDA toolkit's usual folders (the
+# binaries' RUNPATH names the build machine's /usr/local/cuda/lib, which an image may lack).
+CUDA_LIBS="/usr/local/cuda/lib64:/usr/local/cuda/targets/x86_64-linux/lib"
+LIB="$B/lib:$CUDA_LIBS"
 X=""
 HAVE_GPU=0
 APPS_DEVICE="${LK_BUNDLE_APPS_DEVICE:-cuda}"
@@ -224,7 +227,7 @@ rebuild() {
   local rc=$?
   if [ "$rc" = 0 ]; then
     BIN="$R/build/bin"
-    LIB="$R/lib"  # holds libz.so.1 only when the image has none
+    LIB="$R/lib:$CUDA_LIBS"  # $R/lib holds libz.so.1 only when the image has none
     record rebuild passed $((SECONDS - t0)) "built with $(cmake --version | head -1), $(nvcc --version | tail -1)"
     return 0
   fi
