@@ -54,6 +54,9 @@ int parse_args(int argc, char** argv, const std::string& description, BenchOptio
 
 bool gpu_present_or_skip() {
   if (cuda_device_count() > 0) return true;
+  if (gpu_required())  // run_main prints it and the bench exits 1
+    throw Error("no CUDA device (" + no_gpu_reason() +
+                ") and LATENTKIT_REQUIRE_GPU is set: the benchmark fails instead of skipping");
   std::printf("no CUDA device (%s): benchmark skipped\n", no_gpu_reason().c_str());
   std::fflush(stdout);
   return false;

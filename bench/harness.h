@@ -51,7 +51,8 @@ int parse_args(int argc, char** argv, const std::string& description, BenchOptio
 
 // True when a CUDA device is usable. Otherwise prints
 //   "no CUDA device (<reason>): benchmark skipped"
-// to stdout and returns false; the caller then returns 0.
+// to stdout and returns false; the caller then returns 0. With LATENTKIT_REQUIRE_GPU=1
+// (latentkit::gpu_required()) it throws instead, so the bench exits 1.
 bool gpu_present_or_skip();
 
 // ---- timing ------------------------------------------------------------------------------------

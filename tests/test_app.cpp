@@ -3,6 +3,7 @@
 // check the same contract through the real binaries.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -109,6 +110,25 @@ TEST(RunApp, DeviceFlagSelectsTheBackend) {
     cuda.choice = "cuda";
     EXPECT_THROW(cuda.select(log), NoDeviceError);
   }
+}
+
+// LATENTKIT_REQUIRE_GPU (latentkit::gpu_required()) turns LK_REQUIRE_GPU's skip into a failure;
+// unset, empty and "0" leave the skip.
+TEST(AppHelpers, GpuRequiredFollowsTheEnvironment) {
+  const char* saved = std::getenv("LATENTKIT_REQUIRE_GPU");
+  const std::string old = saved ? saved : "";
+  ::unsetenv("LATENTKIT_REQUIRE_GPU");
+  EXPECT_FALSE(gpu_required());
+  for (const char* off : {"", "0"}) {
+    ::setenv("LATENTKIT_REQUIRE_GPU", off, 1);
+    EXPECT_FALSE(gpu_required()) << "'" << off << "'";
+  }
+  for (const char* on : {"1", "yes"}) {
+    ::setenv("LATENTKIT_REQUIRE_GPU", on, 1);
+    EXPECT_TRUE(gpu_required()) << "'" << on << "'";
+  }
+  if (saved) ::setenv("LATENTKIT_REQUIRE_GPU", old.c_str(), 1);
+  else ::unsetenv("LATENTKIT_REQUIRE_GPU");
 }
 
 TEST(AppHelpers, FloatAsDecimalAndVersions) {

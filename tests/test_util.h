@@ -7,7 +7,8 @@
 //    (for sums whose rounding error is set by their terms, not by a result that may cancel).
 //  - fresh_seed(): every run draws new random inputs (std::random_device); the seed is printed
 //    with each failure (SCOPED_TRACE) so a failing draw can be replayed with LATENTKIT_TEST_SEED.
-//  - LK_REQUIRE_GPU(): GTEST_SKIP with the reason when no CUDA device is usable.
+//  - LK_REQUIRE_GPU(): GTEST_SKIP with the reason when no CUDA device is usable; a failure instead
+//    when LATENTKIT_REQUIRE_GPU=1 (latentkit::gpu_required()), as on the lent GPU machine.
 #pragma once
 #include <gtest/gtest.h>
 
@@ -147,9 +148,13 @@ inline bool gpu_available() { return cuda_device_count() > 0; }
 
 #define LK_REQUIRE_GPU()                                                                 \
   do {                                                                                   \
-    if (!::latentkit::test::gpu_available())                                             \
+    if (!::latentkit::test::gpu_available()) {                                           \
+      if (::latentkit::gpu_required())                                                   \
+        GTEST_FAIL() << "no usable CUDA device (" << ::latentkit::no_gpu_reason()        \
+                     << ") and LATENTKIT_REQUIRE_GPU is set: a skip counts as a failure"; \
       GTEST_SKIP() << "no usable CUDA device (" << ::latentkit::no_gpu_reason()          \
                    << "): GPU-vs-CPU test needs a GPU; run the `gpu` label on one";      \
+    }                                                                                    \
   } while (0)
 
 // Seed the test's random inputs and print the seed with any failure.

@@ -5,6 +5,7 @@
 #include <cuda_runtime.h>
 
 #include <cstdio>
+#include <cstdlib>
 
 namespace latentkit {
 
@@ -30,6 +31,11 @@ std::string no_gpu_reason() {
   }
   if (count == 0) return "CUDA reports no devices";
   return "a CUDA device is present";
+}
+
+bool gpu_required() {
+  const char* v = std::getenv("LATENTKIT_REQUIRE_GPU");
+  return v != nullptr && *v != '\0' && std::string(v) != "0";
 }
 
 std::string GpuInfo::describe() const {

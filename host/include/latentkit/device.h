@@ -25,6 +25,11 @@ int cuda_device_count();  // 0 without a driver or device; never throws
 std::optional<GpuInfo> gpu_info(int index);
 // Why no GPU is usable, for skip messages and errors (e.g. the CUDA error string).
 std::string no_gpu_reason();
+// True when the environment variable LATENTKIT_REQUIRE_GPU is set to anything but "" or "0": GPU
+// tests (LK_REQUIRE_GPU in tests/test_util.h) and benchmarks (bench/harness.cu) then fail instead
+// of skipping when no device is usable, so a GPU machine whose driver is too old for our CUDA
+// cannot pass by skipping everything (scripts/gpu_bundle/run.sh sets it).
+bool gpu_required();
 
 enum class DeviceChoice { Auto, Cpu, Cuda };
 DeviceChoice parse_device_choice(const std::string& s);  // throws InputError
