@@ -67,7 +67,9 @@ TEST(PhiloxGpu, KnownAnswerVectors) {
   Stream stream;
   auto in_d = to_device(inputs, stream);
   DeviceBuffer<Philox4x32> out_d(inputs.size());
-  LK_CUDA_CHECK(cudaMemset(out_d.data(), 0, out_d.bytes()));
+  // On the kernel's stream: a legacy-stream cudaMemset is not ordered before it (the emulated
+  // GPU ran the memset after the kernel and caught this).
+  LK_CUDA_CHECK(cudaMemsetAsync(out_d.data(), 0, out_d.bytes(), stream.get()));
   philox_raw_kernel<<<1, kThreads, 0, stream.get()>>>(in_d.data(), static_cast<int>(inputs.size()),
                                                      out_d.data());
   LK_LAUNCH_CHECK();
