@@ -16,7 +16,14 @@ set -euo pipefail
 SRC="$(cd "$(dirname "$0")/.." && pwd)"
 BUILD="$(cd "${1:?usage: test_gpu_bundle.sh BUILD_DIR}" && pwd)"
 skip() { echo "SKIP: $*"; exit 77; }
-fail() { echo "FAIL: $*"; exit 1; }
+fail() {  # with the tails of whatever logs exist so far, for CI
+  local f
+  for f in "${T:-/nonexistent}"/{pack.log,run.log,run2.log,out/summary.md,out2/summary.md}; do
+    [ -f "$f" ] && { echo "--- $f"; tail -25 "$f"; }
+  done
+  echo "FAIL: $*"
+  exit 1
+}
 
 if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L 2>/dev/null | grep -q '^GPU '; then
   skip "a GPU is present: this checks the no-GPU path (run gpu_bundle/run.sh itself)"
