@@ -3,7 +3,8 @@
 //  - AppTest: a per-test directory dir_ (<TempDir>/<app>_<pid>_<test>, removed after a passing
 //    test, kept after a failing one for a look), run(args) / run(app, args), write_file(),
 //    expect_clean_failure();
-//  - slurp(path): a whole file as a string ("" when it cannot be read).
+//  - slurp(path): a whole file as a string ("" when it cannot be read);
+//  - csv_without_column(path, name): a CSV's text without one column (e.g. wall time).
 // Use:
 //   class GmmFitApp : public test::AppTest {
 //    protected:
@@ -21,6 +22,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 namespace latentkit::test {
 
@@ -29,6 +31,27 @@ inline std::string slurp(const std::filesystem::path& p) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+// A CSV file's text without the column named `column` (by its header), for comparing the data
+// files of two runs whose only difference may be wall time ("seconds"). A file without that
+// column comes back unchanged.
+inline std::string csv_without_column(const std::filesystem::path& p, const std::string& column) {
+  std::istringstream in(slurp(p));
+  std::string line, out;
+  long drop = -1;  // the column's index, -1 when the header has no such column
+  for (bool header = true; std::getline(in, line); header = false) {
+    std::vector<std::string> cells;
+    std::istringstream cs(line);
+    for (std::string c; std::getline(cs, c, ',');) cells.push_back(c);
+    if (header)
+      for (size_t j = 0; j < cells.size(); ++j)
+        if (cells[j] == column) drop = static_cast<long>(j);
+    for (size_t j = 0; j < cells.size(); ++j)
+      if (static_cast<long>(j) != drop) out += cells[j] + ",";
+    out += "\n";
+  }
+  return out;
 }
 
 struct AppRun {

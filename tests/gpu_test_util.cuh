@@ -13,6 +13,15 @@
 
 namespace latentkit::test {
 
+// True in the emulated-GPU build (tests/emu/README.md), where a kernel runs some 10^3-10^4 times
+// slower than on a GPU. A test whose point is many repetitions (iterations, long runs) may do
+// fewer of them there, never with a looser bound, and says so where it does.
+#ifdef LATENTKIT_EMULATED_GPU
+inline constexpr bool kEmulatedGpu = true;
+#else
+inline constexpr bool kEmulatedGpu = false;
+#endif
+
 // Copies on the test's stream, the one its kernels run on (stream-ordered: no device-wide waits).
 template <class T>
 cuda::DeviceBuffer<T> to_device(const std::vector<T>& host, const cuda::Stream& stream) {

@@ -275,7 +275,10 @@ TEST(TsneGpu, RunMatchesCpuAndIsReproducible) {
       EXPECT_TRUE(all_close(rg.embedding, rc.embedding, Tolerance{1e-3 * scale, 1e-3, 1e-3}));
       EXPECT_NEAR(rg.kl, rc.kl, 1e-3 * rc.kl);
       // The whole run on the GPU: the same bits for the same seed (no atomics, fixed-order sums),
-      // and the clusters apart.
+      // and the clusters apart. Not for 3-D on the emulated GPU: there each of the 1000
+      // iterations transforms a 3-D FFT grid on one core (this test took over 15 minutes); the
+      // 3-D kernels are compared above and in the tests before this one.
+      if (test::kEmulatedGpu && dims == 3) continue;
       opt.iterations = 500;
       opt.kl_every = 50;
       const TsneResult a = run_tsne(*gpu, data.x, data.n, data.d, opt);

@@ -130,6 +130,24 @@ const Allocation* find_alloc(const void* p, size_t bytes, bool pinned, uintptr_t
 
 Stats g_stats{};
 
+// LATENTKIT_EMU_STATS=FILE: at exit, the process's counters (stats()) are appended to FILE as one
+// JSON line, e.g. to count the host-device copies of one app run.
+void write_stats_at_exit() {
+  const char* path = std::getenv("LATENTKIT_EMU_STATS");
+  if (!path) return;
+  FILE* f = std::fopen(path, "a");
+  if (!f) return;
+  const Stats& s = g_stats;
+  std::fprintf(f,
+               "{\"launches\": %llu, \"h2d_copies\": %llu, \"h2d_bytes\": %llu, "
+               "\"d2h_copies\": %llu, \"d2h_bytes\": %llu, \"d2d_copies\": %llu, "
+               "\"memsets\": %llu, \"host_work\": %llu}\n",
+               s.launches, s.h2d_copies, s.h2d_bytes, s.d2h_copies, s.d2h_bytes, s.d2d_copies,
+               s.memsets, s.host_work);
+  std::fclose(f);
+}
+[[maybe_unused]] const bool g_stats_registered = std::atexit(write_stats_at_exit) == 0;
+
 // ---- streams -----------------------------------------------------------------------------------
 struct Op {
   std::function<void()> fn;

@@ -136,54 +136,33 @@ inline unsigned ballot_impl(unsigned mask, int pred, const char* what, const cha
 
 // ---- atomics (a block's threads run one at a time and blocks run one after another, so a
 // read-modify-write is atomic here; the point is the same results as on the device) -----------
-template <class T>
-inline T atomicAdd(T* p, T v) {
+namespace lkemu {
+// *p = f(*p), returning the old value: every atomic below is this with its own f.
+template <class T, class F>
+inline T atomic_rmw(T* p, F f) {
   const T old = *p;
-  *p = old + v;
+  *p = f(old);
   return old;
 }
+}  // namespace lkemu
 template <class T>
-inline T atomicSub(T* p, T v) {
-  const T old = *p;
-  *p = old - v;
-  return old;
-}
+inline T atomicAdd(T* p, T v) { return lkemu::atomic_rmw(p, [v](T o) { return o + v; }); }
 template <class T>
-inline T atomicExch(T* p, T v) {
-  const T old = *p;
-  *p = v;
-  return old;
-}
+inline T atomicSub(T* p, T v) { return lkemu::atomic_rmw(p, [v](T o) { return o - v; }); }
 template <class T>
-inline T atomicMin(T* p, T v) {
-  const T old = *p;
-  if (v < old) *p = v;
-  return old;
-}
+inline T atomicExch(T* p, T v) { return lkemu::atomic_rmw(p, [v](T) { return v; }); }
 template <class T>
-inline T atomicMax(T* p, T v) {
-  const T old = *p;
-  if (v > old) *p = v;
-  return old;
-}
+inline T atomicMin(T* p, T v) { return lkemu::atomic_rmw(p, [v](T o) { return v < o ? v : o; }); }
+template <class T>
+inline T atomicMax(T* p, T v) { return lkemu::atomic_rmw(p, [v](T o) { return v > o ? v : o; }); }
 template <class T>
 inline T atomicCAS(T* p, T compare, T v) {
-  const T old = *p;
-  if (old == compare) *p = v;
-  return old;
+  return lkemu::atomic_rmw(p, [compare, v](T o) { return o == compare ? v : o; });
 }
 template <class T>
-inline T atomicOr(T* p, T v) {
-  const T old = *p;
-  *p = old | v;
-  return old;
-}
+inline T atomicOr(T* p, T v) { return lkemu::atomic_rmw(p, [v](T o) { return o | v; }); }
 template <class T>
-inline T atomicAnd(T* p, T v) {
-  const T old = *p;
-  *p = old & v;
-  return old;
-}
+inline T atomicAnd(T* p, T v) { return lkemu::atomic_rmw(p, [v](T o) { return o & v; }); }
 
 // ---- math intrinsics and bit casts -------------------------------------------------------------
 template <class T>
