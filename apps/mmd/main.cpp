@@ -39,8 +39,7 @@ int main(int argc, char** argv) {
                  "pooled points the permutation test uses (a Philox subsample when fewer than\n"
                  "all; 0: all). Default -1: all on the GPU, 2000 on the CPU")
       ->capture_default_str();
-  app.add_option("--seed", opt.seed, "seed of the permutations and subsamples")
-      ->capture_default_str();
+  add_seed_option(app, opt.seed, "seed of the permutations and subsamples");
   device.add_to(app);
   return run_app("mmd", app, argc, argv, [&] {
     if (median && !opt.bandwidths.empty())

@@ -22,6 +22,10 @@ namespace latentkit {
 constexpr int kCpuPermutationMaxPoints = 2000;
 // Pooled points used for the median heuristic (2000 points: 2e6 pair distances, milliseconds).
 constexpr int kMedianMaxPoints = 2000;
+// The most permutations a test takes: 1e7 resolve p-values to 1e-7, far past any use, and each
+// one is a pass over the pooled kernel matrix (4e6 values at the CPU's 2000 points), so more
+// would run for days.
+constexpr int kMaxPermutations = 10000000;
 
 struct MmdToolOptions {
   std::string x_csv, y_csv, out_dir;
