@@ -3,7 +3,11 @@
 //  - AppTest: a per-test directory dir_ (<TempDir>/<app>_<pid>_<test>, removed after a passing
 //    test, kept after a failing one for a look), run(args) / run(app, args), write_file(),
 //    expect_clean_failure();
-//  - slurp(path): a whole file as a string ("" when it cannot be read).
+//  - slurp(path): a whole file as a string ("" when it cannot be read);
+//  - snapshot(dir): every file under dir (relative name -> contents), to show a failed run left a
+//    directory exactly as it was;
+//  - run_in_shell(prefix, app, args): run() after shell commands (a `ulimit -f` that makes writes
+//    fail as on a full disk).
 // Use:
 //   class GmmFitApp : public test::AppTest {
 //    protected:
@@ -19,6 +23,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 
@@ -29,6 +34,14 @@ inline std::string slurp(const std::filesystem::path& p) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+inline std::map<std::string, std::string> snapshot(const std::filesystem::path& dir) {
+  std::map<std::string, std::string> files;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir))
+    if (e.is_regular_file())
+      files[std::filesystem::relative(e.path(), dir).string()] = slurp(e.path());
+  return files;
 }
 
 struct AppRun {
@@ -54,9 +67,17 @@ class AppTest : public ::testing::Test {
 
   // Runs LATENTKIT_BIN_DIR/<app> with `args` (split by the shell), stdin from /dev/null.
   AppRun run(const std::string& app, const std::string& args) const {
+    return run_in_shell("", app, args);
+  }
+  // The same after the shell commands `prefix` (e.g. "ulimit -f 8; trap '' XFSZ;").
+  AppRun run_in_shell(const std::string& prefix, const std::string& app,
+                      const std::string& args) const {
     const std::filesystem::path out = dir_ / "stdout.txt", err = dir_ / "stderr.txt";
-    const std::string cmd = std::string(LATENTKIT_BIN_DIR) + "/" + app + " " + args + " > " +
-                            out.string() + " 2> " + err.string() + " < /dev/null";
+    const std::filesystem::path script = dir_ / "run.sh";
+    std::ofstream(script) << prefix << "\nexec " << LATENTKIT_BIN_DIR << "/" << app << " " << args
+                          << "\n";
+    const std::string cmd = "bash " + script.string() + " > " + out.string() + " 2> " +
+                            err.string() + " < /dev/null";
     const int status = std::system(cmd.c_str());
     AppRun r;
     r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
