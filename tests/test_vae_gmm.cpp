@@ -543,5 +543,30 @@ TEST_F(VaeGmmApp, OutOfRangeAndConflictingFlagsAreRefused) {
                          std::string(flag).substr(0, std::string(flag).find(' ')));
 }
 
+// kill -9 in the middle of training, then --resume: the same outputs as an uninterrupted run,
+// and nothing of the killed run left behind (its staging directory is removed).
+TEST_F(VaeGmmApp, KilledRunResumesBitIdentical) {
+  const std::string base = "--device cpu --n 2000 --hidden 16,16 --n-generate 50 --epochs 30 "
+                           "--tsne-iterations 0 --seed 2 ";
+  ASSERT_EQ(run(base + "--out " + (dir_ / "full").string()).exit_code, 0);
+  const fs::path part = dir_ / "part";
+  // Started in the background, killed once the first checkpoint exists (or after it finished).
+  const test::AppRun killed = run_in_shell(
+      "", "vae_gmm",
+      base + "--checkpoint-every 1 --out " + part.string() + " & pid=$!; for i in $(seq 600); "
+             "do [ -f " + (part / "checkpoint.lkm").string() + " ] && break; sleep 0.05; done; "
+             "kill -9 $pid; wait $pid; exit 0");
+  ASSERT_EQ(killed.exit_code, 0) << killed.err;
+  ASSERT_TRUE(fs::exists(part / "checkpoint.lkm"));
+  const test::AppRun r = run(base + "--checkpoint-every 1 --resume --out " + part.string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(slurp(dir_ / "full/generated.csv"), slurp(part / "generated.csv"));
+  EXPECT_EQ(slurp(dir_ / "full/latent.csv"), slurp(part / "latent.csv"));
+  EXPECT_EQ(read_model_file((dir_ / "full/model.lkm").string()).section("params"),
+            read_model_file((part / "model.lkm").string()).section("params"));
+  for (const auto& e : fs::directory_iterator(part))
+    EXPECT_NE(e.path().filename().string().rfind(".partial-", 0), 0u) << e.path();
+}
+
 }  // namespace
 }  // namespace latentkit

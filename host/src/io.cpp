@@ -260,7 +260,8 @@ ModelFile parse_model_file(const std::string& bytes, const std::string& path) {
       LK_INPUT_CHECK(count <= (bytes.size() - 8 - pos) / sizeof(float),
                      bad << "section '" << name << "' runs past the end");
       std::vector<float> values(count);
-      std::memcpy(values.data(), bytes.data() + pos, count * sizeof(float));
+      // An empty section has no storage (data() may be null, which memcpy must not get).
+      if (count > 0) std::memcpy(values.data(), bytes.data() + pos, count * sizeof(float));
       pos += count * sizeof(float);
       model.sections.emplace_back(name, std::move(values));
     }
