@@ -224,5 +224,20 @@ TEST_F(PairwiseApps, MmdPermutationLimits) {
   expect_clean_failure("mmd", mmd + " --perm-max-points -7", 1, "--perm-max-points");
 }
 
+// Case 1: kmeans failing to write labels.csv (a full disk: here a file-size limit) keeps the
+// earlier run's labels.csv and result.json together, not a new labels.csv beside an old result.
+TEST_F(PairwiseApps, KMeansFailedWriteKeepsTheEarlierSet) {
+  const auto data = normal_csv("d.csv", 3000, 2, 0.0, 4);
+  const std::string args = "--device cpu --k-max 3 --n-init 1 --silhouette-sample 200 --input " +
+                           data.string() + " --out " + (dir_ / "km").string();
+  ASSERT_EQ(run("kmeans", args + " --seed 1").exit_code, 0);
+  const auto before = test::snapshot(dir_ / "km");
+  // ulimit -f 4: files above 4 KiB fail; labels.csv of 3000 rows is about 6 KiB.
+  const AppRun r = run_in_shell("ulimit -f 4; trap '' XFSZ", "kmeans", args + " --seed 2");
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("disk full?"), std::string::npos) << r.err;
+  EXPECT_EQ(test::snapshot(dir_ / "km"), before);
+}
+
 }  // namespace
 }  // namespace latentkit
