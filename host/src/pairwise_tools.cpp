@@ -68,7 +68,7 @@ nlohmann::json mmd_report(Backend& backend, const std::vector<float>& X, int n,
                            : backend.kind() == DeviceKind::Cpu ? kCpuPermutationMaxPoints
                                                                : 0;
     const auto pt = mmd_permutation_test(backend, xb.data(), n, yb.data(), m, d, spec, opt.unbiased,
-                                         opt.permutations, opt.seed, max_points);
+                                         opt.permutations, opt.seed, max_points, opt.progress);
     j["p_value"] = pt.p_value;
     j["permutation_test"] = {{"points_x", pt.points_x},     {"points_y", pt.points_y},
                              {"subsampled", pt.subsampled}, {"observed_mmd2", pt.observed},

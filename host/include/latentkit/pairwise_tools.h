@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <functional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -36,6 +37,8 @@ struct MmdToolOptions {
   int permutations = 200;
   int perm_max_points = -1;  // -1: every point on CUDA, kCpuPermutationMaxPoints on the CPU
   uint64_t seed = 0;
+  // Called during the permutation test with (done, total): the apps' progress line.
+  std::function<void(int done, int total)> progress;
 };
 
 // Everything the MMD stage computes, as JSON (shared by apps/mmd and the vae_gmm stage).
