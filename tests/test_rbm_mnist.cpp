@@ -232,5 +232,13 @@ TEST_F(RbmMnistApp, ResumeFingerprintsTheImages) {
   EXPECT_NE(r.err.find("other settings"), std::string::npos) << r.err;
 }
 
+// Case 10: the exit codes every app documents (see TsneApp.FlagErrorsExitWithTheDocumentedCodes).
+TEST_F(RbmMnistApp, FlagErrorsExitWithTheDocumentedCodes) {
+  const std::string data = " --inpaint-rows 4 --data " + (dir_ / "data").string();
+  expect_clean_failure("--device cpu" + data + " --seed 18446744073709551616", 2, "--seed");
+  expect_clean_failure("--device cpu" + data + " --no-such-flag", 2, "--no-such-flag");
+  expect_clean_failure("--device tpu" + data, 1, "--device");
+}
+
 }  // namespace
 }  // namespace latentkit

@@ -261,5 +261,13 @@ TEST_F(TsneApp, LimitStopsReading) {
   EXPECT_EQ(read_csv_matrix((dir_ / "lim/embedding.csv").string()).n, 100);
 }
 
+// Case 10: the exit codes every app documents: a flag the parser refuses is 2 (--input with
+// --idx is declared to the parser); a value out of range or an unknown choice is 1.
+TEST_F(TsneApp, FlagErrorsExitWithTheDocumentedCodes) {
+  expect_failure("--device cpu --input " + data_.string() + " --seed -1", 2, "--seed");
+  expect_failure("--device cpu --input " + data_.string() + " --no-such-flag", 2, "no-such-flag");
+  expect_failure("--input " + data_.string() + " --device tpu", 1, "--device");
+}
+
 }  // namespace
 }  // namespace latentkit
