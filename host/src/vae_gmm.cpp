@@ -172,7 +172,8 @@ VaeGmmResult run_vae_gmm(const VaeGmmOptions& opt_in, Backend& backend, std::ost
   validate_pairwise_stages(opt.kmeans_stage, opt.mmd_stage);
   validate_gmm_stage(opt.gmm);
   if (opt.load_model.empty()) (void)VaeLayout(opt.model);  // checks --hidden and --latent
-  if (opt.input_csv.empty() && opt.load_model.empty()) {
+  // (Bad --d / --n are left to make_gaussian_mixture, whose messages name them.)
+  if (opt.input_csv.empty() && opt.load_model.empty() && opt.mixture.d > 0 && opt.mixture.n > 0) {
     VaeConfig m = opt.model;
     m.input_dim = opt.mixture.d;
     check_memory(memory_estimate(opt, opt.mixture.n, opt.mixture.d,
