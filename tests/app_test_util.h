@@ -76,8 +76,8 @@ class AppTest : public ::testing::Test {
     const std::filesystem::path script = dir_ / "run.sh";
     std::ofstream(script) << prefix << "\nexec " << LATENTKIT_BIN_DIR << "/" << app << " " << args
                           << "\n";
-    const std::string cmd = "bash " + script.string() + " > " + out.string() + " 2> " +
-                            err.string() + " < /dev/null";
+    const std::string cmd =
+        "bash " + script.string() + " > " + out.string() + " 2> " + err.string() + " < /dev/null";
     const int status = std::system(cmd.c_str());
     AppRun r;
     r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);

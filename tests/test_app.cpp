@@ -80,7 +80,10 @@ TEST(RunApp, SeedOutsideUint64IsExit2) {
     add_seed_option(app, seed, "seed");
     const char* argv[] = {"demo", "--seed", bad};
     std::ostringstream err;
-    EXPECT_EQ(run_app("demo", app, 3, argv, [] {}, err), 2) << bad;
+    EXPECT_EQ(run_app(
+                  "demo", app, 3, argv, [] {}, err),
+              2)
+        << bad;
     EXPECT_NE(err.str().find("--seed"), std::string::npos) << err.str();
   }
   CLI::App app{"demo"};
@@ -88,7 +91,10 @@ TEST(RunApp, SeedOutsideUint64IsExit2) {
   add_seed_option(app, seed, "seed");
   const char* argv[] = {"demo", "--seed", "18446744073709551615"};
   std::ostringstream err;
-  EXPECT_EQ(run_app("demo", app, 3, argv, [] {}, err), 0) << err.str();
+  EXPECT_EQ(run_app(
+                "demo", app, 3, argv, [] {}, err),
+            0)
+      << err.str();
   EXPECT_EQ(seed, 18446744073709551615ull);
 }
 

@@ -438,11 +438,18 @@ TEST(Scaler, KindNames) {
 // Issue 17: a byte-order mark, binary data, a blank line in a one-column file, a row limit and a
 // directory.
 TEST_F(Csv, BomBinaryBlankLinesLimitAndDirectories) {
-  const Dataset bom = read_csv_matrix(write("bom.csv", "\xEF\xBB\xBF" "1.5,2\n3,4\n"));
+  const Dataset bom = read_csv_matrix(write("bom.csv",
+                                            "\xEF\xBB\xBF"
+                                            "1.5,2\n3,4\n"));
   EXPECT_EQ(bom.x, (std::vector<float>{1.5f, 2, 3, 4}));
-  const Dataset bom_header = read_csv_matrix(write("bomh.csv", "\xEF\xBB\xBF" "a,b\n3,4\n"));
+  const Dataset bom_header = read_csv_matrix(write("bomh.csv",
+                                                   "\xEF\xBB\xBF"
+                                                   "a,b\n3,4\n"));
   EXPECT_EQ(bom_header.n, 1);
-  expect_error(std::string("1,2\n3,\0" "4\n", 9), {":2:", "binary data", "not a CSV"});
+  expect_error(std::string("1,2\n3,\0"
+                           "4\n",
+                           9),
+               {":2:", "binary data", "not a CSV"});
   expect_error("\x89PNG\r\n\x1a\n", {":2:", "binary data"});
   expect_error("label\n1\n \n2\n", {":3:", "blank line", "one-column"});
   EXPECT_EQ(read_csv_matrix(write("trail.csv", "1\n2\n\n  \n")).n, 2) << "trailing blank lines";

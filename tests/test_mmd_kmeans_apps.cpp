@@ -175,7 +175,8 @@ TEST_F(PairwiseApps, KMeansBadInput) {
 // be positive finite numbers, got 3.96e+61" for bandwidths the user never gave).
 TEST_F(PairwiseApps, HugeValuesSayRescale) {
   std::string huge;
-  for (int i = 0; i < 30; ++i) huge += std::to_string(i % 7) + "e30," + std::to_string(i % 3) + "\n";
+  for (int i = 0; i < 30; ++i)
+    huge += std::to_string(i % 7) + "e30," + std::to_string(i % 3) + "\n";
   const std::string h = write_file("huge.csv", huge).string();
   expect_clean_failure("mmd", "--device cpu --x " + h + " --y " + h, 1, "rescale");
   expect_clean_failure("kmeans", "--device cpu --k-max 3 --input " + h, 1, "rescale");
@@ -191,13 +192,14 @@ TEST_F(PairwiseApps, KMeansFlagsAndDataNameTheFix) {
   expect_clean_failure("kmeans", base + " --n-init 0", 1, "--n-init");
   std::string dup;
   for (int i = 0; i < 20; ++i) dup += i % 2 ? "1,2\n" : "3,4\n";
-  expect_clean_failure("kmeans", "--device cpu --k-max 3 --input " +
-                                     write_file("dup.csv", dup).string(), 1, "--k-max 2 or less");
+  expect_clean_failure("kmeans",
+                       "--device cpu --k-max 3 --input " + write_file("dup.csv", dup).string(), 1,
+                       "--k-max 2 or less");
   std::string bom = "\xEF\xBB\xBF";
   for (int i = 0; i < 20; ++i) bom += std::to_string(i % 5) + "," + std::to_string(i % 3) + "\n";
-  const AppRun r = run("kmeans", "--device cpu --k-max 3 --input " +
-                                     write_file("bom.csv", bom).string() + " --out " +
-                                     (dir_ / "bom").string());
+  const AppRun r =
+      run("kmeans", "--device cpu --k-max 3 --input " + write_file("bom.csv", bom).string() +
+                        " --out " + (dir_ / "bom").string());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(read_csv_matrix((dir_ / "bom/labels.csv").string()).n, 20);
 }

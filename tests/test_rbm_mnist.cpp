@@ -215,9 +215,9 @@ TEST_F(RbmMnistApp, RerunLeavesNoStaleSampleGrids) {
 
 // Case 11: a minibatch larger than the data is refused with the figure, not allocated.
 TEST_F(RbmMnistApp, BatchLargerThanTheDataIsRefused) {
-  expect_clean_failure("--device cpu --inpaint-rows 4 --data " + (dir_ / "data").string() +
-                           " --batch 100000",
-                       1, "--batch 96 or less");
+  expect_clean_failure(
+      "--device cpu --inpaint-rows 4 --data " + (dir_ / "data").string() + " --batch 100000", 1,
+      "--batch 96 or less");
 }
 
 // Case 12: --resume with other training images (same count and shape) is refused.

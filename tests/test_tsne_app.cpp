@@ -242,7 +242,9 @@ TEST_F(TsneApp, ClearMessagesForBadFiles) {
       << std::string("\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16);
   std::string err;
   EXPECT_EQ(run(in + data_.string() + " --labels " + (dir_ / "image.png").string() + " --out " +
-                    (dir_ / "fail").string(), &err), 1);
+                    (dir_ / "fail").string(),
+                &err),
+            1);
   EXPECT_NE(err.find("not a CSV text file"), std::string::npos) << err;
   for (const char c : err)
     EXPECT_TRUE(c == '\n' || (c >= 0x20 && c < 0x7f)) << "raw byte in the message: " << err;
@@ -256,8 +258,10 @@ TEST_F(TsneApp, LimitStopsReading) {
   std::ofstream(dir_ / "tail.csv") << text;
   std::string err;
   EXPECT_EQ(run("--device cpu --perplexity 10 --iterations 20 --label-column --limit 100 --input " +
-                    (dir_ / "tail.csv").string() + " --out " + (dir_ / "lim").string(), &err),
-            0) << err;
+                    (dir_ / "tail.csv").string() + " --out " + (dir_ / "lim").string(),
+                &err),
+            0)
+      << err;
   EXPECT_EQ(read_csv_matrix((dir_ / "lim/embedding.csv").string()).n, 100);
 }
 

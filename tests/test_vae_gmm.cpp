@@ -410,8 +410,8 @@ TEST_F(VaeGmmApp, FailedWriteLeavesTheEarlierOutputSetWhole) {
   ASSERT_TRUE(before.count("summary.json"));
   // ulimit -f 16: files above 16 KiB fail to write (EFBIG, SIGXFSZ ignored): data.csv of 600 rows
   // is about 25 KiB, so the run fails in its output stage, after all the work.
-  const test::AppRun r = run_in_shell("ulimit -f 16; trap '' XFSZ", "vae_gmm",
-                                      small("set") + " --seed 7");
+  const test::AppRun r =
+      run_in_shell("ulimit -f 16; trap '' XFSZ", "vae_gmm", small("set") + " --seed 7");
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_NE(r.err.find("disk full?"), std::string::npos) << r.err;
   EXPECT_EQ(test::snapshot(dir_ / "set"), before) << "the failed run changed the output set";
@@ -433,7 +433,8 @@ TEST_F(VaeGmmApp, SecondRunOnALockedOutIsRefused) {
 TEST_F(VaeGmmApp, RerunLeavesNoStaleFiles) {
   const std::string with_tsne =
       "--device cpu --n 600 --epochs 2 --hidden 16,16 --n-generate 60 --tsne-iterations 60 "
-      "--seed 4 --out " + (dir_ / "o").string();
+      "--seed 4 --out " +
+      (dir_ / "o").string();
   ASSERT_EQ(run(with_tsne).exit_code, 0);
   ASSERT_TRUE(fs::exists(dir_ / "o/tsne_latent.csv"));
   std::ofstream(dir_ / "o/notes.txt") << "mine";
@@ -443,9 +444,9 @@ TEST_F(VaeGmmApp, RerunLeavesNoStaleFiles) {
   EXPECT_EQ(slurp(dir_ / "o/notes.txt"), "mine");
   // --load: model.lkm is the loaded model (the one these outputs came from), not a stale one.
   ASSERT_EQ(run(small("other") + " --seed 9").exit_code, 0);
-  const test::AppRun r = run("--device cpu --n 600 --n-generate 50 --tsne-iterations 0 --load " +
-                             (dir_ / "other/model.lkm").string() + " --out " +
-                             (dir_ / "o").string());
+  const test::AppRun r =
+      run("--device cpu --n 600 --n-generate 50 --tsne-iterations 0 --load " +
+          (dir_ / "other/model.lkm").string() + " --out " + (dir_ / "o").string());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(read_model_file((dir_ / "o/model.lkm").string()).section("params"),
             read_model_file((dir_ / "other/model.lkm").string()).section("params"));
@@ -458,8 +459,7 @@ TEST_F(VaeGmmApp, UnwritableOutIsFoundFirst) {
   write_file("file.txt", "a file, not a directory");
   for (const std::string out : {"file.txt", "file.txt/sub"}) {
     const auto t0 = std::chrono::steady_clock::now();
-    const test::AppRun r =
-        run("--device cpu --n 600 --epochs 1000 --out " + (dir_ / out).string());
+    const test::AppRun r = run("--device cpu --n 600 --epochs 1000 --out " + (dir_ / out).string());
     EXPECT_EQ(r.exit_code, 1) << r.err;
     EXPECT_NE(r.err.find("--out"), std::string::npos) << r.err;
     EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 20)
@@ -504,8 +504,8 @@ TEST_F(VaeGmmApp, DirectoryWhereAFileIsExpected) {
   expect_clean_failure("--device cpu --input " + (dir_ / "adir").string(), 1, "is a directory");
   expect_clean_failure("--device cpu --load " + (dir_ / "adir").string(), 1, "is a directory");
   fs::create_directories(dir_ / "ck/checkpoint.lkm");
-  const test::AppRun r = run("--device cpu --n 600 --epochs 2 --resume --out " +
-                             (dir_ / "ck").string());
+  const test::AppRun r =
+      run("--device cpu --n 600 --epochs 2 --resume --out " + (dir_ / "ck").string());
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_NE(r.err.find("is a directory"), std::string::npos) << r.err;
 }
@@ -514,8 +514,9 @@ TEST_F(VaeGmmApp, DirectoryWhereAFileIsExpected) {
 // CSV's contents) and every setting that changes the result are fingerprinted.
 TEST_F(VaeGmmApp, ResumeFingerprintsTheDataAndSettings) {
   const std::string base = "--device cpu --n 600 --hidden 16,16 --n-generate 50 ";
-  ASSERT_EQ(run(base + "--epochs 1 --checkpoint-every 1 --k 10 --out " + (dir_ / "k").string())
-                .exit_code, 0);
+  ASSERT_EQ(
+      run(base + "--epochs 1 --checkpoint-every 1 --k 10 --out " + (dir_ / "k").string()).exit_code,
+      0);
   const test::AppRun k5 = run(base + "--epochs 2 --k 5 --resume --out " + (dir_ / "k").string());
   EXPECT_EQ(k5.exit_code, 1) << k5.err;
   EXPECT_NE(k5.err.find("other settings"), std::string::npos) << k5.err;
@@ -523,10 +524,12 @@ TEST_F(VaeGmmApp, ResumeFingerprintsTheDataAndSettings) {
   for (int i = 0; i < 64; ++i) csv += std::to_string(i % 9) + "," + std::to_string(i % 4) + "\n";
   const std::string in = write_file("in.csv", csv).string();
   const std::string csv_base = "--device cpu --batch 8 --hidden 8 --n-generate 20 --input " + in;
-  ASSERT_EQ(run(csv_base + " --epochs 1 --checkpoint-every 1 --out " + (dir_ / "c").string())
-                .exit_code, 0);
+  ASSERT_EQ(
+      run(csv_base + " --epochs 1 --checkpoint-every 1 --out " + (dir_ / "c").string()).exit_code,
+      0);
   write_file("in.csv", "8" + csv.substr(1));  // same path and shape, other contents
-  const test::AppRun changed = run(csv_base + " --epochs 2 --resume --out " + (dir_ / "c").string());
+  const test::AppRun changed =
+      run(csv_base + " --epochs 2 --resume --out " + (dir_ / "c").string());
   EXPECT_EQ(changed.exit_code, 1) << changed.err;
   EXPECT_NE(changed.err.find("other settings"), std::string::npos) << changed.err;
 }
@@ -546,16 +549,19 @@ TEST_F(VaeGmmApp, OutOfRangeAndConflictingFlagsAreRefused) {
 // kill -9 in the middle of training, then --resume: the same outputs as an uninterrupted run,
 // and nothing of the killed run left behind (its staging directory is removed).
 TEST_F(VaeGmmApp, KilledRunResumesBitIdentical) {
-  const std::string base = "--device cpu --n 2000 --hidden 16,16 --n-generate 50 --epochs 30 "
-                           "--tsne-iterations 0 --seed 2 ";
+  const std::string base =
+      "--device cpu --n 2000 --hidden 16,16 --n-generate 50 --epochs 30 "
+      "--tsne-iterations 0 --seed 2 ";
   ASSERT_EQ(run(base + "--out " + (dir_ / "full").string()).exit_code, 0);
   const fs::path part = dir_ / "part";
   // Started in the background, killed once the first checkpoint exists (or after it finished).
-  const test::AppRun killed = run_in_shell(
-      "", "vae_gmm",
-      base + "--checkpoint-every 1 --out " + part.string() + " & pid=$!; for i in $(seq 600); "
-             "do [ -f " + (part / "checkpoint.lkm").string() + " ] && break; sleep 0.05; done; "
-             "kill -9 $pid; wait $pid; exit 0");
+  const test::AppRun killed = run_in_shell("", "vae_gmm",
+                                           base + "--checkpoint-every 1 --out " + part.string() +
+                                               " & pid=$!; for i in $(seq 600); "
+                                               "do [ -f " +
+                                               (part / "checkpoint.lkm").string() +
+                                               " ] && break; sleep 0.05; done; "
+                                               "kill -9 $pid; wait $pid; exit 0");
   ASSERT_EQ(killed.exit_code, 0) << killed.err;
   ASSERT_TRUE(fs::exists(part / "checkpoint.lkm"));
   const test::AppRun r = run(base + "--checkpoint-every 1 --resume --out " + part.string());

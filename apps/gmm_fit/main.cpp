@@ -57,8 +57,7 @@ int main(int argc, char** argv) {
     const double models = (static_cast<double>(k_max) - k_min + 1) * n_init;
     check_memory(models * 8.0 * k_max * (1.0 + data.d + static_cast<double>(data.d) * data.d) +
                      8.0 * data.n * k_max,
-                 *backend,
-                 "fitting " + std::to_string(static_cast<long long>(models)) + " models",
+                 *backend, "fitting " + std::to_string(static_cast<long long>(models)) + " models",
                  "lower --n-init or the range --k-min..--k-max");
     const GmmSelection sel =
         fit_gmm_select(*backend, data.x, data.n, data.d, k_min, k_max, n_init, cfg);

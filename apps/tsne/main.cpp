@@ -112,10 +112,10 @@ int main(int argc, char** argv) {
                    "no data: give --input data.csv or --idx images-idx3-ubyte.gz");
     LK_INPUT_CHECK(!(label_column && !idx_path.empty()),
                    "--label-column is for CSV input; give IDX labels with --labels");
-    LK_INPUT_CHECK(opt.fft.max_fft_size == 0 ||
-                       (opt.fft.max_fft_size >= 2 &&
-                        (opt.fft.max_fft_size & (opt.fft.max_fft_size - 1)) == 0),
-                   "--fft-grid must be 0 (auto) or a power of two, got " << opt.fft.max_fft_size);
+    LK_INPUT_CHECK(
+        opt.fft.max_fft_size == 0 ||
+            (opt.fft.max_fft_size >= 2 && (opt.fft.max_fft_size & (opt.fft.max_fft_size - 1)) == 0),
+        "--fft-grid must be 0 (auto) or a power of two, got " << opt.fft.max_fft_size);
     OutputDir out(out_dir, {"embedding.csv", "result.json"});  // locked, writable before work
     const auto t_read = std::chrono::steady_clock::now();
     Dataset data;
@@ -163,8 +163,8 @@ int main(int argc, char** argv) {
       data.x.resize(static_cast<size_t>(limit) * data.d);
       if (!labels.empty()) labels.resize(limit);
     }
-    check_distance_scale(data.x, data.n, data.d,
-                         "'" + (idx_path.empty() ? input : idx_path) + "'", "rescale the data");
+    check_distance_scale(data.x, data.n, data.d, "'" + (idx_path.empty() ? input : idx_path) + "'",
+                         "rescale the data");
     const double read_s = seconds_since(t_read);
     auto backend = device.select(std::cerr);
     std::cerr << "tsne: " << data.n << " rows x " << data.d << " -> " << opt.dims << "-D\n";

@@ -4,12 +4,12 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <limits>
 #include <sstream>
 #include <unordered_set>
-#include <cstdio>
 
 #include "latentkit/check.h"
 #include "latentkit/io.h"
@@ -194,12 +194,12 @@ void check_distance_scale(const std::vector<float>& x, int n, int d, const std::
   }
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.3g", bound);
-  LK_INPUT_CHECK(bound < kMaxSquaredDistance,
-                 what << " spans squared distances up to " << buf << ", beyond the "
-                      << kMaxSquaredDistance << " the distance kernels take: " << remedy);
-  LK_INPUT_CHECK(!need_distinct || count_distinct_rows(x, n, d, 2) >= 2,
-                 "all " << n << " rows of " << what << " are identical: nothing to tell apart; "
-                        << remedy);
+  LK_INPUT_CHECK(bound < kMaxSquaredDistance, what << " spans squared distances up to " << buf
+                                                   << ", beyond the " << kMaxSquaredDistance
+                                                   << " the distance kernels take: " << remedy);
+  LK_INPUT_CHECK(
+      !need_distinct || count_distinct_rows(x, n, d, 2) >= 2,
+      "all " << n << " rows of " << what << " are identical: nothing to tell apart; " << remedy);
 }
 
 int count_distinct_rows(const std::vector<float>& x, int n, int d, int cap) {

@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -37,8 +36,8 @@ std::ifstream open_input_file(const std::string& path, const std::string& what, 
   LK_INPUT_CHECK(!std::filesystem::is_directory(st),
                  what << " '" << path << "' is a directory, not a file: pass the file inside it");
   std::ifstream in(path, binary ? std::ios::binary | std::ios::in : std::ios::in);
-  LK_INPUT_CHECK(in.good(), "cannot open " << what << " '" << path << "': "
-                                           << std::strerror(errno) << "; check the path");
+  LK_INPUT_CHECK(in.good(), "cannot open " << what << " '" << path << "': " << std::strerror(errno)
+                                           << "; check the path");
   return in;
 }
 
@@ -108,8 +107,7 @@ OutputDir::OutputDir(const std::string& dir, std::vector<std::string> owned)
   namespace fs = std::filesystem;
   LK_INPUT_CHECK(!dir_.empty(), "--out is empty: give an output directory");
   std::error_code ec;
-  for (fs::path p = fs::absolute(dir_, ec); !p.empty() && !fs::exists(p, ec);
-       p = p.parent_path()) {
+  for (fs::path p = fs::absolute(dir_, ec); !p.empty() && !fs::exists(p, ec); p = p.parent_path()) {
     created_.push_back(p.string());
     if (p == p.parent_path()) break;
   }

@@ -29,15 +29,15 @@ nlohmann::json mmd_report(Backend& backend, const std::vector<float>& X, int n,
   MmdKernelSpec spec;
   spec.kind = parse_mmd_kernel(opt.kernel);
   LK_INPUT_CHECK(opt.permutations >= 0, "--permutations must be >= 0, got " << opt.permutations);
-  LK_INPUT_CHECK(opt.perm_max_points >= -1,
-                 "--perm-max-points must be -1 (auto), 0 (all) or a point count, got "
-                     << opt.perm_max_points);
+  LK_INPUT_CHECK(
+      opt.perm_max_points >= -1,
+      "--perm-max-points must be -1 (auto), 0 (all) or a point count, got " << opt.perm_max_points);
   LK_INPUT_CHECK(opt.permutations <= kMaxPermutations,
                  "--permutations " << opt.permutations << " is more than the " << kMaxPermutations
                                    << " a p-value can use: lower --permutations");
   // The test keeps every permuted statistic twice (float64): 16 bytes per permutation.
-  check_memory(16.0 * opt.permutations, backend,
-               std::to_string(opt.permutations) + " permutations", "lower --permutations");
+  check_memory(16.0 * opt.permutations, backend, std::to_string(opt.permutations) + " permutations",
+               "lower --permutations");
   nlohmann::json j;
   if (opt.bandwidths.empty()) {
     LK_INPUT_CHECK(
@@ -155,8 +155,7 @@ nlohmann::json run_kmeans_tool(const KMeansToolOptions& opt, Backend& backend, s
                  "--k-min " << opt.k_min << " / --k-max " << opt.k_max
                             << ": need 2 <= k_min <= k_max (the silhouette needs two clusters)");
   LK_INPUT_CHECK(opt.kmeans.n_init >= 1, "--n-init must be >= 1, got " << opt.kmeans.n_init);
-  LK_INPUT_CHECK(opt.kmeans.max_iter >= 1,
-                 "--max-iter must be >= 1, got " << opt.kmeans.max_iter);
+  LK_INPUT_CHECK(opt.kmeans.max_iter >= 1, "--max-iter must be >= 1, got " << opt.kmeans.max_iter);
   LK_INPUT_CHECK(std::isfinite(opt.kmeans.tol) && opt.kmeans.tol >= 0,
                  "--tol must be a finite number >= 0, got " << opt.kmeans.tol);
   OutputDir dir(opt.out_dir, {"labels.csv", "result.json"});  // locked and writable before work
@@ -165,7 +164,7 @@ nlohmann::json run_kmeans_tool(const KMeansToolOptions& opt, Backend& backend, s
   // The silhouette needs two clusters that are not the same point: k <= the distinct rows.
   const int distinct = count_distinct_rows(data.x, data.n, data.d, opt.k_max);
   LK_INPUT_CHECK(distinct >= 2, "all rows of '" << opt.input_csv << "' are identical: one "
-                                                  << "cluster, no silhouette; use other data");
+                                                << "cluster, no silhouette; use other data");
   LK_INPUT_CHECK(distinct >= opt.k_max,
                  "'" << opt.input_csv << "' has only " << distinct << " distinct rows: --k-max "
                      << opt.k_max << " would split identical points (no silhouette); use --k-max "

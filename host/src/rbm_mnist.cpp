@@ -170,9 +170,9 @@ const char* sample_init_name(SampleInit s) {
 namespace {
 // Every file rbm_mnist writes in --out: a later run removes those it does not write itself.
 const std::vector<std::string> kOutputs = {
-    "filters.png",       "samples_step1.png",  "samples_step10.png", "samples_step100.png",
-    "samples_step1000.png", "inpaint_top.png", "inpaint_bottom.png", "inpaint_left.png",
-    "inpaint_right.png", "metrics.csv",        "model.lkm",          "summary.json",
+    "filters.png",          "samples_step1.png", "samples_step10.png", "samples_step100.png",
+    "samples_step1000.png", "inpaint_top.png",   "inpaint_bottom.png", "inpaint_left.png",
+    "inpaint_right.png",    "metrics.csv",       "model.lkm",          "summary.json",
     "checkpoint.lkm"};
 }  // namespace
 

@@ -46,9 +46,9 @@ Scaler scaler_from_json(const nlohmann::json& j) {
 }
 
 // Every file vae_gmm writes in --out: a later run removes those it does not write itself.
-const std::vector<std::string> kOutputs = {
-    "data.csv",        "generated.csv",      "latent.csv",   "loss.csv",      "model.lkm",
-    "tsne_latent.csv", "tsne_generated.csv", "summary.json", "checkpoint.lkm"};
+const std::vector<std::string> kOutputs = {"data.csv",           "generated.csv", "latent.csv",
+                                           "loss.csv",           "model.lkm",     "tsne_latent.csv",
+                                           "tsne_generated.csv", "summary.json",  "checkpoint.lkm"};
 
 // What must match for a checkpoint to continue this run (epochs may grow): every setting that
 // changes the trained weights, and the data itself (the generator's settings, and the FNV-1a of
@@ -182,8 +182,8 @@ VaeGmmResult run_vae_gmm(const VaeGmmOptions& opt_in, Backend& backend, std::ost
   }
   // Stage gmm_bic fits GMMs to data of --d columns (CSV input: checked once it is read).
   LK_INPUT_CHECK(!opt.gmm.enabled || !opt.input_csv.empty() || opt.mixture.d <= ref::kGmmMaxDim,
-                 "--d " << opt.mixture.d << ": stage gmm_bic fits GMMs of 1 to "
-                        << ref::kGmmMaxDim << " dimensions; pass --no-gmm to skip it");
+                 "--d " << opt.mixture.d << ": stage gmm_bic fits GMMs of 1 to " << ref::kGmmMaxDim
+                        << " dimensions; pass --no-gmm to skip it");
   OutputDir out(opt.out_dir, kOutputs);  // locked and writable before any work
 
   // ---- data ----

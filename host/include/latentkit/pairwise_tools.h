@@ -4,8 +4,8 @@
 // tests/test_mmd_kmeans_apps.cpp.
 #pragma once
 #include <cstdint>
-#include <nlohmann/json.hpp>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <ostream>
 #include <string>
 #include <vector>
