@@ -118,21 +118,23 @@ OutputDir::OutputDir(const std::string& dir, std::vector<std::string> owned)
   } catch (const InputError& e) {
     throw InputError(std::string("--out: ") + e.what() + "; pick another --out");
   }
+  // Only "held by another process" refuses the run: a file system without flock (ENOLCK on some
+  // network mounts) runs unlocked, as before locks existed, rather than not at all.
   lock_fd_ = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (lock_fd_ < 0 || ::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
-    const bool busy = lock_fd_ >= 0 && errno == EWOULDBLOCK;
-    const std::string why = std::strerror(errno);
-    if (lock_fd_ >= 0) ::close(lock_fd_);
+  if (lock_fd_ >= 0 && ::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    const bool busy = errno == EWOULDBLOCK;
+    ::close(lock_fd_);
     lock_fd_ = -1;
-    created_.clear();  // another run owns what is there
-    LK_INPUT_CHECK(!busy, "--out '" << dir_ << "' is in use by another run: wait for it to "
-                                    << "finish or pick another --out");
-    throw InputError("cannot lock --out '" + dir_ + "': " + why + "; pick another --out");
+    if (busy) {
+      created_.clear();  // another run owns what is there
+      throw InputError("--out '" + dir_ + "' is in use by another run: wait for it to finish " +
+                       "or pick another --out");
+    }
   }
   for (const auto& e : fs::directory_iterator(dir_, ec))  // left by a killed run
     if (e.path().filename().string().rfind(kPartialPrefix, 0) == 0) fs::remove_all(e.path(), ec);
   staging_ = dir_ + "/" + kPartialPrefix + std::to_string(::getpid());
-  if (::mkdir(staging_.c_str(), 0777) != 0) {
+  if (::mkdir(staging_.c_str(), 0777) != 0) {  // 0777: the umask decides, as for any new dir
     const std::string why = std::strerror(errno);
     staging_.clear();
     release();  // unlock and remove the directories this run created
