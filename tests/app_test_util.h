@@ -4,7 +4,11 @@
 //    test, kept after a failing one for a look), run(args) / run(app, args), write_file(),
 //    expect_clean_failure();
 //  - slurp(path): a whole file as a string ("" when it cannot be read);
-//  - csv_without_column(path, name): a CSV's text without one column (e.g. wall time).
+//  - csv_without_column(path, name): a CSV's text without one column (e.g. wall time);
+//  - snapshot(dir): every file under dir (relative name -> contents), to show a failed run left a
+//    directory exactly as it was;
+//  - run_in_shell(prefix, app, args): run() after shell commands (a `ulimit -f` that makes writes
+//    fail as on a full disk).
 // Use:
 //   class GmmFitApp : public test::AppTest {
 //    protected:
@@ -20,6 +24,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -54,6 +59,15 @@ inline std::string csv_without_column(const std::filesystem::path& p, const std:
   return out;
 }
 
+// Every file under `dir` (relative name -> contents).
+inline std::map<std::string, std::string> snapshot(const std::filesystem::path& dir) {
+  std::map<std::string, std::string> files;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir))
+    if (e.is_regular_file())
+      files[std::filesystem::relative(e.path(), dir).string()] = slurp(e.path());
+  return files;
+}
+
 struct AppRun {
   int exit_code = -1;  // 128 + the signal when the app was killed
   std::string out;     // stdout
@@ -77,9 +91,17 @@ class AppTest : public ::testing::Test {
 
   // Runs LATENTKIT_BIN_DIR/<app> with `args` (split by the shell), stdin from /dev/null.
   AppRun run(const std::string& app, const std::string& args) const {
+    return run_in_shell("", app, args);
+  }
+  // The same after the shell commands `prefix` (e.g. "ulimit -f 8; trap '' XFSZ;").
+  AppRun run_in_shell(const std::string& prefix, const std::string& app,
+                      const std::string& args) const {
     const std::filesystem::path out = dir_ / "stdout.txt", err = dir_ / "stderr.txt";
-    const std::string cmd = std::string(LATENTKIT_BIN_DIR) + "/" + app + " " + args + " > " +
-                            out.string() + " 2> " + err.string() + " < /dev/null";
+    const std::filesystem::path script = dir_ / "run.sh";
+    std::ofstream(script) << prefix << "\nexec " << LATENTKIT_BIN_DIR << "/" << app << " " << args
+                          << "\n";
+    const std::string cmd =
+        "bash " + script.string() + " > " + out.string() + " 2> " + err.string() + " < /dev/null";
     const int status = std::system(cmd.c_str());
     AppRun r;
     r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);

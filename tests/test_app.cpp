@@ -72,6 +72,32 @@ TEST(RunApp, BadFlagsAreExit2WithoutRunningTheBody) {
   EXPECT_NE(o.err.find("no-such-flag"), std::string::npos) << o.err;
 }
 
+// --seed (add_seed_option) takes integers in [0, 2^64 - 1] only: -1 and 2^64 do not wrap.
+TEST(RunApp, SeedOutsideUint64IsExit2) {
+  for (const char* bad : {"-1", "18446744073709551616", "1e3", "", "0x10"}) {
+    CLI::App app{"demo"};
+    uint64_t seed = 0;
+    add_seed_option(app, seed, "seed");
+    const char* argv[] = {"demo", "--seed", bad};
+    std::ostringstream err;
+    EXPECT_EQ(run_app(
+                  "demo", app, 3, argv, [] {}, err),
+              2)
+        << bad;
+    EXPECT_NE(err.str().find("--seed"), std::string::npos) << err.str();
+  }
+  CLI::App app{"demo"};
+  uint64_t seed = 0;
+  add_seed_option(app, seed, "seed");
+  const char* argv[] = {"demo", "--seed", "18446744073709551615"};
+  std::ostringstream err;
+  EXPECT_EQ(run_app(
+                "demo", app, 3, argv, [] {}, err),
+            0)
+      << err.str();
+  EXPECT_EQ(seed, 18446744073709551615ull);
+}
+
 TEST(RunApp, NoDeviceErrorIsExit2) {
   const Outcome o = run_demo({}, [] { throw NoDeviceError("no usable CUDA GPU"); });
   EXPECT_EQ(o.code, 2);

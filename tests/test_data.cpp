@@ -435,5 +435,43 @@ TEST(Scaler, KindNames) {
   EXPECT_THROW(parse_scale_kind(""), InputError);
 }
 
+// Issue 17: a byte-order mark, binary data, a blank line in a one-column file, a row limit and a
+// directory.
+TEST_F(Csv, BomBinaryBlankLinesLimitAndDirectories) {
+  const Dataset bom = read_csv_matrix(write("bom.csv",
+                                            "\xEF\xBB\xBF"
+                                            "1.5,2\n3,4\n"));
+  EXPECT_EQ(bom.x, (std::vector<float>{1.5f, 2, 3, 4}));
+  const Dataset bom_header = read_csv_matrix(write("bomh.csv",
+                                                   "\xEF\xBB\xBF"
+                                                   "a,b\n3,4\n"));
+  EXPECT_EQ(bom_header.n, 1);
+  expect_error(std::string("1,2\n3,\0"
+                           "4\n",
+                           9),
+               {":2:", "binary data", "not a CSV"});
+  expect_error("\x89PNG\r\n\x1a\n", {":2:", "binary data"});
+  expect_error("label\n1\n \n2\n", {":3:", "blank line", "one-column"});
+  EXPECT_EQ(read_csv_matrix(write("trail.csv", "1\n2\n\n  \n")).n, 2) << "trailing blank lines";
+  EXPECT_EQ(read_csv_matrix(write("two.csv", "1,2\n\n3,4\n")).n, 2) << "two columns: skipped";
+  const std::string rows = write("rows.csv", "a\n1\n2\n3\nbroken,row\n");
+  EXPECT_EQ(read_csv_matrix(rows, 2).n, 2);
+  EXPECT_EQ(read_csv_matrix(rows, 3).x, (std::vector<float>{1, 2, 3}));
+  EXPECT_THROW(read_csv_matrix(rows), InputError);
+  try {
+    read_csv_matrix(dir_.string());
+    ADD_FAILURE() << "no error for a directory";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("is a directory"), std::string::npos) << e.what();
+  }
+  try {
+    read_csv_matrix(write("text.csv", "1,2\n3,\x01\x02\x03zz\n"));
+    ADD_FAILURE() << "no error for control bytes";
+  } catch (const InputError& e) {
+    for (const char c : std::string(e.what()))
+      EXPECT_TRUE(c >= 0x20 && c < 0x7f) << "raw byte in: " << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace latentkit

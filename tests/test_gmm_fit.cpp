@@ -123,5 +123,16 @@ TEST_F(GmmFitApp, BadInputFailsCleanly) {
   EXPECT_EQ(r.out.find("nan"), std::string::npos) << r.out;
 }
 
+// Case 11 of issue 17: restarts beyond the limit are refused at once with the limit, not after
+// memory has grown for a while.
+TEST_F(GmmFitApp, UnboundedRestartsAreRefused) {
+  std::string csv;
+  for (int i = 0; i < 40; ++i) csv += std::to_string(i % 7) + "," + std::to_string(i % 5) + "\n";
+  const std::string in = write_file("in.csv", csv).string();
+  expect_clean_failure("--device cpu --input " + in + " --n-init 1000000000", 1, "65536");
+  expect_clean_failure("--device cpu --input " + in + " --seed -1", 2, "--seed");
+  expect_clean_failure("--input " + in + " --device tpu", 1, "--device");
+}
+
 }  // namespace
 }  // namespace latentkit

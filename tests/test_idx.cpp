@@ -144,5 +144,21 @@ TEST_F(Idx, RejectsTruncatedAndCorruptGzip) {
   EXPECT_NE(image_error(path("corrupt.gz")).find("gzip"), std::string::npos);
 }
 
+// Issue 17 (found by reading, guarded by the fuzz corpus too): dimensions whose product overflows
+// 64 bits, or more pixels per image than an int holds, are refused, not wrapped around.
+TEST_F(Idx, HugeDeclaredDimensionsAreRefused) {
+  const auto header = [](uint32_t n, uint32_t rows, uint32_t cols, size_t extra = 64) {
+    std::vector<uint8_t> b;
+    for (uint32_t v : {0x00000803u, n, rows, cols})
+      for (int s = 24; s >= 0; s -= 8) b.push_back(static_cast<uint8_t>(v >> s));
+    b.resize(b.size() + extra, 7);
+    return b;
+  };
+  EXPECT_THROW(parse_idx_images(header(0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu), "h"), InputError);
+  EXPECT_THROW(parse_idx_images(header(0, 0xFFFFFFFFu, 0xFFFFFFFFu, 0), "h"), InputError);
+  EXPECT_THROW(parse_idx_images(header(0x80000000u, 1, 1), "h"), InputError);
+  EXPECT_EQ(parse_idx_images(header(4, 4, 4), "h").n, 4);
+}
+
 }  // namespace
 }  // namespace latentkit

@@ -336,5 +336,50 @@ TEST_F(Io, EnsureDirectory) {
   EXPECT_THROW(write_model_file(path("plain/m.lkm"), ModelFile{}), InputError);
 }
 
+// OutputDir (issue 17): the set appears at commit, with stale owned files removed and foreign
+// ones kept; without commit nothing changes; a second OutputDir on the same directory is refused.
+TEST_F(Io, OutputDirCommitsWholeSetsAndLocks) {
+  const std::string out = path("out");
+  {
+    OutputDir d(out, {"a.csv", "b.csv", "summary.json", "checkpoint.lkm"});
+    write_file_atomic(d.path("a.csv"), [](std::ostream& os) { os << "a1"; });
+    write_file_atomic(d.path("b.csv"), [](std::ostream& os) { os << "b1"; });
+    write_file_atomic(d.live_path("checkpoint.lkm"), [](std::ostream& os) { os << "ck"; });
+    d.keep("checkpoint.lkm");
+    EXPECT_FALSE(fs::exists(path("out/a.csv"))) << "visible before commit";
+    EXPECT_THROW(OutputDir(out, {}), InputError) << "a second run while the first holds it";
+    d.commit();
+  }
+  EXPECT_EQ(read_bytes(path("out/a.csv")), "a1");
+  EXPECT_EQ(read_bytes(path("out/checkpoint.lkm")), "ck");
+  write_bytes(path("out/notes.txt"), "mine");
+  {
+    OutputDir d(out, {"a.csv", "b.csv", "summary.json", "checkpoint.lkm"});
+    write_file_atomic(d.path("a.csv"), [](std::ostream& os) { os << "a2"; });
+    // No commit: an error after writing leaves the earlier set.
+  }
+  EXPECT_EQ(read_bytes(path("out/a.csv")), "a1");
+  EXPECT_EQ(read_bytes(path("out/b.csv")), "b1");
+  {
+    OutputDir d(out, {"a.csv", "b.csv", "summary.json", "checkpoint.lkm"});
+    write_file_atomic(d.path("a.csv"), [](std::ostream& os) { os << "a3"; });
+    d.commit();
+  }
+  EXPECT_EQ(read_bytes(path("out/a.csv")), "a3");
+  EXPECT_FALSE(fs::exists(path("out/b.csv"))) << "stale: not written by the last run";
+  EXPECT_FALSE(fs::exists(path("out/checkpoint.lkm"))) << "stale: not kept by the last run";
+  EXPECT_EQ(read_bytes(path("out/notes.txt")), "mine") << "not an output: never touched";
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(out)) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"a.csv", "notes.txt"}));
+  // A failed run in a directory it created leaves nothing behind, parents included.
+  { OutputDir d(path("new/deeper"), {"a.csv"}); }
+  EXPECT_FALSE(fs::exists(path("new")));
+  write_bytes(path("plain"), "x");
+  EXPECT_THROW(OutputDir(path("plain"), {}), InputError);
+  EXPECT_THROW(OutputDir(path("plain/sub"), {}), InputError);
+}
+
 }  // namespace
 }  // namespace latentkit

@@ -155,7 +155,7 @@ TEST_F(PairwiseApps, KMeansBadInput) {
   const std::string base = "--device cpu --input ";
   expect_clean_failure("kmeans", base + small.string() + " --k-max 15", 1, "--k-max");
   expect_clean_failure("kmeans", base + small.string() + " --k-min 1 --k-max 3", 1, "k_min");
-  expect_clean_failure("kmeans", base + small.string() + " --k-max 3 --n-init 0", 1, "n_init");
+  expect_clean_failure("kmeans", base + small.string() + " --k-max 3 --n-init 0", 1, "--n-init");
   expect_clean_failure("kmeans", base + write_file("n.csv", "1,2\ninf,1\n").string(), 1, "NaN");
   expect_clean_failure("kmeans", base + write_file("e.csv", "").string(), 1, "no data rows");
   expect_clean_failure("kmeans", base + write_file("r.csv", "1,2\n3\n").string(), 1, "ragged");
@@ -167,6 +167,78 @@ TEST_F(PairwiseApps, KMeansBadInput) {
   if (!test::gpu_available())
     expect_clean_failure("kmeans", "--device cuda --input " + small.string() + " --k-max 3", 2,
                          "no usable CUDA GPU");
+}
+
+// ---- issue 17 ---------------------------------------------------------------------------------
+
+// Case 6: values whose distances overflow the kernels say so and what to do (not "bandwidths must
+// be positive finite numbers, got 3.96e+61" for bandwidths the user never gave).
+TEST_F(PairwiseApps, HugeValuesSayRescale) {
+  std::string huge;
+  for (int i = 0; i < 30; ++i)
+    huge += std::to_string(i % 7) + "e30," + std::to_string(i % 3) + "\n";
+  const std::string h = write_file("huge.csv", huge).string();
+  expect_clean_failure("mmd", "--device cpu --x " + h + " --y " + h, 1, "rescale");
+  expect_clean_failure("kmeans", "--device cpu --k-max 3 --input " + h, 1, "rescale");
+}
+
+// Case 9: every kmeans flag error names its flag; duplicate rows say what to do; a byte-order
+// mark before the first number is not part of it.
+TEST_F(PairwiseApps, KMeansFlagsAndDataNameTheFix) {
+  const auto small = normal_csv("s.csv", 30, 2, 0.0, 1);
+  const std::string base = "--device cpu --k-max 3 --input " + small.string();
+  expect_clean_failure("kmeans", base + " --tol nan", 1, "--tol");
+  expect_clean_failure("kmeans", base + " --max-iter 0", 1, "--max-iter");
+  expect_clean_failure("kmeans", base + " --n-init 0", 1, "--n-init");
+  std::string dup;
+  for (int i = 0; i < 20; ++i) dup += i % 2 ? "1,2\n" : "3,4\n";
+  expect_clean_failure("kmeans",
+                       "--device cpu --k-max 3 --input " + write_file("dup.csv", dup).string(), 1,
+                       "--k-max 2 or less");
+  std::string bom = "\xEF\xBB\xBF";
+  for (int i = 0; i < 20; ++i) bom += std::to_string(i % 5) + "," + std::to_string(i % 3) + "\n";
+  const AppRun r =
+      run("kmeans", "--device cpu --k-max 3 --input " + write_file("bom.csv", bom).string() +
+                        " --out " + (dir_ / "bom").string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_csv_matrix((dir_ / "bom/labels.csv").string()).n, 20);
+}
+
+// Case 10: across apps, a flag the parser refuses (unknown flag, not a number, --seed out of
+// range) exits 2; a flag value out of range or an unknown choice exits 1, as the README says.
+TEST_F(PairwiseApps, FlagErrorsExitWithTheDocumentedCodes) {
+  const auto a = normal_csv("a.csv", 30, 2, 0.0, 1);
+  const std::string mmd = "--device cpu --x " + a.string() + " --y " + a.string();
+  const std::string km = "--device cpu --k-max 3 --input " + a.string();
+  expect_clean_failure("mmd", mmd + " --no-such-flag", 2, "--no-such-flag");
+  expect_clean_failure("kmeans", km + " --no-such-flag", 2, "--no-such-flag");
+  expect_clean_failure("mmd", mmd + " --seed -1", 2, "--seed");
+  expect_clean_failure("kmeans", km + " --seed 18446744073709551616", 2, "--seed");
+  expect_clean_failure("mmd", mmd.substr(12) + " --device tpu", 1, "--device");
+  expect_clean_failure("kmeans", km.substr(12) + " --device tpu", 1, "--device");
+}
+
+// Cases 11 and 12: unbounded or out-of-range permutation settings are refused with the limit.
+TEST_F(PairwiseApps, MmdPermutationLimits) {
+  const auto a = normal_csv("a.csv", 30, 2, 0.0, 1);
+  const std::string mmd = "--device cpu --x " + a.string() + " --y " + a.string();
+  expect_clean_failure("mmd", mmd + " --permutations 2000000000", 1, "10000000");
+  expect_clean_failure("mmd", mmd + " --perm-max-points -7", 1, "--perm-max-points");
+}
+
+// Case 1: kmeans failing to write labels.csv (a full disk: here a file-size limit) keeps the
+// earlier run's labels.csv and result.json together, not a new labels.csv beside an old result.
+TEST_F(PairwiseApps, KMeansFailedWriteKeepsTheEarlierSet) {
+  const auto data = normal_csv("d.csv", 3000, 2, 0.0, 4);
+  const std::string args = "--device cpu --k-max 3 --n-init 1 --silhouette-sample 200 --input " +
+                           data.string() + " --out " + (dir_ / "km").string();
+  ASSERT_EQ(run("kmeans", args + " --seed 1").exit_code, 0);
+  const auto before = test::snapshot(dir_ / "km");
+  // ulimit -f 4: files above 4 KiB fail; labels.csv of 3000 rows is about 6 KiB.
+  const AppRun r = run_in_shell("ulimit -f 4; trap '' XFSZ", "kmeans", args + " --seed 2");
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("disk full?"), std::string::npos) << r.err;
+  EXPECT_EQ(test::snapshot(dir_ / "km"), before);
 }
 
 }  // namespace

@@ -202,5 +202,43 @@ TEST_F(RbmMnistApp, ResumeRefusesOtherSettings) {
   EXPECT_NE(r.err.find("other settings"), std::string::npos) << r.err;
 }
 
+// ---- issue 17 ---------------------------------------------------------------------------------
+
+// Case 3: a rerun with shorter sample chains leaves no sample grid of an earlier run.
+TEST_F(RbmMnistApp, RerunLeavesNoStaleSampleGrids) {
+  ASSERT_EQ(run(small("o") + " --epochs 1 --sample-steps 100").exit_code, 0);
+  ASSERT_TRUE(fs::exists(dir_ / "o/samples_step100.png"));
+  ASSERT_EQ(run(small("o") + " --epochs 1").exit_code, 0);  // --sample-steps 10
+  EXPECT_TRUE(fs::exists(dir_ / "o/samples_step10.png"));
+  EXPECT_FALSE(fs::exists(dir_ / "o/samples_step100.png"));
+}
+
+// Case 11: a minibatch larger than the data is refused with the figure, not allocated.
+TEST_F(RbmMnistApp, BatchLargerThanTheDataIsRefused) {
+  expect_clean_failure(
+      "--device cpu --inpaint-rows 4 --data " + (dir_ / "data").string() + " --batch 100000", 1,
+      "--batch 96 or less");
+}
+
+// Case 12: --resume with other training images (same count and shape) is refused.
+TEST_F(RbmMnistApp, ResumeFingerprintsTheImages) {
+  ASSERT_EQ(run(small("r") + " --epochs 1 --checkpoint-every 1").exit_code, 0);
+  fs::create_directories(dir_ / "other");
+  write_idx_images((dir_ / "other/train-images-idx3-ubyte.gz").string(), kTrain, kSide, kSide,
+                   bar_images(kTrain, 5), true);
+  fs::copy(dir_ / "data/t10k-images-idx3-ubyte", dir_ / "other/t10k-images-idx3-ubyte");
+  const RunResult r = run(small("r", "other") + " --resume");
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("other settings"), std::string::npos) << r.err;
+}
+
+// Case 10: the exit codes every app documents (see TsneApp.FlagErrorsExitWithTheDocumentedCodes).
+TEST_F(RbmMnistApp, FlagErrorsExitWithTheDocumentedCodes) {
+  const std::string data = " --inpaint-rows 4 --data " + (dir_ / "data").string();
+  expect_clean_failure("--device cpu" + data + " --seed 18446744073709551616", 2, "--seed");
+  expect_clean_failure("--device cpu" + data + " --no-such-flag", 2, "--no-such-flag");
+  expect_clean_failure("--device tpu" + data, 1, "--device");
+}
+
 }  // namespace
 }  // namespace latentkit

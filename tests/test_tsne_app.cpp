@@ -221,5 +221,57 @@ TEST_F(TsneApp, ReadsIdxImagesWithIdxOrCsvLabels) {
       "--labels");
 }
 
+// ---- issue 17 ---------------------------------------------------------------------------------
+
+// Cases 7, 8, 9 and 12: huge values, a directory, a blank line in a label list, a binary file as
+// labels and a non-power-of-two FFT grid each give one line naming the problem and the fix.
+TEST_F(TsneApp, ClearMessagesForBadFiles) {
+  const std::string in = " --device cpu --iterations 10 --input ";
+  std::string huge;
+  for (int i = 0; i < 30; ++i) huge += std::to_string(i % 7) + "e30,1," + std::to_string(i) + "\n";
+  std::ofstream(dir_ / "huge.csv") << huge;
+  expect_failure(in + (dir_ / "huge.csv").string(), 1, "rescale the data");
+  fs::create_directories(dir_ / "adir");
+  expect_failure(in + (dir_ / "adir").string(), 1, "is a directory");
+  std::string blank = "label\n";
+  for (int i = 0; i < 120; ++i) blank += i == 60 ? " \n" : std::to_string(i % 3) + "\n";
+  std::ofstream(dir_ / "blank.csv") << blank;
+  expect_failure(in + data_.string() + " --labels " + (dir_ / "blank.csv").string(), 1,
+                 "blank line");
+  std::ofstream(dir_ / "image.png", std::ios::binary)
+      << std::string("\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16);
+  std::string err;
+  EXPECT_EQ(run(in + data_.string() + " --labels " + (dir_ / "image.png").string() + " --out " +
+                    (dir_ / "fail").string(),
+                &err),
+            1);
+  EXPECT_NE(err.find("not a CSV text file"), std::string::npos) << err;
+  for (const char c : err)
+    EXPECT_TRUE(c == '\n' || (c >= 0x20 && c < 0x7f)) << "raw byte in the message: " << err;
+  expect_failure(in + data_.string() + " --fft-grid 100", 1, "power of two");
+}
+
+// Case 11: --limit stops reading the CSV: a broken row after the limit is never reached.
+TEST_F(TsneApp, LimitStopsReading) {
+  std::string text = slurp(data_);
+  text += "this row, is, broken\n";
+  std::ofstream(dir_ / "tail.csv") << text;
+  std::string err;
+  EXPECT_EQ(run("--device cpu --perplexity 10 --iterations 20 --label-column --limit 100 --input " +
+                    (dir_ / "tail.csv").string() + " --out " + (dir_ / "lim").string(),
+                &err),
+            0)
+      << err;
+  EXPECT_EQ(read_csv_matrix((dir_ / "lim/embedding.csv").string()).n, 100);
+}
+
+// Case 10: the exit codes every app documents: a flag the parser refuses is 2 (--input with
+// --idx is declared to the parser); a value out of range or an unknown choice is 1.
+TEST_F(TsneApp, FlagErrorsExitWithTheDocumentedCodes) {
+  expect_failure("--device cpu --input " + data_.string() + " --seed -1", 2, "--seed");
+  expect_failure("--device cpu --input " + data_.string() + " --no-such-flag", 2, "no-such-flag");
+  expect_failure("--input " + data_.string() + " --device tpu", 1, "--device");
+}
+
 }  // namespace
 }  // namespace latentkit

@@ -1,8 +1,14 @@
 // End-to-end tests of apps/vae_gmm on the CPU: outputs, reproducibility, checkpoint/resume,
 // --load, and every kind of bad input (one clear line, nonzero exit, nothing half-written).
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -392,6 +398,180 @@ TEST_F(VaeGmmApp, TsneStageSkipsAndRejectsBadFlags) {
   EXPECT_FALSE(fs::exists(dir_ / "few" / "tsne_generated.csv"));
   const auto s2 = nlohmann::json::parse(slurp(dir_ / "few" / "summary.json"));
   EXPECT_TRUE(s2.at("stages").at("tsne").at("generated").contains("skipped"));
+}
+
+// ---- issue 17: nothing lost, nothing mixed, nothing wasted -----------------------------------
+
+// Case 1: a write that fails half-way (a full disk, here a file-size limit) leaves the earlier
+// run's output set exactly as it was: no file of the failed run, none of the old ones replaced.
+TEST_F(VaeGmmApp, FailedWriteLeavesTheEarlierOutputSetWhole) {
+  ASSERT_EQ(run(small("set") + " --seed 0").exit_code, 0);
+  const auto before = test::snapshot(dir_ / "set");
+  ASSERT_TRUE(before.count("summary.json"));
+  // ulimit -f 16: files above 16 KiB fail to write (EFBIG, SIGXFSZ ignored): data.csv of 600 rows
+  // is about 25 KiB, so the run fails in its output stage, after all the work.
+  const test::AppRun r =
+      run_in_shell("ulimit -f 16; trap '' XFSZ", "vae_gmm", small("set") + " --seed 7");
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("disk full?"), std::string::npos) << r.err;
+  EXPECT_EQ(test::snapshot(dir_ / "set"), before) << "the failed run changed the output set";
+}
+
+// Case 2: a second run on an --out in use fails at once with one line, leaving it alone.
+TEST_F(VaeGmmApp, SecondRunOnALockedOutIsRefused) {
+  const fs::path out = dir_ / "out_fail";
+  fs::create_directories(out);
+  const int fd = ::open(out.c_str(), O_RDONLY | O_DIRECTORY);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::flock(fd, LOCK_EX | LOCK_NB), 0);  // as a running vae_gmm holds it
+  expect_clean_failure("--device cpu --n 600 --epochs 1", 1, "in use by another run");
+  ::close(fd);
+}
+
+// Case 3: a rerun that skips a stage, or loads a model, leaves no file of an earlier run; files
+// that are not vae_gmm's (the user's notes) are kept.
+TEST_F(VaeGmmApp, RerunLeavesNoStaleFiles) {
+  const std::string with_tsne =
+      "--device cpu --n 600 --epochs 2 --hidden 16,16 --n-generate 60 --tsne-iterations 60 "
+      "--seed 4 --out " +
+      (dir_ / "o").string();
+  ASSERT_EQ(run(with_tsne).exit_code, 0);
+  ASSERT_TRUE(fs::exists(dir_ / "o/tsne_latent.csv"));
+  std::ofstream(dir_ / "o/notes.txt") << "mine";
+  ASSERT_EQ(run(small("o") + " --seed 4").exit_code, 0);  // --tsne-iterations 0
+  EXPECT_FALSE(fs::exists(dir_ / "o/tsne_latent.csv"));
+  EXPECT_FALSE(fs::exists(dir_ / "o/tsne_generated.csv"));
+  EXPECT_EQ(slurp(dir_ / "o/notes.txt"), "mine");
+  // --load: model.lkm is the loaded model (the one these outputs came from), not a stale one.
+  ASSERT_EQ(run(small("other") + " --seed 9").exit_code, 0);
+  const test::AppRun r =
+      run("--device cpu --n 600 --n-generate 50 --tsne-iterations 0 --load " +
+          (dir_ / "other/model.lkm").string() + " --out " + (dir_ / "o").string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_model_file((dir_ / "o/model.lkm").string()).section("params"),
+            read_model_file((dir_ / "other/model.lkm").string()).section("params"));
+  for (const auto& e : fs::directory_iterator(dir_ / "o"))
+    EXPECT_NE(e.path().filename().string().rfind(".partial-", 0), 0u) << e.path();
+}
+
+// Case 4: an --out that cannot be written is found before any work.
+TEST_F(VaeGmmApp, UnwritableOutIsFoundFirst) {
+  write_file("file.txt", "a file, not a directory");
+  for (const std::string out : {"file.txt", "file.txt/sub"}) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const test::AppRun r = run("--device cpu --n 600 --epochs 1000 --out " + (dir_ / out).string());
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    EXPECT_NE(r.err.find("--out"), std::string::npos) << r.err;
+    EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 20)
+        << "failed only after training";
+  }
+}
+
+// Case 5: stage limits and memory are checked before training, naming the flag that avoids them.
+TEST_F(VaeGmmApp, StageLimitsAreCheckedBeforeTraining) {
+  std::string wide;
+  for (int i = 0; i < 40; ++i) {
+    for (int j = 0; j < 33; ++j) wide += (j ? "," : "") + std::to_string((i * 7 + j * 3) % 11);
+    wide += "\n";
+  }
+  const std::string epochs = "--device cpu --epochs 1000 --batch 8 --n-generate 20 ";
+  expect_clean_failure(epochs + "--input " + write_file("w.csv", wide).string(), 1, "--no-gmm");
+  expect_clean_failure(epochs + "--d 33 --n 100", 1, "--no-gmm");
+  std::string same;
+  for (int i = 0; i < 40; ++i) same += "1.5,2,3\n";
+  expect_clean_failure(epochs + "--input " + write_file("same.csv", same).string(), 1,
+                       "--tsne-iterations 0");
+  expect_clean_failure("--device cpu --latent 1000000 --n 100000", 1, "--latent");
+  expect_clean_failure("--device cpu --latent 1000000 --n 100000", 1, "GiB");
+}
+
+// Case 6: data whose distances overflow the kernels says so (not "bandwidths ... got 3.96e+61").
+TEST_F(VaeGmmApp, HugeValuesAreRefusedBeforeTraining) {
+  std::string huge;
+  for (int i = 0; i < 40; ++i)
+    huge += std::to_string(i % 7) + "e30," + std::to_string(i % 5) + "e30," +
+            std::to_string(i % 4) + "e30\n";
+  const std::string in = write_file("huge.csv", huge).string();
+  expect_clean_failure("--device cpu --epochs 1000 --batch 8 --scale standard --input " + in, 1,
+                       "rescale the data");
+  expect_clean_failure("--device cpu --epochs 1000 --batch 8 --scale standard --input " + in, 1,
+                       "--skip-mmd");
+}
+
+// Case 8: a directory where a file is expected says so.
+TEST_F(VaeGmmApp, DirectoryWhereAFileIsExpected) {
+  fs::create_directories(dir_ / "adir");
+  expect_clean_failure("--device cpu --input " + (dir_ / "adir").string(), 1, "is a directory");
+  expect_clean_failure("--device cpu --load " + (dir_ / "adir").string(), 1, "is a directory");
+  fs::create_directories(dir_ / "ck/checkpoint.lkm");
+  const test::AppRun r =
+      run("--device cpu --n 600 --epochs 2 --resume --out " + (dir_ / "ck").string());
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("is a directory"), std::string::npos) << r.err;
+}
+
+// Case 12: a checkpoint continues only the same experiment: the data (generator settings, a
+// CSV's contents) and every setting that changes the result are fingerprinted.
+TEST_F(VaeGmmApp, ResumeFingerprintsTheDataAndSettings) {
+  const std::string base = "--device cpu --n 600 --hidden 16,16 --n-generate 50 ";
+  ASSERT_EQ(
+      run(base + "--epochs 1 --checkpoint-every 1 --k 10 --out " + (dir_ / "k").string()).exit_code,
+      0);
+  const test::AppRun k5 = run(base + "--epochs 2 --k 5 --resume --out " + (dir_ / "k").string());
+  EXPECT_EQ(k5.exit_code, 1) << k5.err;
+  EXPECT_NE(k5.err.find("other settings"), std::string::npos) << k5.err;
+  std::string csv;
+  for (int i = 0; i < 64; ++i) csv += std::to_string(i % 9) + "," + std::to_string(i % 4) + "\n";
+  const std::string in = write_file("in.csv", csv).string();
+  const std::string csv_base = "--device cpu --batch 8 --hidden 8 --n-generate 20 --input " + in;
+  ASSERT_EQ(
+      run(csv_base + " --epochs 1 --checkpoint-every 1 --out " + (dir_ / "c").string()).exit_code,
+      0);
+  write_file("in.csv", "8" + csv.substr(1));  // same path and shape, other contents
+  const test::AppRun changed =
+      run(csv_base + " --epochs 2 --resume --out " + (dir_ / "c").string());
+  EXPECT_EQ(changed.exit_code, 1) << changed.err;
+  EXPECT_NE(changed.err.find("other settings"), std::string::npos) << changed.err;
+}
+
+// Case 12: out-of-range and conflicting flags are refused, not wrapped or ignored.
+TEST_F(VaeGmmApp, OutOfRangeAndConflictingFlagsAreRefused) {
+  expect_clean_failure("--device cpu --seed -1", 2, "--seed");
+  expect_clean_failure("--device cpu --seed 18446744073709551616", 2, "--seed");
+  expect_clean_failure("--device cpu --mmd-perm-max-points -7", 1, "--mmd-perm-max-points");
+  expect_clean_failure("--device cpu --mmd-permutations 2000000000", 1, "--mmd-permutations");
+  const std::string model = write_file("m.lkm", "not read: the flags are refused first").string();
+  for (const char* flag : {"--hidden 8", "--latent 3", "--scale minmax", "--epochs 5"})
+    expect_clean_failure(std::string("--device cpu --load ") + model + " " + flag, 1,
+                         std::string(flag).substr(0, std::string(flag).find(' ')));
+}
+
+// kill -9 in the middle of training, then --resume: the same outputs as an uninterrupted run,
+// and nothing of the killed run left behind (its staging directory is removed).
+TEST_F(VaeGmmApp, KilledRunResumesBitIdentical) {
+  const std::string base =
+      "--device cpu --n 2000 --hidden 16,16 --n-generate 50 --epochs 30 "
+      "--tsne-iterations 0 --seed 2 ";
+  ASSERT_EQ(run(base + "--out " + (dir_ / "full").string()).exit_code, 0);
+  const fs::path part = dir_ / "part";
+  // Started in the background, killed once the first checkpoint exists (or after it finished).
+  const test::AppRun killed = run_in_shell("", "vae_gmm",
+                                           base + "--checkpoint-every 1 --out " + part.string() +
+                                               " & pid=$!; for i in $(seq 600); "
+                                               "do [ -f " +
+                                               (part / "checkpoint.lkm").string() +
+                                               " ] && break; sleep 0.05; done; "
+                                               "kill -9 $pid; wait $pid; exit 0");
+  ASSERT_EQ(killed.exit_code, 0) << killed.err;
+  ASSERT_TRUE(fs::exists(part / "checkpoint.lkm"));
+  const test::AppRun r = run(base + "--checkpoint-every 1 --resume --out " + part.string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(slurp(dir_ / "full/generated.csv"), slurp(part / "generated.csv"));
+  EXPECT_EQ(slurp(dir_ / "full/latent.csv"), slurp(part / "latent.csv"));
+  EXPECT_EQ(read_model_file((dir_ / "full/model.lkm").string()).section("params"),
+            read_model_file((part / "model.lkm").string()).section("params"));
+  for (const auto& e : fs::directory_iterator(part))
+    EXPECT_NE(e.path().filename().string().rfind(".partial-", 0), 0u) << e.path();
 }
 
 }  // namespace

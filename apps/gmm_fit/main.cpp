@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "latentkit/app.h"
+#include "latentkit/check.h"
 #include "latentkit/data.h"
 #include "latentkit/gmm.h"
 #include "latentkit/io.h"
@@ -40,14 +41,24 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--reg-covar", cfg.reg_covar, "added to every covariance diagonal")
       ->capture_default_str();
-  app.add_option("--seed", cfg.seed, "seed of the initialisation")->capture_default_str();
+  add_seed_option(app, cfg.seed, "seed of the initialisation");
   app.add_option("--out", out_dir, "output directory")->capture_default_str();
   device.add_to(app);
   return run_app("gmm_fit", app, argc, argv, [&] {
     cfg.covariance = parse_gmm_covariance(covariance);
     cfg.init = parse_gmm_init(init);
+    LK_INPUT_CHECK(n_init >= 1 && n_init <= kGmmMaxRestarts,
+                   "--n-init must be in [1, " << kGmmMaxRestarts << "], got " << n_init);
+    OutputDir out(out_dir, {"labels.csv", "result.json"});  // locked and writable before work
     const Dataset data = read_csv_matrix(input);
     auto backend = device.select(std::cerr);
+    // Every (K, restart) is one model of the batch: its parameters (weights, means, covariances
+    // in float64: K (1 + D + D^2) values) live together, beside one N x K responsibility matrix.
+    const double models = (static_cast<double>(k_max) - k_min + 1) * n_init;
+    check_memory(models * 8.0 * k_max * (1.0 + data.d + static_cast<double>(data.d) * data.d) +
+                     8.0 * data.n * k_max,
+                 *backend, "fitting " + std::to_string(static_cast<long long>(models)) + " models",
+                 "lower --n-init or the range --k-min..--k-max");
     const GmmSelection sel =
         fit_gmm_select(*backend, data.x, data.n, data.d, k_min, k_max, n_init, cfg);
     const GmmFitResult& best = sel.per_k[sel.best_index_bic];
@@ -87,12 +98,12 @@ int main(int argc, char** argv) {
     result["best_k_aic"] = sel.best_k_aic;
     result["best_k_bic_at_upper_edge"] = sel.bic_at_upper_edge;
     result["fit_seconds"] = sel.seconds;
-    ensure_directory(out_dir);
     write_csv(
-        out_dir + "/labels.csv", {"label", "log_density"},
+        out.path("labels.csv"), {"label", "log_density"},
         {std::vector<double>(scores.labels.begin(), scores.labels.end()), scores.log_density});
-    write_file_atomic(out_dir + "/result.json",
+    write_file_atomic(out.path("result.json"),
                       [&](std::ostream& os) { os << result.dump(2) << "\n"; });
+    out.commit();
     std::printf("wrote %s/result.json, %s/labels.csv\n", out_dir.c_str(), out_dir.c_str());
   });
 }

@@ -33,8 +33,7 @@ int main(int argc, char** argv) {
   app.add_option("--silhouette-sample", opt.silhouette_sample,
                  "silhouette on a Philox sample of this many points (0: exact, all pairs)")
       ->capture_default_str();
-  app.add_option("--seed", opt.kmeans.seed, "seed of the seeding and samples")
-      ->capture_default_str();
+  add_seed_option(app, opt.kmeans.seed, "seed of the seeding and samples");
   device.add_to(app);
   return run_app("kmeans", app, argc, argv, [&] {
     auto backend = device.select(std::cerr);

@@ -3,7 +3,11 @@
 // latentkit::run_mmd_tool (host/src/pairwise_tools.cpp).
 // Exit codes: 0 ok; 1 bad input data or files; 2 bad flags or --device cuda without a GPU;
 // 3 a runtime failure (CUDA error, out of memory).
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
 #include <iostream>
 
 #include "latentkit/app.h"
@@ -39,13 +43,26 @@ int main(int argc, char** argv) {
                  "pooled points the permutation test uses (a Philox subsample when fewer than\n"
                  "all; 0: all). Default -1: all on the GPU, 2000 on the CPU")
       ->capture_default_str();
-  app.add_option("--seed", opt.seed, "seed of the permutations and subsamples")
-      ->capture_default_str();
+  add_seed_option(app, opt.seed, "seed of the permutations and subsamples");
   device.add_to(app);
   return run_app("mmd", app, argc, argv, [&] {
     if (median && !opt.bandwidths.empty())
       throw InputError("--median and --bandwidths exclude each other");
     auto backend = device.select(std::cerr);
+    // A progress line every 2 s at most (the test can run for minutes with many permutations).
+    constexpr double kProgressEvery = 2.0;
+    const bool tty = ::isatty(STDERR_FILENO);
+    const auto t0 = std::chrono::steady_clock::now();
+    double last = 0;
+    opt.progress = [&](int done, int total) {
+      const double now = seconds_since(t0);
+      if (done < total && now - last < kProgressEvery) return;
+      if (done == total && last == 0) return;  // a short test: no line
+      last = now;
+      char line[96];
+      std::snprintf(line, sizeof line, "mmd: permutations %d/%d  %.1f s", done, total, now);
+      write_progress_line(std::cerr, line, done == total, tty);
+    };
     run_mmd_tool(opt, *backend, std::cout);
   });
 }

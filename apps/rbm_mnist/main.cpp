@@ -32,7 +32,7 @@ int main(int argc, char** argv) {
                  "package dataset-fashion-mnist")
       ->capture_default_str();
   app.add_option("--out", opt.out_dir, "output directory")->capture_default_str();
-  app.add_option("--seed", opt.train.seed, "seed of everything random")->capture_default_str();
+  add_seed_option(app, opt.train.seed, "seed of everything random");
   app.add_option("--hidden", opt.hidden, "hidden units")->capture_default_str();
   app.add_option("--lr", opt.train.update.lr,
                  "learning rate (applied to the minibatch-mean gradient, as scikit-learn)")

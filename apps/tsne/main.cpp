@@ -99,7 +99,7 @@ int main(int argc, char** argv) {
                  "largest FFT grid per dimension, a power of two (0: 1024 / 128 in 2-D / 3-D on\n"
                  "the GPU, 256 / 64 on the CPU; a finer grid is more accurate on wide embeddings)")
       ->capture_default_str();
-  app.add_option("--seed", opt.seed, "seed of the random initialisation")->capture_default_str();
+  add_seed_option(app, opt.seed, "seed of the random initialisation");
   device.add_to(app);
   app.add_option("--out", out_dir, "output directory")->capture_default_str();
   return run_app("tsne", app, argc, argv, [&] {
@@ -112,6 +112,11 @@ int main(int argc, char** argv) {
                    "no data: give --input data.csv or --idx images-idx3-ubyte.gz");
     LK_INPUT_CHECK(!(label_column && !idx_path.empty()),
                    "--label-column is for CSV input; give IDX labels with --labels");
+    LK_INPUT_CHECK(
+        opt.fft.max_fft_size == 0 ||
+            (opt.fft.max_fft_size >= 2 && (opt.fft.max_fft_size & (opt.fft.max_fft_size - 1)) == 0),
+        "--fft-grid must be 0 (auto) or a power of two, got " << opt.fft.max_fft_size);
+    OutputDir out(out_dir, {"embedding.csv", "result.json"});  // locked, writable before work
     const auto t_read = std::chrono::steady_clock::now();
     Dataset data;
     if (!idx_path.empty()) {
@@ -120,7 +125,7 @@ int main(int argc, char** argv) {
       data.d = images.rows * images.cols;
       data.x = std::move(images.pixels);
     } else {
-      data = read_csv_matrix(input);
+      data = read_csv_matrix(input, limit > 0 ? limit : -1);  // stops reading at --limit
     }
     std::vector<int> labels;
     if (label_column) {
@@ -158,8 +163,9 @@ int main(int argc, char** argv) {
       data.x.resize(static_cast<size_t>(limit) * data.d);
       if (!labels.empty()) labels.resize(limit);
     }
+    check_distance_scale(data.x, data.n, data.d, "'" + (idx_path.empty() ? input : idx_path) + "'",
+                         "rescale the data");
     const double read_s = seconds_since(t_read);
-    ensure_directory(out_dir);
     auto backend = device.select(std::cerr);
     std::cerr << "tsne: " << data.n << " rows x " << data.d << " -> " << opt.dims << "-D\n";
     const bool tty = ::isatty(STDERR_FILENO);
@@ -184,7 +190,7 @@ int main(int argc, char** argv) {
       header.push_back("label");
       cols.emplace_back(labels.begin(), labels.end());
     }
-    write_csv(out_dir + "/embedding.csv", header, cols);
+    write_csv(out.path("embedding.csv"), header, cols);
     nlohmann::json result = tsne_result_json(r, opt);
     result["app"] = "tsne";
     result["device"] = backend->description();
@@ -194,8 +200,9 @@ int main(int argc, char** argv) {
                        {"columns", data.d},
                        {"labels", !labels.empty()}};
     result["timings_s"]["read"] = read_s;
-    write_file_atomic(out_dir + "/result.json",
+    write_file_atomic(out.path("result.json"),
                       [&](std::ostream& os) { os << result.dump(2) << "\n"; });
+    out.commit();
     std::cerr << "tsne: KL " << r.kl << " (" << r.method << "), " << r.seconds_total << " s; wrote "
               << out_dir << "/embedding.csv, result.json\n";
   });

@@ -27,8 +27,7 @@ int main(int argc, char** argv) {
       "100 epochs."};
   app.get_formatter()->column_width(34);
   device.add_to(app);
-  app.add_option("--seed", opt.train.seed, "seed of everything random (data, weights, noise)")
-      ->capture_default_str();
+  add_seed_option(app, opt.train.seed, "seed of everything random (data, weights, noise)");
   app.add_option("--out", opt.out_dir, "output directory")->capture_default_str();
   app.add_option("--k", opt.mixture.k, "mixture components of the synthetic data")
       ->capture_default_str();
@@ -98,6 +97,14 @@ int main(int argc, char** argv) {
   app.add_flag("--no-gmm", no_gmm, "skip stages gmm_bic and mode_coverage");
 
   return run_app("vae_gmm", app, argc, argv, [&] {
+    // --load replaces the model and its training: a flag that would shape them is an error, not
+    // something to ignore silently.
+    if (!opt.load_model.empty())
+      for (const char* flag : {"--hidden", "--latent", "--activation", "--scale", "--beta",
+                               "--epochs", "--lr", "--batch", "--checkpoint-every"})
+        LK_INPUT_CHECK(app.count(flag) == 0, flag << " shapes the model or its training, which "
+                                                  << "--load replaces: drop " << flag
+                                                  << " or --load");
     opt.scale = parse_scale_kind(scale);
     opt.model.hidden_act = parse_activation(activation);
     opt.model.hidden.clear();

@@ -4,8 +4,10 @@
 #include <cuda_runtime.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 
 #include "latentkit/check.h"
 #include "latentkit/device.h"
@@ -47,6 +49,19 @@ std::unique_ptr<Backend> DeviceFlag::select(std::ostream& log) const {
   return select_backend(parse_device_choice(choice), log);
 }
 
+CLI::Option* add_seed_option(CLI::App& app, uint64_t& seed, const std::string& help) {
+  const auto check = [](std::string& text) -> std::string {
+    errno = 0;
+    const bool digits = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
+    if (digits) std::strtoull(text.c_str(), nullptr, 10);
+    if (digits && errno != ERANGE) return "";
+    return "must be an integer in [0, 18446744073709551615] (2^64 - 1), got '" + text + "'";
+  };
+  return app.add_option("--seed", seed, help)
+      ->capture_default_str()
+      ->check(CLI::Validator(check, "UINT64"));
+}
+
 nlohmann::json versions_json() {
   int runtime = 0, driver = 0;
   cudaRuntimeGetVersion(&runtime);
@@ -85,10 +100,49 @@ void write_progress_line(std::ostream& log, const std::string& line, bool last, 
     log << line << "\n";
 }
 
+namespace {
+
+// MemAvailable from /proc/meminfo in bytes (0 when unknown: the check is then skipped).
+double host_available_bytes() {
+  std::ifstream in("/proc/meminfo");
+  std::string key;
+  double kib = 0;
+  std::string unit;
+  while (in >> key >> kib >> unit)
+    if (key == "MemAvailable:") return kib * 1024.0;
+  return 0.0;
+}
+
+std::string gib(double bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f GiB", bytes / (1024.0 * 1024.0 * 1024.0));
+  return buf;
+}
+
+}  // namespace
+
+void check_memory(double bytes, const Backend& backend, const std::string& what,
+                  const std::string& remedy) {
+  const double host = host_available_bytes();
+  LK_INPUT_CHECK(host <= 0 || bytes <= host, what << " needs about " << gib(bytes)
+                                                  << ", more than the " << gib(host)
+                                                  << " of memory available: " << remedy);
+  if (backend.kind() != DeviceKind::Cuda) return;
+  size_t free_b = 0, total_b = 0;
+  if (cudaMemGetInfo(&free_b, &total_b) != cudaSuccess) {
+    cudaGetLastError();  // a failed query must not leave a sticky error for the next CUDA call
+    return;
+  }
+  LK_INPUT_CHECK(bytes <= static_cast<double>(free_b),
+                 what << " needs about " << gib(bytes) << ", more than the "
+                      << gib(static_cast<double>(free_b)) << " free on the GPU: " << remedy);
+}
+
 ModelFile read_checkpoint(const std::string& path, const std::string& kind, const std::string& what,
                           const nlohmann::json& identity, const std::string& may_change) {
   ModelFile f = read_model_file(path);
-  LK_INPUT_CHECK(f.header.value("kind", "") == kind, "'" << path << "' is not " << what);
+  LK_INPUT_CHECK(f.header.value("kind", "") == kind && f.header.contains("run"),
+                 "'" << path << "' is not " << what);
   LK_INPUT_CHECK(f.header.at("run") == identity,
                  "checkpoint '" << path << "' was written by a run with other settings ("
                                 << f.header.at("run").dump() << "); resume with the same flags "

@@ -4,11 +4,15 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <limits>
 #include <sstream>
+#include <unordered_set>
 
 #include "latentkit/check.h"
+#include "latentkit/io.h"
 #include "latentkit/philox.h"
 
 namespace latentkit {
@@ -103,16 +107,32 @@ Parsed parse_number(const std::string& text, double& value) {
 
 }  // namespace
 
-Dataset read_csv_matrix(const std::string& path) {
-  std::ifstream in(path);
-  LK_INPUT_CHECK(in.good(), "cannot open input file '" << path << "': check the path");
+Dataset read_csv_matrix(const std::string& path, long long max_rows) {
+  std::ifstream in = open_input_file(path, "input file");
+  return parse_csv_matrix(in, path, max_rows);
+}
+
+Dataset parse_csv_matrix(std::istream& in, const std::string& path, long long max_rows) {
   Dataset ds;
   std::string line;
-  int line_no = 0;
+  long long line_no = 0;
+  long long blank_after_data = 0;  // the first blank line after a data row (0: none yet)
   bool first = true;
-  while (std::getline(in, line)) {
+  while ((max_rows < 0 || ds.n < max_rows) && std::getline(in, line)) {
     ++line_no;
-    if (trim(line).empty()) continue;
+    // A UTF-8 byte-order mark (EF BB BF) before the first line is an editor's marker, not text.
+    if (line_no == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);
+    // A NUL or another control byte (tab and CR excepted) means the file is not text.
+    for (const char ch : line) {
+      const unsigned char c = static_cast<unsigned char>(ch);
+      LK_INPUT_CHECK(c >= 0x20 || c == '\t' || c == '\r',
+                     path << ":" << line_no << ": binary data (byte 0x" << std::hex << int(c)
+                          << std::dec << "): this is not a CSV text file; pass the CSV");
+    }
+    if (trim(line).empty()) {
+      if (ds.n > 0 && blank_after_data == 0) blank_after_data = line_no;
+      continue;
+    }
     const auto fields = split_fields(line);
     // The first line is a header when none of its fields is a number ("x,y,z"); a line that
     // mixes numbers and text ("1,2x") is a malformed data row, reported below.
@@ -126,28 +146,74 @@ Dataset read_csv_matrix(const std::string& path) {
     }
     if (ds.d == 0) ds.d = static_cast<int>(fields.size());
     first = false;
+    // In a one-column file a blank line between rows is a missing value (a label list one short),
+    // not a separator: refuse it rather than shift every later row.
+    LK_INPUT_CHECK(!(ds.d == 1 && blank_after_data > 0),
+                   path << ":" << blank_after_data << ": blank line between the rows of a "
+                        << "one-column file (a missing value?): fill it in or remove it");
     LK_INPUT_CHECK(static_cast<int>(fields.size()) == ds.d,
                    path << ":" << line_no << ": expected " << ds.d << " columns, found "
                         << fields.size() << " (ragged rows): fix the file");
     for (size_t j = 0; j < fields.size(); ++j) {
       const Parsed p = parse_number(fields[j], v);
       LK_INPUT_CHECK(p != Parsed::NotNumber, path << ":" << line_no << ": column " << j + 1
-                                                  << " is not a number: '" << trim(fields[j])
-                                                  << "'");
+                                                  << " is not a number: '"
+                                                  << printable(trim(fields[j])) << "'");
       LK_INPUT_CHECK(std::isfinite(v) || p == Parsed::OutOfRange,
-                     path << ":" << line_no << ": column " << j + 1 << " is " << trim(fields[j])
+                     path << ":" << line_no << ": column " << j + 1 << " is "
+                          << printable(trim(fields[j]))
                           << "; NaN and Inf are not allowed: clean the data");
       // 0x1.ffffffp+127: the midpoint between FLT_MAX and the next power of two; above it a value
       // rounds to Inf in float32.
       LK_INPUT_CHECK(p != Parsed::OutOfRange && std::fabs(v) < 0x1.ffffffp+127,
-                     path << ":" << line_no << ": column " << j + 1 << " (" << trim(fields[j])
+                     path << ":" << line_no << ": column " << j + 1 << " ("
+                          << printable(trim(fields[j]))
                           << ") is out of float32 range: rescale the data");
       ds.x.push_back(static_cast<float>(v));
     }
+    LK_INPUT_CHECK(ds.n < std::numeric_limits<int>::max(),
+                   path << ": more than " << std::numeric_limits<int>::max()
+                        << " rows: split the file or pass a row limit");
     ++ds.n;
   }
   LK_INPUT_CHECK(ds.n > 0, "input file '" << path << "' has no data rows");
   return ds;
+}
+
+void check_distance_scale(const std::vector<float>& x, int n, int d, const std::string& what,
+                          const std::string& remedy, bool need_distinct) {
+  double bound = 0.0;
+  for (int j = 0; j < d; ++j) {
+    double lo = INFINITY, hi = -INFINITY;
+    for (int i = 0; i < n; ++i) {
+      const double v = x[static_cast<size_t>(i) * d + j];
+      lo = std::min(lo, v);
+      hi = std::max(hi, v);
+    }
+    bound += (hi - lo) * (hi - lo);
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g", bound);
+  LK_INPUT_CHECK(bound < kMaxSquaredDistance, what << " spans squared distances up to " << buf
+                                                   << ", beyond the " << kMaxSquaredDistance
+                                                   << " the distance kernels take: " << remedy);
+  LK_INPUT_CHECK(
+      !need_distinct || count_distinct_rows(x, n, d, 2) >= 2,
+      "all " << n << " rows of " << what << " are identical: nothing to tell apart; " << remedy);
+}
+
+int count_distinct_rows(const std::vector<float>& x, int n, int d, int cap) {
+  std::unordered_set<std::string> seen;
+  for (int i = 0; i < n && static_cast<int>(seen.size()) < cap; ++i)
+    seen.emplace(reinterpret_cast<const char*>(x.data() + static_cast<size_t>(i) * d),
+                 sizeof(float) * d);
+  return static_cast<int>(seen.size());
+}
+
+uint64_t data_fingerprint(const std::vector<float>& x) {
+  Fnv1a hash;
+  hash.add(x.data(), x.size() * sizeof(float));
+  return hash.h;
 }
 
 ScaleKind parse_scale_kind(const std::string& s) {

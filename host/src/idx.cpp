@@ -7,6 +7,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <limits>
 
 #include "latentkit/check.h"
 #include "latentkit/io.h"
@@ -22,8 +23,7 @@ constexpr int kGzipWindowBits = 15 + 16;
 constexpr size_t kInflateChunk = 1 << 20;
 
 std::vector<uint8_t> read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  LK_INPUT_CHECK(in.good(), "cannot read '" << path << "': " << std::strerror(errno));
+  std::ifstream in = open_input_file(path, "IDX file", /*binary=*/true);
   return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
 }
 
@@ -36,9 +36,8 @@ void put_be32(std::vector<uint8_t>& b, uint32_t v) {
   for (int s = 24; s >= 0; s -= 8) b.push_back(static_cast<uint8_t>(v >> s));
 }
 
-// The file's bytes, inflated when it starts with the gzip magic.
-std::vector<uint8_t> load(const std::string& path) {
-  std::vector<uint8_t> raw = read_all(path);
+// The bytes, inflated when they start with the gzip magic.
+std::vector<uint8_t> inflate_if_gzip(std::vector<uint8_t> raw, const std::string& path) {
   if (raw.size() >= 2 && raw[0] == 0x1f && raw[1] == 0x8b) return gzip_decompress(raw, path);
   return raw;
 }
@@ -58,12 +57,20 @@ long long check_idx(const std::vector<uint8_t>& b, const std::string& path, uint
   LK_INPUT_CHECK(b.size() >= header, "'" << path << "' is truncated inside its IDX header");
   const long long n = be32(b, 4);
   dims.clear();
+  // The product of the dimensions can exceed 64 bits (three 32-bit values): any file that large
+  // is refused before multiplying, since it could not be held in memory anyway.
   unsigned long long expected = static_cast<unsigned long long>(n);
   for (int d = 1; d < ndims; ++d) {
     dims.push_back(be32(b, 4 + 4 * d));
     LK_INPUT_CHECK(dims.back() > 0, "'" << path << "' has a zero dimension in its IDX header");
+    LK_INPUT_CHECK(expected <= b.size() / dims.back(),
+                   "'" << path << "' is truncated: its header promises more than the " << b.size()
+                       << " bytes the file holds");
     expected *= dims.back();
   }
+  LK_INPUT_CHECK(n <= std::numeric_limits<int>::max(),
+                 "'" << path << "' declares " << n << " " << kind << ", more than "
+                     << std::numeric_limits<int>::max() << ": not an MNIST-style file");
   expected += header;
   LK_INPUT_CHECK(b.size() >= expected, "'" << path << "' is truncated: its header promises "
                                            << expected << " bytes, the file holds " << b.size());
@@ -127,9 +134,19 @@ std::vector<uint8_t> gzip_decompress(const std::vector<uint8_t>& data, const std
 }
 
 IdxImages read_idx_images(const std::string& path, long long max_images) {
-  const std::vector<uint8_t> b = load(path);
+  return parse_idx_images(read_all(path), path, max_images);
+}
+
+IdxImages parse_idx_images(std::vector<uint8_t> bytes, const std::string& path,
+                           long long max_images) {
+  const std::vector<uint8_t> b = inflate_if_gzip(std::move(bytes), path);
   std::vector<uint32_t> dims;
   const long long n = check_idx(b, path, kIdxImagesMagic, "images", dims);
+  // rows * cols is the column count of every consumer (an int): an empty file may declare any size.
+  LK_INPUT_CHECK(static_cast<unsigned long long>(dims[0]) * dims[1] <=
+                     static_cast<unsigned long long>(std::numeric_limits<int>::max()),
+                 "'" << path << "' declares " << dims[0] << " x " << dims[1]
+                     << " pixels per image: not an MNIST-style file");
   IdxImages img;
   img.rows = static_cast<int>(dims[0]);
   img.cols = static_cast<int>(dims[1]);
@@ -142,7 +159,12 @@ IdxImages read_idx_images(const std::string& path, long long max_images) {
 }
 
 std::vector<int32_t> read_idx_labels(const std::string& path, long long max_labels) {
-  const std::vector<uint8_t> b = load(path);
+  return parse_idx_labels(read_all(path), path, max_labels);
+}
+
+std::vector<int32_t> parse_idx_labels(std::vector<uint8_t> bytes, const std::string& path,
+                                      long long max_labels) {
+  const std::vector<uint8_t> b = inflate_if_gzip(std::move(bytes), path);
   std::vector<uint32_t> dims;
   const long long n = check_idx(b, path, kIdxLabelsMagic, "labels", dims);
   const long long m = max_labels >= 0 && max_labels < n ? max_labels : n;

@@ -1,8 +1,12 @@
 // Atomic output files, CSV and the model file format (see latentkit/io.h).
 #include "latentkit/io.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -21,6 +25,30 @@ void ensure_directory(const std::string& dir) {
   std::filesystem::create_directories(dir, ec);
   LK_INPUT_CHECK(!ec && std::filesystem::is_directory(dir),
                  "cannot create output directory '" << dir << "': " << ec.message());
+}
+
+std::ifstream open_input_file(const std::string& path, const std::string& what, bool binary) {
+  std::error_code ec;
+  const auto st = std::filesystem::status(path, ec);
+  LK_INPUT_CHECK(std::filesystem::exists(st), "cannot read " << what << " '" << path
+                                                             << "': no such file (cannot open "
+                                                             << "it); check the path");
+  LK_INPUT_CHECK(!std::filesystem::is_directory(st),
+                 what << " '" << path << "' is a directory, not a file: pass the file inside it");
+  std::ifstream in(path, binary ? std::ios::binary | std::ios::in : std::ios::in);
+  LK_INPUT_CHECK(in.good(), "cannot open " << what << " '" << path << "': " << std::strerror(errno)
+                                           << "; check the path");
+  return in;
+}
+
+std::string printable(const std::string& text, size_t max_chars) {
+  std::string out;
+  for (size_t i = 0; i < text.size() && out.size() < max_chars; ++i) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    out += (c >= 0x20 && c < 0x7f) ? static_cast<char>(c) : '?';  // printable ASCII only
+  }
+  if (text.size() > max_chars) out += "...";
+  return out;
 }
 
 void write_file_atomic(const std::string& path, const std::function<void(std::ostream&)>& write,
@@ -71,17 +99,93 @@ void write_csv(const std::string& path, const std::vector<std::string>& columns,
 }
 
 namespace {
+constexpr const char* kPartialPrefix = ".partial-";  // staging directories inside --out
+}  // namespace
+
+OutputDir::OutputDir(const std::string& dir, std::vector<std::string> owned)
+    : dir_(dir), owned_(std::move(owned)) {
+  namespace fs = std::filesystem;
+  LK_INPUT_CHECK(!dir_.empty(), "--out is empty: give an output directory");
+  std::error_code ec;
+  for (fs::path p = fs::absolute(dir_, ec); !p.empty() && !fs::exists(p, ec); p = p.parent_path()) {
+    created_.push_back(p.string());
+    if (p == p.parent_path()) break;
+  }
+  LK_INPUT_CHECK(!fs::exists(dir_, ec) || fs::is_directory(dir_, ec),
+                 "--out '" << dir_ << "' is a file, not a directory: pick another --out");
+  try {
+    ensure_directory(dir_);
+  } catch (const InputError& e) {
+    throw InputError(std::string("--out: ") + e.what() + "; pick another --out");
+  }
+  // Only "held by another process" refuses the run: a file system without flock (ENOLCK on some
+  // network mounts) runs unlocked, as before locks existed, rather than not at all.
+  lock_fd_ = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (lock_fd_ >= 0 && ::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    const bool busy = errno == EWOULDBLOCK;
+    ::close(lock_fd_);
+    lock_fd_ = -1;
+    if (busy) {
+      created_.clear();  // another run owns what is there
+      throw InputError("--out '" + dir_ + "' is in use by another run: wait for it to finish " +
+                       "or pick another --out");
+    }
+  }
+  for (const auto& e : fs::directory_iterator(dir_, ec))  // left by a killed run
+    if (e.path().filename().string().rfind(kPartialPrefix, 0) == 0) fs::remove_all(e.path(), ec);
+  staging_ = dir_ + "/" + kPartialPrefix + std::to_string(::getpid());
+  if (::mkdir(staging_.c_str(), 0777) != 0) {  // 0777: the umask decides, as for any new dir
+    const std::string why = std::strerror(errno);
+    staging_.clear();
+    release();  // unlock and remove the directories this run created
+    throw InputError("--out '" + dir_ + "' is not writable (" + why +
+                     "): fix its permissions or pick another --out");
+  }
+}
+
+OutputDir::~OutputDir() { release(); }
+
+void OutputDir::release() {
+  std::error_code ec;
+  if (!staging_.empty()) std::filesystem::remove_all(staging_, ec);
+  staging_.clear();
+  if (!committed_)
+    for (const std::string& d : created_) ::rmdir(d.c_str());  // only while empty
+  created_.clear();
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the lock
+  lock_fd_ = -1;
+}
+
+void OutputDir::keep(const std::string& name) { kept_.push_back(name); }
+
+void OutputDir::commit() {
+  namespace fs = std::filesystem;
+  std::vector<std::string> written, json_last;
+  for (const auto& e : fs::directory_iterator(staging_)) {
+    const std::string name = e.path().filename().string();
+    (e.path().extension() == ".json" ? json_last : written).push_back(name);
+  }
+  std::sort(written.begin(), written.end());  // a fixed order, whatever the directory's
+  std::sort(json_last.begin(), json_last.end());
+  const auto move_in = [&](const std::string& name) {
+    const std::string from = path(name), to = live_path(name);
+    if (std::rename(from.c_str(), to.c_str()) != 0)
+      throw InputError("cannot move '" + from + "' to '" + to + "': " + std::strerror(errno));
+  };
+  for (const std::string& name : written) move_in(name);
+  for (const std::string& name : owned_) {
+    const bool fresh = std::find(written.begin(), written.end(), name) != written.end() ||
+                       std::find(json_last.begin(), json_last.end(), name) != json_last.end() ||
+                       std::find(kept_.begin(), kept_.end(), name) != kept_.end();
+    if (!fresh) std::remove(live_path(name).c_str());  // stale: an earlier run's, not this one's
+  }
+  for (const std::string& name : json_last) move_in(name);
+  committed_ = true;
+}
+
+namespace {
 
 constexpr char kMagic[8] = {'L', 'K', 'M', 'O', 'D', 'E', 'L', '1'};
-
-// FNV-1a, 64-bit (offset basis and prime from the FNV specification).
-struct Fnv1a {
-  uint64_t h = 0xcbf29ce484222325ull;
-  void add(const void* data, size_t n) {
-    const auto* p = static_cast<const unsigned char*>(data);
-    for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 0x100000001b3ull;
-  }
-};
 
 }  // namespace
 
@@ -118,9 +222,12 @@ void write_model_file(const std::string& path, const ModelFile& model) {
 }
 
 ModelFile read_model_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  LK_INPUT_CHECK(in.good(), "cannot open model file '" << path << "': check the path");
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::ifstream in = open_input_file(path, "model file", /*binary=*/true);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return parse_model_file(bytes, path);
+}
+
+ModelFile parse_model_file(const std::string& bytes, const std::string& path) {
   const std::string bad = "'" + path + "' is not a valid latentkit model file: ";
   LK_INPUT_CHECK(bytes.size() >= sizeof kMagic + 16 &&
                      std::memcmp(bytes.data(), kMagic, sizeof kMagic) == 0,

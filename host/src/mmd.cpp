@@ -227,7 +227,8 @@ double mmd2_grad_y(Backend& backend, const float* X, int n, const float* Y, int 
 
 MmdPermutationResult mmd_permutation_test(Backend& backend, const float* X, int n, const float* Y,
                                           int m, int d, const MmdKernelSpec& spec, bool unbiased,
-                                          int permutations, uint64_t seed, int max_points) {
+                                          int permutations, uint64_t seed, int max_points,
+                                          const std::function<void(int, int)>& progress) {
   check_sizes(n, m, d, unbiased);
   validate_mmd_kernel(spec);
   LK_INPUT_CHECK(permutations >= 1, "mmd: the permutation test needs at least 1 permutation");
@@ -306,6 +307,7 @@ MmdPermutationResult mmd_permutation_test(Backend& backend, const float* X, int 
         }
       stats[gc - 1] = ref::mmd2_from_label_sums(sxx, sx_rows, total, nx, ny, k0, unbiased);
     }
+    if (progress) progress(std::min(permutations, c0 + ncols - 1), permutations);
   }
   res.observed = stats[0];
   res.permuted.assign(stats.begin() + 1, stats.end());

@@ -18,6 +18,7 @@
 
 #include "latentkit/app.h"
 #include "latentkit/check.h"
+#include "latentkit/data.h"
 #include "latentkit/idx.h"
 #include "latentkit/io.h"
 #include "latentkit/png.h"
@@ -166,6 +167,15 @@ const char* sample_init_name(SampleInit s) {
   return "random";
 }
 
+namespace {
+// Every file rbm_mnist writes in --out: a later run removes those it does not write itself.
+const std::vector<std::string> kOutputs = {
+    "filters.png",          "samples_step1.png", "samples_step10.png", "samples_step100.png",
+    "samples_step1000.png", "inpaint_top.png",   "inpaint_bottom.png", "inpaint_left.png",
+    "inpaint_right.png",    "metrics.csv",       "model.lkm",          "summary.json",
+    "checkpoint.lkm"};
+}  // namespace
+
 RbmMnistResult run_rbm_mnist(const RbmMnistOptions& opt, Backend& backend, std::ostream& log) {
   nlohmann::json timings;
   const auto t_start = Clock::now();
@@ -191,10 +201,12 @@ RbmMnistResult run_rbm_mnist(const RbmMnistOptions& opt, Backend& backend, std::
                  "data directory '" << opt.data_dir << "' does not exist: install the Debian "
                                     << "package dataset-fashion-mnist (scripts/setup.sh) or pass "
                                     << "--data DIR with MNIST-format IDX files");
-  const std::string ckpt_path = opt.out_dir + "/checkpoint.lkm";
+  OutputDir out(opt.out_dir, kOutputs);  // locked and writable before any work
+  const std::string ckpt_path = out.live_path("checkpoint.lkm");
   LK_INPUT_CHECK(
       !opt.resume || std::filesystem::exists(ckpt_path),
       "--resume: no checkpoint at '" << ckpt_path << "'; run with --checkpoint-every first");
+  if (opt.resume || opt.checkpoint_every > 0) out.keep("checkpoint.lkm");
 
   // ---- data ----
   auto t0 = Clock::now();
@@ -210,6 +222,11 @@ RbmMnistResult run_rbm_mnist(const RbmMnistOptions& opt, Backend& backend, std::
                  "--inpaint-rows must be in [1, " << std::min(rows, cols) - 1 << "] for " << rows
                                                   << "x" << cols << " images, got "
                                                   << opt.inpaint_rows);
+  // A minibatch larger than the data would only allocate chains and buffers it never fills.
+  LK_INPUT_CHECK(opt.train.batch <= train.n,
+                 "--batch " << opt.train.batch << " is larger than the " << train.n
+                            << " training images: use --batch " << train.n << " or less");
+  const uint64_t data_fnv1a = data_fingerprint(train.pixels);
   binarize_in_place(train.pixels, opt.binarize, opt.train.seed, 0);
   binarize_in_place(test.pixels, opt.binarize, opt.train.seed, 1);
   const int n = train.n;
@@ -218,8 +235,7 @@ RbmMnistResult run_rbm_mnist(const RbmMnistOptions& opt, Backend& backend, std::
   log << "data: " << n << " training and " << test.n << " test images of " << rows << "x" << cols
       << " from " << opt.data_dir << " (binarize " << binarize_name(opt.binarize) << ")\n";
   timings["data"] = seconds_since(t0);
-  ensure_directory(opt.out_dir);
-  const std::string dir = opt.out_dir;
+  const std::string dir = out.staging();  // outputs move into --out together at out.commit()
 
   // ---- model and training ----
   Rbm rbm(backend, nv, opt.hidden, opt.train);
@@ -234,6 +250,7 @@ RbmMnistResult run_rbm_mnist(const RbmMnistOptions& opt, Backend& backend, std::
                                    {"weight_decay", float_as_decimal(tc.update.weight_decay)},
                                    {"seed", tc.seed},
                                    {"n_train", n},
+                                   {"data_fnv1a", data_fnv1a},  // the images, not just their path
                                    {"binarize", binarize_name(opt.binarize)}};
   std::vector<EpochMetrics> history;
   int epoch = 0;
@@ -251,10 +268,15 @@ RbmMnistResult run_rbm_mnist(const RbmMnistOptions& opt, Backend& backend, std::
     st.vel_b = f.section("vel_b");
     st.vel_c = f.section("vel_c");
     st.chains = f.section("chains");
-    st.half_steps = f.header.at("half_steps").get<uint32_t>();
+    try {
+      st.half_steps = f.header.at("half_steps").get<uint32_t>();
+      epoch = f.header.at("epoch").get<int>();
+      history = history_from_json(f.header.at("history"));
+    } catch (const nlohmann::json::exception& e) {
+      throw InputError("checkpoint '" + ckpt_path + "' is damaged (" + e.what() +
+                       "): delete it and run without --resume");
+    }
     rbm.load_state(st);
-    epoch = f.header.at("epoch").get<int>();
-    history = history_from_json(f.header.at("history"));
     LK_INPUT_CHECK(epoch <= opt.epochs,
                    "checkpoint is at epoch " << epoch << ", beyond --epochs " << opt.epochs);
     log << "resumed from " << ckpt_path << " at epoch " << epoch << "\n";
@@ -476,7 +498,8 @@ RbmMnistResult run_rbm_mnist(const RbmMnistOptions& opt, Backend& backend, std::
   summary["outputs"] = outputs;
   write_file_atomic(dir + "/summary.json",
                     [&](std::ostream& os) { os << summary.dump(2) << "\n"; });
-  log << "wrote " << dir << "/{metrics.csv, filters.png, samples_step*.png, inpaint_*.png, "
+  out.commit();
+  log << "wrote " << opt.out_dir << "/{metrics.csv, filters.png, samples_step*.png, inpaint_*.png, "
       << "model.lkm, summary.json}\n";
 
   RbmMnistResult result;

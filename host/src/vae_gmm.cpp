@@ -8,6 +8,7 @@
 #include "latentkit/app.h"
 #include "latentkit/check.h"
 #include "latentkit/io.h"
+#include "latentkit/ref/gmm_ref.h"
 
 namespace latentkit {
 namespace {
@@ -44,7 +45,14 @@ Scaler scaler_from_json(const nlohmann::json& j) {
   return s;
 }
 
-// What must match for a checkpoint to continue this run (epochs may grow).
+// Every file vae_gmm writes in --out: a later run removes those it does not write itself.
+const std::vector<std::string> kOutputs = {"data.csv",           "generated.csv", "latent.csv",
+                                           "loss.csv",           "model.lkm",     "tsne_latent.csv",
+                                           "tsne_generated.csv", "summary.json",  "checkpoint.lkm"};
+
+// What must match for a checkpoint to continue this run (epochs may grow): every setting that
+// changes the trained weights, and the data itself (the generator's settings, and the FNV-1a of
+// the rows, so a CSV whose contents changed under the same path is refused).
 nlohmann::json run_identity(const VaeGmmOptions& opt, const Dataset& data) {
   return {{"model", model_config_json(opt.model)},
           {"batch", opt.train.batch},
@@ -53,7 +61,24 @@ nlohmann::json run_identity(const VaeGmmOptions& opt, const Dataset& data) {
           {"n", data.n},
           {"d", data.d},
           {"input", opt.input_csv},
+          {"mixture_k", opt.input_csv.empty() ? opt.mixture.k : 0},
+          {"data_fnv1a", data_fingerprint(data.x)},
           {"scale", scale_kind_name(opt.scale)}};
+}
+
+constexpr const char* kMemoryRemedy =
+    "lower --n, --latent, --hidden, --n-generate or --mmd-permutations";
+
+// Bytes of the run's largest buffers (the model's state is small beside them): the data (host,
+// scaled, device and the CSV's double columns: 4 + 4 + 4 + 8 per value), the latent codes (mu and
+// logvar on the device and host, and their CSV columns: 2 x (4 + 4 + 8) per code), the generated
+// samples (z, decoded, host copy and CSV column) and the parameters with gradients and both Adam
+// moments on device and host (6 copies).
+double memory_estimate(const VaeGmmOptions& opt, double n, double d, double params) {
+  const double latent = opt.model.latent, gen = opt.n_generate;
+  const double perm = opt.mmd_stage.enabled ? opt.mmd_stage.permutations : 0.0;
+  return n * d * 20 + n * latent * 32 + gen * (latent * 4 + d * 16) + params * 4 * 6 +
+         perm * 16;  // the MMD stage keeps every permuted statistic twice (float64)
 }
 
 nlohmann::json history_json(const std::vector<EpochStats>& h) {
@@ -90,9 +115,14 @@ TrainState load_checkpoint(const std::string& path, const nlohmann::json& identi
   const ModelFile f =
       read_checkpoint(path, "vae_gmm-checkpoint", "a vae_gmm checkpoint", identity, "--epochs");
   TrainState st;
-  st.epoch = f.header.at("epoch");
-  st.step = f.header.at("step");
-  st.history = history_from_json(f.header.at("history"));
+  try {
+    st.epoch = f.header.at("epoch");
+    st.step = f.header.at("step");
+    st.history = history_from_json(f.header.at("history"));
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError("checkpoint '" + path + "' is damaged (" + e.what() +
+                     "): delete it and run without --resume");
+  }
   st.params = f.section("params");
   st.adam_m = f.section("adam_m");
   st.adam_v = f.section("adam_v");
@@ -142,6 +172,19 @@ VaeGmmResult run_vae_gmm(const VaeGmmOptions& opt_in, Backend& backend, std::ost
   validate_pairwise_stages(opt.kmeans_stage, opt.mmd_stage);
   validate_gmm_stage(opt.gmm);
   if (opt.load_model.empty()) (void)VaeLayout(opt.model);  // checks --hidden and --latent
+  // (Bad --d / --n are left to make_gaussian_mixture, whose messages name them.)
+  if (opt.input_csv.empty() && opt.load_model.empty() && opt.mixture.d > 0 && opt.mixture.n > 0) {
+    VaeConfig m = opt.model;
+    m.input_dim = opt.mixture.d;
+    check_memory(memory_estimate(opt, opt.mixture.n, opt.mixture.d,
+                                 static_cast<double>(VaeLayout(m).param_count)),
+                 backend, "this run (data, latent codes, samples, model)", kMemoryRemedy);
+  }
+  // Stage gmm_bic fits GMMs to data of --d columns (CSV input: checked once it is read).
+  LK_INPUT_CHECK(!opt.gmm.enabled || !opt.input_csv.empty() || opt.mixture.d <= ref::kGmmMaxDim,
+                 "--d " << opt.mixture.d << ": stage gmm_bic fits GMMs of 1 to " << ref::kGmmMaxDim
+                        << " dimensions; pass --no-gmm to skip it");
+  OutputDir out(opt.out_dir, kOutputs);  // locked and writable before any work
 
   // ---- data ----
   auto t0 = Clock::now();
@@ -155,8 +198,18 @@ VaeGmmResult run_vae_gmm(const VaeGmmOptions& opt_in, Backend& backend, std::ost
     loaded = read_model_file(opt.load_model);
     LK_INPUT_CHECK(loaded.header.value("kind", "") == "vae_gmm-model",
                    "'" << opt.load_model << "' is not a vae_gmm model file");
-    opt.model = model_config_from_json(loaded.header.at("model"));
-    scaler = scaler_from_json(loaded.header.at("scaling"));
+    try {
+      opt.model = model_config_from_json(loaded.header.at("model"));
+      scaler = scaler_from_json(loaded.header.at("scaling"));
+    } catch (const nlohmann::json::exception& e) {
+      throw InputError("'" + opt.load_model + "' is not a valid vae_gmm model file (" + e.what() +
+                       "): pass a model.lkm written by vae_gmm");
+    }
+    (void)VaeLayout(opt.model);  // a header that passed the checksum may still be inconsistent
+    LK_INPUT_CHECK(loaded.section("params").size() == VaeLayout(opt.model).param_count,
+                   "'" << opt.load_model << "' holds " << loaded.section("params").size()
+                       << " parameters, its header's model needs "
+                       << VaeLayout(opt.model).param_count << ": the file is damaged");
     LK_INPUT_CHECK(opt.model.input_dim == data.d,
                    "model '" << opt.load_model << "' expects " << opt.model.input_dim
                              << " columns, the data has " << data.d);
@@ -168,11 +221,26 @@ VaeGmmResult run_vae_gmm(const VaeGmmOptions& opt_in, Backend& backend, std::ost
                  "the data has " << data.n << " rows, fewer than one batch of " << opt.train.batch
                                  << ": use a smaller --batch or more data");
   validate_tsne_stage(opt.tsne, data.n, opt.n_generate);
+  // Checks of the data the later stages make, made now rather than after training.
+  const std::string data_name = opt.input_csv.empty() ? "the data" : "'" + opt.input_csv + "'";
+  LK_INPUT_CHECK(!opt.gmm.enabled || data.d <= ref::kGmmMaxDim,
+                 data_name << " has " << data.d << " columns; stage gmm_bic fits GMMs of 1 to "
+                           << ref::kGmmMaxDim << " dimensions: pass --no-gmm to skip it");
+  if (opt.mmd_stage.enabled || opt.kmeans_stage.enabled || opt.tsne.iterations > 0)
+    check_distance_scale(data.x, data.n, data.d, data_name,
+                         "rescale the data, or skip the distance stages (--skip-mmd "
+                         "--skip-kmeans --tsne-iterations 0)",
+                         /*need_distinct=*/opt.tsne.iterations > 0);
+  check_memory(memory_estimate(opt, data.n, data.d,
+                               opt.load_model.empty()
+                                   ? static_cast<double>(VaeLayout(opt.model).param_count)
+                                   : static_cast<double>(loaded.section("params").size())),
+               backend, "this run (data, latent codes, samples, model)", kMemoryRemedy);
   std::vector<float> scaled = data.x;
   scaler.transform(scaled, data.d);
   timings["data"] = seconds_since(t0);
-  ensure_directory(opt.out_dir);
-  const std::string ckpt_path = opt.out_dir + "/checkpoint.lkm";
+  const std::string ckpt_path = out.live_path("checkpoint.lkm");
+  if (opt.resume || opt.checkpoint_every > 0) out.keep("checkpoint.lkm");
 
   // ---- model ----
   const int batch = std::max(1, opt.train.batch);
@@ -262,11 +330,11 @@ VaeGmmResult run_vae_gmm(const VaeGmmOptions& opt_in, Backend& backend, std::ost
       report);
   stages["tsne"] = run_tsne_stage(backend, opt.tsne, opt.train.seed, mu, data.n, L, data.labels,
                                   generated, opt.n_generate, D,
-                                  opt.input_csv.empty() ? &truth : nullptr, opt.out_dir, report);
+                                  opt.input_csv.empty() ? &truth : nullptr, out.staging(), report);
 
-  // ---- outputs ----
+  // ---- outputs: written under out.staging(), moved into --out together by out.commit() ----
   t0 = Clock::now();
-  const std::string& dir = opt.out_dir;
+  const std::string& dir = out.staging();
   {
     auto cols = columns_of(data.x, data.n, D);
     auto header = names("x", D);
@@ -307,6 +375,8 @@ VaeGmmResult run_vae_gmm(const VaeGmmOptions& opt_in, Backend& backend, std::ost
                 {"epochs", result.epochs_trained}};
     f.sections = {{"params", vae.get_params()}};
     write_model_file(dir + "/model.lkm", f);
+  } else {
+    write_model_file(dir + "/model.lkm", loaded);  // the model these outputs came from
   }
   timings["write"] = seconds_since(t0);
   timings["total"] = seconds_since(t_start);
@@ -339,14 +409,14 @@ VaeGmmResult run_vae_gmm(const VaeGmmOptions& opt_in, Backend& backend, std::ost
                                                             train_s
                                                       : 0.0}};
   }
-  summary["outputs"] = {"data.csv", "generated.csv", "latent.csv", "loss.csv"};
-  if (opt.load_model.empty()) summary["outputs"].push_back("model.lkm");
+  summary["outputs"] = {"data.csv", "generated.csv", "latent.csv", "loss.csv", "model.lkm"};
   for (const auto& f : stages["tsne"].value("outputs", nlohmann::json::array()))
     summary["outputs"].push_back(f);
   summary["stages"] = stages;
   write_file_atomic(dir + "/summary.json", [&](std::ostream& os) { os << summary.dump(2) << "\n"; });
-  log << "wrote " << dir << "/{data,generated,latent,loss}.csv"
-      << (opt.load_model.empty() ? ", model.lkm" : "") << ", summary.json\n";
+  out.commit();
+  log << "wrote " << opt.out_dir << "/{data,generated,latent,loss}.csv, model.lkm"
+      << (opt.load_model.empty() ? "" : " (a copy of --load)") << ", summary.json\n";
   return result;
 }
 

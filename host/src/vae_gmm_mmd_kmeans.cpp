@@ -27,8 +27,9 @@ void validate_pairwise_stages(const VaeGmmKMeansStage& kmeans, const VaeGmmMmdSt
                        << kmeans.silhouette_sample);
   }
   if (mmd.enabled) {
-    LK_INPUT_CHECK(mmd.permutations >= 0,
-                   "--mmd-permutations must be >= 0, got " << mmd.permutations);
+    LK_INPUT_CHECK(
+        mmd.permutations >= 0 && mmd.permutations <= kMaxPermutations,
+        "--mmd-permutations must be in [0, " << kMaxPermutations << "], got " << mmd.permutations);
     LK_INPUT_CHECK(mmd.perm_max_points >= -1,
                    "--mmd-perm-max-points must be -1 (auto), 0 (all) or a point count, got "
                        << mmd.perm_max_points);

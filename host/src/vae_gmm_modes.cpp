@@ -56,7 +56,8 @@ void validate_gmm_stage(const GmmStageOptions& opt) {
       opt.k_min >= 1 && opt.k_max >= opt.k_min,
       "--gmm-k-min " << opt.k_min << " / --gmm-k-max " << opt.k_max
                      << ": need 1 <= k-min <= k-max (or --gmm-k-max 0 / --no-gmm to skip)");
-  LK_INPUT_CHECK(opt.n_init >= 1, "--gmm-n-init must be >= 1, got " << opt.n_init);
+  LK_INPUT_CHECK(opt.n_init >= 1 && opt.n_init <= kGmmMaxRestarts,
+                 "--gmm-n-init must be in [1, " << kGmmMaxRestarts << "], got " << opt.n_init);
   LK_INPUT_CHECK(opt.max_iter >= 1, "--gmm-max-iter must be >= 1, got " << opt.max_iter);
 }
 

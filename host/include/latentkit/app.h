@@ -37,6 +37,7 @@
 
 namespace CLI {
 class App;
+class Option;
 }
 
 namespace latentkit {
@@ -55,6 +56,10 @@ struct DeviceFlag {
   // NoDeviceError for cuda without a usable GPU; logs the device it picked to `log`.
   std::unique_ptr<Backend> select(std::ostream& log) const;
 };
+
+// Adds "--seed" bound to `seed`: a decimal integer in [0, 2^64 - 1]. Anything else (-1, 2^64, 1e3)
+// is refused as a bad flag (exit 2) instead of wrapping around to 2^64 - 1.
+CLI::Option* add_seed_option(CLI::App& app, uint64_t& seed, const std::string& help);
 
 // {"latentkit", "cuda_runtime", "cuda_driver" ("none" without a driver), "compiler"}: the
 // "versions" entry of every summary.json.
@@ -75,6 +80,13 @@ double seconds_since(std::chrono::steady_clock::time_point t0);
 // of the line) and ends with a newline only when `last`; elsewhere (a log file, a pipe) every
 // line stands on its own.
 void write_progress_line(std::ostream& log, const std::string& line, bool last, bool tty);
+
+// Refuses (InputError) work whose memory estimate `bytes` exceeds what the machine has now: the
+// host's available memory (MemAvailable), and on a GPU backend also the device's free memory.
+// The message gives the figure, the limit and `remedy` (the flags that shrink it):
+// "<what> needs about 29.8 GiB, more than the 12.1 GiB of memory available: <remedy>".
+void check_memory(double bytes, const Backend& backend, const std::string& what,
+                  const std::string& remedy);
 
 // The checkpoint a --resume run continues from, checked to be one (header "kind" == kind, else
 // "'<path>' is not <what>") and to come from a run with the same settings (header "run" ==

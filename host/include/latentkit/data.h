@@ -3,6 +3,7 @@
 // Tests: tests/test_data.cpp.
 #pragma once
 #include <cstdint>
+#include <istream>
 #include <string>
 #include <vector>
 
@@ -32,8 +33,29 @@ Dataset make_gaussian_mixture(const GaussianMixtureSpec& spec, uint64_t seed,
 
 // Reads an N x D CSV of numbers, with an optional header line (a first line that is not all
 // numbers). Throws InputError naming the file, line and column for: a missing or empty file,
-// ragged rows, text, NaN or Inf, no data rows.
-Dataset read_csv_matrix(const std::string& path);
+// ragged rows, text, NaN or Inf, no data rows, a directory, binary data (a control byte), a blank
+// line between the rows of a one-column file (a missing value). A UTF-8 byte-order mark before the
+// first line is skipped. max_rows >= 0 stops reading after that many data rows (--limit).
+Dataset read_csv_matrix(const std::string& path, long long max_rows = -1);
+// The same from a stream; `name` names it in messages (the fuzz target's entry).
+Dataset parse_csv_matrix(std::istream& in, const std::string& name, long long max_rows = -1);
+
+// The largest squared distance between two rows the distance-based stages accept (t-SNE, MMD,
+// KMeans): 1e30 is the largest kernel bandwidth validate_mmd_kernel takes (host/src/mmd.cpp), and
+// squared distances near float32's 3.4e38 overflow in the kernels' float arithmetic.
+constexpr double kMaxSquaredDistance = 1e30;
+
+// Refuses (InputError) rows whose pairwise squared distances can exceed kMaxSquaredDistance (the
+// bound is the sum over columns of the squared column range), naming `what` (the data) and ending
+// with `remedy` (what to do); and, when `need_distinct`, rows that are all identical.
+void check_distance_scale(const std::vector<float>& x, int n, int d, const std::string& what,
+                          const std::string& remedy, bool need_distinct = false);
+
+// The number of distinct rows of the [n, d] matrix x, counting stops at `cap`.
+int count_distinct_rows(const std::vector<float>& x, int n, int d, int cap);
+
+// FNV-1a (64-bit) of the rows' float bits: the fingerprint of a data set in checkpoints.
+uint64_t data_fingerprint(const std::vector<float>& x);
 
 enum class ScaleKind { None, Standard, MinMax };
 ScaleKind parse_scale_kind(const std::string& s);  // throws InputError

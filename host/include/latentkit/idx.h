@@ -19,6 +19,11 @@ struct IdxImages {
 IdxImages read_idx_images(const std::string& path, long long max_images = -1);
 // Labels 0..255 as int32.
 std::vector<int32_t> read_idx_labels(const std::string& path, long long max_labels = -1);
+// The same from a file's bytes (plain or gzip); `name` names it in messages (fuzz targets).
+IdxImages parse_idx_images(std::vector<uint8_t> bytes, const std::string& name,
+                           long long max_images = -1);
+std::vector<int32_t> parse_idx_labels(std::vector<uint8_t> bytes, const std::string& name,
+                                      long long max_labels = -1);
 
 // Writers (tests and tools): `pixels` is [n, rows*cols] bytes; gzip selects compression.
 // Written atomically (latentkit/io.h).

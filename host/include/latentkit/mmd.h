@@ -12,6 +12,7 @@
 // Tests: tests/test_ref_mmd.cpp, tests/test_mmd_gpu.cu. Benchmark: bench/bench_pairwise.cu.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -70,8 +71,10 @@ struct MmdPermutationResult {
 // R = K V with V = [1, labels of each permutation], MMD^2_p from sum_i a_ip R_ip and the row sums.
 // max_points > 0 and < n + m: the test runs on a Philox subsample (RngStream::Subsample,
 // offset 2) of max_points pooled points, X and Y in proportion (at least 2 of each).
-MmdPermutationResult mmd_permutation_test(Backend& backend, const float* X, int n, const float* Y,
-                                          int m, int d, const MmdKernelSpec& spec, bool unbiased,
-                                          int permutations, uint64_t seed, int max_points);
+// `progress`, when given, is called after every batch with the permutations done and the total.
+MmdPermutationResult mmd_permutation_test(
+    Backend& backend, const float* X, int n, const float* Y, int m, int d,
+    const MmdKernelSpec& spec, bool unbiased, int permutations, uint64_t seed, int max_points,
+    const std::function<void(int done, int total)>& progress = nullptr);
 
 }  // namespace latentkit

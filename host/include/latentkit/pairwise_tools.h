@@ -4,6 +4,7 @@
 // tests/test_mmd_kmeans_apps.cpp.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <ostream>
 #include <string>
@@ -22,6 +23,10 @@ namespace latentkit {
 constexpr int kCpuPermutationMaxPoints = 2000;
 // Pooled points used for the median heuristic (2000 points: 2e6 pair distances, milliseconds).
 constexpr int kMedianMaxPoints = 2000;
+// The most permutations a test takes: 1e7 resolve p-values to 1e-7, far past any use, and each
+// one is a pass over the pooled kernel matrix (4e6 values at the CPU's 2000 points), so more
+// would run for days.
+constexpr int kMaxPermutations = 10000000;
 
 struct MmdToolOptions {
   std::string x_csv, y_csv, out_dir;
@@ -32,6 +37,8 @@ struct MmdToolOptions {
   int permutations = 200;
   int perm_max_points = -1;  // -1: every point on CUDA, kCpuPermutationMaxPoints on the CPU
   uint64_t seed = 0;
+  // Called during the permutation test with (done, total): the apps' progress line.
+  std::function<void(int done, int total)> progress;
 };
 
 // Everything the MMD stage computes, as JSON (shared by apps/mmd and the vae_gmm stage).
