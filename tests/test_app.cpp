@@ -177,6 +177,41 @@ TEST(AppHelpers, ProgressLineOnATerminalAndInALog) {
   EXPECT_EQ(log.str(), "epoch 1/2\nepoch 2/2\n");
 }
 
+// The lines of `text` without their trailing "  <seconds> s" (wall time differs run to run).
+std::vector<std::string> progress_lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line.substr(0, line.rfind("  ")));
+  return lines;
+}
+
+TEST(AppHelpers, ThrottledProgressWritesOpenPhasesAndClosesOnlyThose) {
+  std::ostringstream log;
+  const ProgressFn every = throttled_progress(log, "app", /*tty=*/false, /*every_seconds=*/0.0);
+  every("init", 1, 3);
+  every("init", 3, 3);  // closes the open "init" line
+  every("init", 3, 3);  // nothing open any more: no second closing line
+  every("EM", 5, 5);    // a phase never reported open: no closing line
+  every("EM", 2, 5);
+  EXPECT_EQ(progress_lines(log.str()),
+            (std::vector<std::string>{"app: init 1/3", "app: init 3/3", "app: EM 2/5"}));
+
+  // A run shorter than the interval prints nothing, its closing calls included.
+  std::ostringstream quiet;
+  const ProgressFn rare = throttled_progress(quiet, "app", false, /*every_seconds=*/1e9);
+  for (int i = 1; i <= 4; ++i) rare("init", i, 4);
+  EXPECT_EQ(quiet.str(), "");
+
+  // On a terminal a new phase first ends the open line of the old one.
+  std::ostringstream tty;
+  const ProgressFn term = throttled_progress(tty, "app", /*tty=*/true, 0.0);
+  term("init", 1, 2);
+  term("EM", 1, 2);
+  const std::string t = tty.str();
+  ASSERT_EQ(t.rfind("\rapp: init 1/2", 0), 0u) << t;
+  EXPECT_NE(t.find("\033[K\n\rapp: EM 1/2"), std::string::npos) << t;
+}
+
 TEST(AppHelpers, ReadCheckpointChecksKindAndSettings) {
   const std::string path =
       ::testing::TempDir() + "/app_checkpoint_" + std::to_string(test::fresh_seed()) + ".lkm";

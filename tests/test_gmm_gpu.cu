@@ -14,6 +14,7 @@
 #include <cmath>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gpu_test_util.cuh"
@@ -354,8 +355,26 @@ TEST(GmmGpu, BatchedFitMatchesCpuFromIdenticalInit) {
       EXPECT_NEAR(g[i].n_iter, c[i].n_iter, 1) << "model " << i;  // a change within 1e-12 of tol
       EXPECT_NEAR(g[i].bic, c[i].bic, 1e-6 * std::fabs(c[i].bic)) << "model " << i;
     }
-    // Reproducible: a second device run gives the same bits.
+    // Reproducible: a second device run gives the same bits, with a progress reporter too (it
+    // sees every model initialised, then EM iterations rising to a closing done == total).
+    std::vector<std::pair<std::string, long long>> calls;
+    long long closing_total = -1;
+    cfg.progress = [&](const std::string& phase, long long done, long long total) {
+      calls.emplace_back(phase, done);
+      if (done == total) closing_total = total;
+    };
     const auto g2 = fit_gmm_batch(*gpu, x, n, d, specs, cfg);
+    cfg.progress = nullptr;
+    ASSERT_GE(calls.size(), specs.size() + 1);
+    for (size_t i = 0; i < specs.size(); ++i)
+      EXPECT_EQ(calls[i], std::make_pair(std::string("initialising models"),
+                                         static_cast<long long>(i + 1)));
+    for (size_t i = specs.size(); i < calls.size(); ++i) {
+      EXPECT_EQ(calls[i].first, "EM iterations");
+      if (i > specs.size()) EXPECT_GE(calls[i].second, calls[i - 1].second);
+    }
+    EXPECT_EQ(calls.back().second, closing_total);
+    EXPECT_LE(closing_total, cfg.max_iter);
     for (size_t i = 0; i < g.size(); ++i) {
       EXPECT_EQ(g2[i].model.means, g[i].model.means);
       EXPECT_EQ(g2[i].log_likelihood, g[i].log_likelihood);

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <random>
 
 #include "latentkit/check.h"
 #include "latentkit/idx.h"
@@ -142,6 +143,54 @@ TEST_F(Idx, RejectsTruncatedAndCorruptGzip) {
   for (size_t i = 12; i < corrupt.size() - 8; i += 3) corrupt[i] ^= 0x5a;  // scramble the body
   dump(path("corrupt.gz"), corrupt);
   EXPECT_NE(image_error(path("corrupt.gz")).find("gzip"), std::string::npos);
+}
+
+// Issue 17 (bounded work): a limited read inflates and checks only the header and the items it
+// reads, so damage after them does not stop it (the whole read still refuses the file); and a
+// gzip stream longer than its header declares is refused after one byte too many, not inflated.
+TEST_F(Idx, LimitedReadsStopAtTheirItemsAndLongStreamsAreCut) {
+  const int n = 40, rows = 9, cols = 7;  // odd sizes
+  // Random bytes: deflate cannot shrink them, so the first 3/4 of the compressed stream below
+  // hold about the first 3/4 of the file, far more than the 3 images a limited read needs.
+  std::vector<uint8_t> px(n * rows * cols);
+  std::mt19937 rng(17);
+  for (uint8_t& v : px) v = static_cast<uint8_t>(rng() >> 24);
+  write_idx_images(path("all"), n, rows, cols, px, false);
+  std::vector<uint8_t> raw = slurp(path("all"));
+  const size_t first3 = 16 + 3 * rows * cols;  // header + 3 images
+  // A gzip whose deflate stream is cut right after the first 3 images' bytes would fail a whole
+  // read; a read of 3 images never gets there.
+  const std::vector<uint8_t> gz = gzip_compress(raw);
+  dump(path("cut.gz"), std::vector<uint8_t>(gz.begin(), gz.begin() + gz.size() * 3 / 4));
+  EXPECT_NE(image_error(path("cut.gz")).find("gzip"), std::string::npos);
+  const IdxImages three = read_idx_images(path("cut.gz"), 3);
+  ASSERT_EQ(three.n, 3);
+  for (size_t i = 0; i < three.pixels.size(); ++i) ASSERT_EQ(three.pixels[i], px[i] / 255.f) << i;
+  // The same for a plain file cut inside image 4, and for labels.
+  dump(path("cut"), std::vector<uint8_t>(raw.begin(), raw.begin() + first3 + 5));
+  EXPECT_NE(image_error(path("cut")).find("truncated"), std::string::npos);
+  EXPECT_EQ(read_idx_images(path("cut"), 3).n, 3);
+  try {
+    read_idx_images(path("cut"), 4);
+    ADD_FAILURE() << "4 images read from a file that holds 3 and a bit";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("first 4 images"), std::string::npos) << e.what();
+  }
+  write_idx_labels(path("lab.gz"), pattern(1021), true);
+  const std::vector<uint8_t> lgz = slurp(path("lab.gz"));
+  dump(path("lab_cut.gz"), std::vector<uint8_t>(lgz.begin(), lgz.end() - 8));  // no trailer
+  EXPECT_THROW(read_idx_labels(path("lab_cut.gz")), InputError);
+  EXPECT_EQ(read_idx_labels(path("lab_cut.gz"), 31).size(), 31u);
+
+  // 1 MiB of zeros after the declared images: refused, and only one byte past the end inflated
+  // (gzip_decompress with that cap returns exactly the declared size + 1).
+  raw.resize(raw.size() + (1 << 20), 0);
+  const std::vector<uint8_t> long_gz = gzip_compress(raw);
+  dump(path("long.gz"), long_gz);
+  EXPECT_NE(image_error(path("long.gz")).find("or more bytes after"), std::string::npos);
+  const size_t declared = 16 + static_cast<size_t>(n) * rows * cols;
+  EXPECT_EQ(gzip_decompress(long_gz, "long.gz", declared + 1).size(), declared + 1);
+  EXPECT_EQ(gzip_decompress(long_gz, "long.gz").size(), raw.size());
 }
 
 // Issue 17 (found by reading, guarded by the fuzz corpus too): dimensions whose product overflows

@@ -8,6 +8,7 @@
 #include <limits>
 #include <numeric>
 #include <sstream>
+#include <string>
 #include <vector>
 
 #include "latentkit/check.h"
@@ -235,6 +236,30 @@ std::vector<int> match_components(const GmmModel& truth, const GmmModel& fit) {
   EXPECT_TRUE(std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end())
       << "two true components matched the same fitted one";
   return match;
+}
+
+TEST(GmmRef, ProgressReportsEveryModelOfBothPhasesAndLeavesTheFitAlone) {
+  LK_SEEDED_RNG(rng);
+  auto backend = make_cpu_backend();
+  const int n = 301;
+  const std::vector<float> x = gmm_sample(*backend, three_blobs(), n, rng());
+  const std::vector<GmmModelSpec> specs = {{1, 0}, {2, 0}, {2, 1}, {4, 0}};
+  GmmConfig cfg;
+  cfg.seed = rng();
+  const auto quiet = fit_gmm_batch(*backend, x, n, 2, specs, cfg);
+  std::vector<std::string> calls;
+  cfg.progress = [&](const std::string& phase, long long done, long long total) {
+    calls.push_back(phase + " " + std::to_string(done) + "/" + std::to_string(total));
+  };
+  const auto reported = fit_gmm_batch(*backend, x, n, 2, specs, cfg);
+  EXPECT_EQ(calls, (std::vector<std::string>{"initialising models 1/4", "initialising models 2/4",
+                                             "initialising models 3/4", "initialising models 4/4",
+                                             "EM, models 1/4", "EM, models 2/4", "EM, models 3/4",
+                                             "EM, models 4/4"}));
+  for (size_t i = 0; i < specs.size(); ++i) {  // reporting changes nothing
+    EXPECT_EQ(reported[i].model.means, quiet[i].model.means);
+    EXPECT_EQ(reported[i].lower_bound, quiet[i].lower_bound);
+  }
 }
 
 TEST(GmmRef, RecoversWellSeparatedMixtureAndBicPicksTrueK) {

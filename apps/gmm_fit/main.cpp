@@ -5,6 +5,8 @@
 // Exit codes: 0 ok; 1 bad input data or files; 2 bad flags or --device cuda without a GPU;
 // 3 a runtime failure (CUDA error, a covariance that is not positive definite).
 // Tests: tests/test_gmm_fit.cpp.
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
@@ -59,6 +61,8 @@ int main(int argc, char** argv) {
                      8.0 * data.n * k_max,
                  *backend, "fitting " + std::to_string(static_cast<long long>(models)) + " models",
                  "lower --n-init or the range --k-min..--k-max");
+    // Many restarts or large K ranges run for minutes: a progress line every 2 s.
+    cfg.progress = throttled_progress(std::cerr, "gmm_fit", ::isatty(STDERR_FILENO));
     const GmmSelection sel =
         fit_gmm_select(*backend, data.x, data.n, data.d, k_min, k_max, n_init, cfg);
     const GmmFitResult& best = sel.per_k[sel.best_index_bic];

@@ -49,20 +49,9 @@ int main(int argc, char** argv) {
     if (median && !opt.bandwidths.empty())
       throw InputError("--median and --bandwidths exclude each other");
     auto backend = device.select(std::cerr);
-    // A progress line every 2 s at most (the test can run for minutes with many permutations).
-    constexpr double kProgressEvery = 2.0;
-    const bool tty = ::isatty(STDERR_FILENO);
-    const auto t0 = std::chrono::steady_clock::now();
-    double last = 0;
-    opt.progress = [&](int done, int total) {
-      const double now = seconds_since(t0);
-      if (done < total && now - last < kProgressEvery) return;
-      if (done == total && last == 0) return;  // a short test: no line
-      last = now;
-      char line[96];
-      std::snprintf(line, sizeof line, "mmd: permutations %d/%d  %.1f s", done, total, now);
-      write_progress_line(std::cerr, line, done == total, tty);
-    };
+    // The permutation test can run for minutes with many permutations: a line every 2 s.
+    const ProgressFn progress = throttled_progress(std::cerr, "mmd", ::isatty(STDERR_FILENO));
+    opt.progress = [&](int done, int total) { progress("permutations", done, total); };
     run_mmd_tool(opt, *backend, std::cout);
   });
 }

@@ -224,7 +224,8 @@ void gmm_mstep(const float* x, int n, int d, bool full, int c0, int k, const dou
 std::vector<GmmEmStatus> gmm_em_batch(const float* x, int n, int d, bool full,
                                       const std::vector<int>& comp_offset, double tol,
                                       double reg_covar, int max_iter, double* weights,
-                                      double* means, double* covariances) {
+                                      double* means, double* covariances,
+                                      const std::function<void(int)>& progress) {
   LK_CHECK(comp_offset.size() >= 2 && comp_offset[0] == 0,
            "gmm_em_batch: comp_offset needs B+1 entries starting at 0");
   const int num_models = static_cast<int>(comp_offset.size()) - 1;
@@ -263,6 +264,7 @@ std::vector<GmmEmStatus> gmm_em_batch(const float* x, int n, int d, bool full,
       }
       previous = ll;
     }
+    if (progress) progress(b + 1);
   }
   return status;
 }

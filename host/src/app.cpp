@@ -100,6 +100,31 @@ void write_progress_line(std::ostream& log, const std::string& line, bool last, 
     log << line << "\n";
 }
 
+ProgressFn throttled_progress(std::ostream& log, const std::string& prefix, bool tty,
+                              double every_seconds) {
+  struct State {
+    std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
+    double last = 0;    // when the last line was written
+    std::string phase;  // the phase of the last line while it is open ("" when none is)
+  };
+  auto state = std::make_shared<State>();
+  return [&log, prefix, tty, every_seconds, state](const std::string& phase, long long done,
+                                                   long long total) {
+    const double now = seconds_since(state->t0);
+    const bool closing = done >= total;
+    // A closing line only ends an open line of its phase; any other line waits for the interval
+    // since the last one (since the start for the first: a short run prints nothing).
+    if (closing ? state->phase != phase : now - state->last < every_seconds) return;
+    if (!state->phase.empty() && state->phase != phase && tty) log << "\n";  // end the old line
+    state->last = now;
+    state->phase = closing ? std::string() : phase;
+    char line[160];
+    std::snprintf(line, sizeof line, "%s: %s %lld/%lld  %.1f s", prefix.c_str(), phase.c_str(),
+                  done, total, now);
+    write_progress_line(log, line, closing, tty);
+  };
+}
+
 namespace {
 
 // MemAvailable from /proc/meminfo in bytes (0 when unknown: the check is then skipped).

@@ -137,7 +137,9 @@ std::vector<ref::GmmEmStatus> em_cuda(Backend& backend, const std::vector<float>
   bad.upload(std::vector<int32_t>(B, INT32_MAX), s);
   lower_bound.upload(std::vector<double>(B, -std::numeric_limits<double>::infinity()), s);
 
+  int iterations_run = 0;  // for the progress line: all models may converge before max_iter
   for (int it = 1; it <= cfg.max_iter; ++it) {
+    iterations_run = it;
     cuda::gmm_precisions(w.data(), cov.data(), model_dev.data(), offset_dev.data(), active.data(),
                          C, d, full, chol.data(), prec.data(), log_norm.data(), bad.data(), s);
     cuda::gmm_estep(x_dev.data(), n, d, full, B, offset_dev.data(), active.data(), mu.data(),
@@ -150,8 +152,10 @@ std::vector<ref::GmmEmStatus> em_cuda(Backend& backend, const std::vector<float>
     if (it % kActiveCheckEvery == 0 && it < cfg.max_iter) {
       const std::vector<int32_t> a = active.download(s);
       if (std::none_of(a.begin(), a.end(), [](int32_t v) { return v != 0; })) break;
+      if (cfg.progress) cfg.progress("EM iterations", it, cfg.max_iter);
     }
   }
+  if (cfg.progress) cfg.progress("EM iterations", iterations_run, iterations_run);
   // Score the final parameters of every model (active = nullptr: all of them).
   cuda::gmm_precisions(w.data(), cov.data(), model_dev.data(), offset_dev.data(), nullptr, C, d,
                        full, chol.data(), prec.data(), log_norm.data(), bad.data(), s);
@@ -288,6 +292,7 @@ std::vector<GmmFitResult> fit_gmm_batch(Backend& backend, const std::vector<floa
   p.comp_offset.push_back(0);
   for (int b = 0; b < B; ++b) {
     const GmmModel m = gmm_initial_model(x, n, d, specs[b], cfg);
+    if (cfg.progress) cfg.progress("initialising models", b + 1, B);
     p.weights.insert(p.weights.end(), m.weights.begin(), m.weights.end());
     p.means.insert(p.means.end(), m.means.begin(), m.means.end());
     p.covs.insert(p.covs.end(), m.covariances.begin(), m.covariances.end());
@@ -301,7 +306,9 @@ std::vector<GmmFitResult> fit_gmm_batch(Backend& backend, const std::vector<floa
   } else {
     const std::vector<int> offsets(p.comp_offset.begin(), p.comp_offset.end());
     status = ref::gmm_em_batch(x.data(), n, d, full, offsets, cfg.tol, cfg.reg_covar, cfg.max_iter,
-                               p.weights.data(), p.means.data(), p.covs.data());
+                               p.weights.data(), p.means.data(), p.covs.data(), [&](int done) {
+                                 if (cfg.progress) cfg.progress("EM, models", done, B);
+                               });
     const size_t cs = cov_size(cfg.covariance, d);
     const int C = p.comp_offset.back();
     std::vector<double> chol(C * cs), prec(C * cs), log_norm(C), resp;

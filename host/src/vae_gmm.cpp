@@ -323,7 +323,8 @@ VaeGmmResult run_vae_gmm(const VaeGmmOptions& opt_in, Backend& backend, std::ost
     stages["mmd"] = vae_gmm_mmd_stage(backend, data.x, data.n, generated, opt.n_generate, D,
                                       opt.mmd_stage, opt.train.seed, report);
   stages["gmm_bic"] = run_gmm_bic_stage(backend, opt.gmm, generated, opt.n_generate, data.x,
-                                        data.n, D, opt.train.seed, report);
+                                        data.n, D, opt.train.seed, report,
+                                        throttled_progress(log, "gmm_bic", opt.progress_tty));
   stages["mode_coverage"] = run_mode_coverage_stage(
       opt.input_csv.empty() && opt.gmm.enabled ? &truth : nullptr, generated, opt.n_generate, D,
       opt.gmm.enabled ? "--input CSV: no true mixture to compare with" : "switched off by --no-gmm",

@@ -64,7 +64,7 @@ void validate_gmm_stage(const GmmStageOptions& opt) {
 nlohmann::json run_gmm_bic_stage(Backend& backend, const GmmStageOptions& opt,
                                  const std::vector<float>& generated, int n_generated,
                                  const std::vector<float>& data, int n_data, int d, uint64_t seed,
-                                 std::ostream& log) {
+                                 std::ostream& log, const decltype(GmmConfig::progress)& progress) {
   const auto t0 = std::chrono::steady_clock::now();
   nlohmann::json out;
   if (!opt.enabled) {
@@ -74,6 +74,7 @@ nlohmann::json run_gmm_bic_stage(Backend& backend, const GmmStageOptions& opt,
   GmmConfig cfg;
   cfg.max_iter = opt.max_iter;
   cfg.seed = seed;
+  cfg.progress = progress;
   out["config"] = {{"k_min", opt.k_min},   {"k_max", opt.k_max},
                    {"n_init", opt.n_init}, {"max_iter", opt.max_iter},
                    {"covariance", "full"}, {"init", gmm_init_name(cfg.init)},

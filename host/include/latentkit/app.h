@@ -81,6 +81,15 @@ double seconds_since(std::chrono::steady_clock::time_point t0);
 // line stands on its own.
 void write_progress_line(std::ostream& log, const std::string& line, bool last, bool tty);
 
+// A progress reporter for loops that can run long: call it with (phase, done, total) as often as
+// convenient; it writes "<prefix>: <phase> <done>/<total>  <seconds> s" through
+// write_progress_line at most every 2 s, and the closing line (done == total) of a phase only when
+// it wrote a line for that phase before, so that a short run prints nothing. `every_seconds`: the
+// interval (2 s: often enough to show life, rare enough for a log file; tests pass 0 or huge).
+using ProgressFn = std::function<void(const std::string& phase, long long done, long long total)>;
+ProgressFn throttled_progress(std::ostream& log, const std::string& prefix, bool tty,
+                              double every_seconds = 2.0);
+
 // Refuses (InputError) work whose memory estimate `bytes` exceeds what the machine has now: the
 // host's available memory (MemAvailable), and on a GPU backend also the device's free memory.
 // The message gives the figure, the limit and `remedy` (the flags that shrink it):

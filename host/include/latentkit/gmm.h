@@ -13,6 +13,7 @@
 // tests/test_gmm_fit.cpp.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -40,6 +41,11 @@ struct GmmConfig {
   // inputs. 0: the k-means++ seeds' labels without Lloyd steps.
   int init_lloyd_steps = 300;
   uint64_t seed = 0;
+  // Called, when set, as the batch advances: ("initialising models", done, B) after each model's
+  // initialisation, then ("EM, models", done, B) after each model's EM on the CPU, or
+  // ("EM iterations", it, max_iter) every few iterations of the batched EM on the GPU; each phase
+  // ends with done == total. For progress lines (latentkit/app.h throttled_progress).
+  std::function<void(const std::string& phase, long long done, long long total)> progress;
 };
 
 struct GmmModel {

@@ -35,10 +35,12 @@ struct GmmStageOptions {
 // Throws InputError for an impossible setting (checked before any work or output).
 void validate_gmm_stage(const GmmStageOptions& opt);
 
+// `progress` (GmmConfig::progress) reports the batched fits as they advance.
 nlohmann::json run_gmm_bic_stage(Backend& backend, const GmmStageOptions& opt,
                                  const std::vector<float>& generated, int n_generated,
                                  const std::vector<float>& data, int n_data, int d, uint64_t seed,
-                                 std::ostream& log);
+                                 std::ostream& log,
+                                 const decltype(GmmConfig::progress)& progress = nullptr);
 
 // Mahalanobis radius of "within a component" and the share of its weight that counts as covered.
 constexpr double kModeRadius = 3.0;

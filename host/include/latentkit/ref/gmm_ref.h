@@ -23,6 +23,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 namespace latentkit::ref {
@@ -68,7 +69,8 @@ struct GmmEmStatus {
 std::vector<GmmEmStatus> gmm_em_batch(const float* x, int n, int d, bool full,
                                       const std::vector<int>& comp_offset, double tol,
                                       double reg_covar, int max_iter, double* weights,
-                                      double* means, double* covariances);
+                                      double* means, double* covariances,
+                                      const std::function<void(int models_done)>& progress = {});
 
 // Draws n samples of one model (k components, parameters as above): sample i picks component
 // c = the first with u_i * Σw <= w_0 + ... + w_c, u_i = philox_uniform(seed, Gmm, offset, i),
