@@ -88,8 +88,10 @@ long long check_idx(const std::vector<uint8_t>& b, const std::string& path, uint
     dims.push_back(be32(b, 4 + 4 * d));
     LK_INPUT_CHECK(dims.back() > 0, "'" << path << "' has a zero dimension in its IDX header");
     LK_INPUT_CHECK(expected <= b.size() / dims.back(),
-                   "'" << path << "' is truncated: its header promises more than the " << b.size()
-                       << " bytes the file holds");
+                   "'" << path << "' is truncated: "
+                       << (items < n ? "its first " + std::to_string(items) + " " + kind + " need"
+                                     : std::string("its header promises"))
+                       << " more than the " << b.size() << " bytes the file holds");
     expected *= dims.back();
   }
   LK_INPUT_CHECK(n <= std::numeric_limits<int>::max(),
