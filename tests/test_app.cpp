@@ -55,9 +55,21 @@ TEST(RunApp, SuccessIsExit0WithNothingOnStderr) {
 }
 
 TEST(RunApp, InputErrorIsExit1OneLine) {
-  const Outcome o = run_demo({}, [] { throw InputError("--n must be positive"); });
+  const Outcome o = run_demo({}, [] { throw InputError("'x.csv' has no data rows"); });
   EXPECT_EQ(o.code, 1);
-  EXPECT_EQ(o.err, "demo: --n must be positive\n");
+  EXPECT_EQ(o.err, "demo: 'x.csv' has no data rows\n");
+}
+
+// A command line wrong by itself (FlagError, from LK_FLAG_CHECK) reads and exits as the parser's
+// refusals do: one line ending "(see --help)", exit 2 (issue 17 case 10).
+TEST(RunApp, FlagErrorIsExit2LikeTheParsersRefusals) {
+  Outcome o = run_demo({}, [] { LK_FLAG_CHECK(false, "--n must be positive, got " << 0); });
+  EXPECT_EQ(o.code, 2);
+  EXPECT_EQ(o.err, "demo: --n must be positive, got 0 (see --help)\n");
+  // A FlagError is an InputError: code that catches bad input catches it too.
+  EXPECT_THROW(LK_FLAG_CHECK(1 + 1 == 3, "x"), InputError);
+  o = run_demo({}, [] { LK_INPUT_CHECK(false, "bad data"); });
+  EXPECT_EQ(o.code, 1);
 }
 
 TEST(RunApp, BadFlagsAreExit2WithoutRunningTheBody) {
@@ -127,10 +139,10 @@ TEST(RunApp, DeviceFlagSelectsTheBackend) {
       << err.str();
   EXPECT_EQ(picked, "cpu (reference, float64 accumulation)");
   EXPECT_NE(log.str().find("device: cpu"), std::string::npos) << log.str();
-  // An unknown device is bad input (exit 1); cuda without a GPU is exit 2.
+  // An unknown device is a flag error (exit 2); so is cuda without a GPU.
   DeviceFlag quantum;
   quantum.choice = "quantum";
-  EXPECT_THROW(quantum.select(log), InputError);
+  EXPECT_THROW(quantum.select(log), FlagError);
   if (!test::gpu_available()) {
     DeviceFlag cuda;
     cuda.choice = "cuda";

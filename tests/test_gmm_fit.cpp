@@ -109,9 +109,9 @@ TEST_F(GmmFitApp, BadInputFailsCleanly) {
   expect_clean_failure("--device cpu --input " + (dir_ / "missing.csv").string(), 1, "missing.csv");
   const fs::path empty = write_file("empty.csv", "");
   expect_clean_failure("--device cpu --input " + empty.string(), 1, "empty.csv");
-  expect_clean_failure("--device cpu --input " + ok.string() + " --k-min 3 --k-max 2", 1,
+  expect_clean_failure("--device cpu --input " + ok.string() + " --k-min 3 --k-max 2", 2,
                        "K range");
-  expect_clean_failure("--device cpu --input " + ok.string() + " --covariance spherical", 1,
+  expect_clean_failure("--device cpu --input " + ok.string() + " --covariance spherical", 2,
                        "full or diag");
   expect_clean_failure("--device cpu --input " + ok.string() + " --k-max x", 2, "--k-max");
   expect_clean_failure("--device cpu", 2, "--input");
@@ -129,9 +129,9 @@ TEST_F(GmmFitApp, UnboundedRestartsAreRefused) {
   std::string csv;
   for (int i = 0; i < 40; ++i) csv += std::to_string(i % 7) + "," + std::to_string(i % 5) + "\n";
   const std::string in = write_file("in.csv", csv).string();
-  expect_clean_failure("--device cpu --input " + in + " --n-init 1000000000", 1, "65536");
+  expect_clean_failure("--device cpu --input " + in + " --n-init 1000000000", 2, "65536");
   expect_clean_failure("--device cpu --input " + in + " --seed -1", 2, "--seed");
-  expect_clean_failure("--input " + in + " --device tpu", 1, "--device");
+  expect_clean_failure("--input " + in + " --device tpu", 2, "--device");
 }
 
 }  // namespace

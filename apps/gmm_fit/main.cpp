@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -49,8 +50,16 @@ int main(int argc, char** argv) {
   return run_app("gmm_fit", app, argc, argv, [&] {
     cfg.covariance = parse_gmm_covariance(covariance);
     cfg.init = parse_gmm_init(init);
-    LK_INPUT_CHECK(n_init >= 1 && n_init <= kGmmMaxRestarts,
-                   "--n-init must be in [1, " << kGmmMaxRestarts << "], got " << n_init);
+    LK_FLAG_CHECK(n_init >= 1 && n_init <= kGmmMaxRestarts,
+                  "--n-init must be in [1, " << kGmmMaxRestarts << "], got " << n_init);
+    LK_FLAG_CHECK(k_min >= 1 && k_max >= k_min, "--k-min "
+                                                    << k_min << " / --k-max " << k_max
+                                                    << ": the K range needs 1 <= k-min <= k-max");
+    LK_FLAG_CHECK(cfg.max_iter >= 1, "--max-iter must be >= 1, got " << cfg.max_iter);
+    LK_FLAG_CHECK(cfg.tol >= 0 && std::isfinite(cfg.tol),
+                  "--tol must be a finite number >= 0, got " << cfg.tol);
+    LK_FLAG_CHECK(cfg.reg_covar >= 0 && std::isfinite(cfg.reg_covar),
+                  "--reg-covar must be a finite number >= 0, got " << cfg.reg_covar);
     OutputDir out(out_dir, {"labels.csv", "result.json"});  // locked and writable before work
     const Dataset data = read_csv_matrix(input);
     auto backend = device.select(std::cerr);

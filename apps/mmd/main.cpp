@@ -47,7 +47,7 @@ int main(int argc, char** argv) {
   device.add_to(app);
   return run_app("mmd", app, argc, argv, [&] {
     if (median && !opt.bandwidths.empty())
-      throw InputError("--median and --bandwidths exclude each other");
+      throw FlagError("--median and --bandwidths exclude each other");
     auto backend = device.select(std::cerr);
     // The permutation test can run for minutes with many permutations: a line every 2 s.
     const ProgressFn progress = throttled_progress(std::cerr, "mmd", ::isatty(STDERR_FILENO));

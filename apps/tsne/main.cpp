@@ -105,14 +105,14 @@ int main(int argc, char** argv) {
   return run_app("tsne", app, argc, argv, [&] {
     opt.method = parse_tsne_method(method);
     opt.init = parse_tsne_init(init);
-    LK_INPUT_CHECK(limit >= 0, "--limit must be >= 0, got " << limit);
-    LK_INPUT_CHECK(!(label_column && !labels_path.empty()),
-                   "--labels and --label-column exclude each other");
-    LK_INPUT_CHECK(!input.empty() || !idx_path.empty(),
-                   "no data: give --input data.csv or --idx images-idx3-ubyte.gz");
-    LK_INPUT_CHECK(!(label_column && !idx_path.empty()),
-                   "--label-column is for CSV input; give IDX labels with --labels");
-    LK_INPUT_CHECK(
+    LK_FLAG_CHECK(limit >= 0, "--limit must be >= 0, got " << limit);
+    LK_FLAG_CHECK(!(label_column && !labels_path.empty()),
+                  "--labels and --label-column exclude each other");
+    LK_FLAG_CHECK(!input.empty() || !idx_path.empty(),
+                  "no data: give --input data.csv or --idx images-idx3-ubyte.gz");
+    LK_FLAG_CHECK(!(label_column && !idx_path.empty()),
+                  "--label-column is for CSV input; give IDX labels with --labels");
+    LK_FLAG_CHECK(
         opt.fft.max_fft_size == 0 ||
             (opt.fft.max_fft_size >= 2 && (opt.fft.max_fft_size & (opt.fft.max_fft_size - 1)) == 0),
         "--fft-grid must be 0 (auto) or a power of two, got " << opt.fft.max_fft_size);

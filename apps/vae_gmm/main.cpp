@@ -102,9 +102,9 @@ int main(int argc, char** argv) {
     if (!opt.load_model.empty())
       for (const char* flag : {"--hidden", "--latent", "--activation", "--scale", "--beta",
                                "--epochs", "--lr", "--batch", "--checkpoint-every"})
-        LK_INPUT_CHECK(app.count(flag) == 0, flag << " shapes the model or its training, which "
-                                                  << "--load replaces: drop " << flag
-                                                  << " or --load");
+        LK_FLAG_CHECK(app.count(flag) == 0, flag << " shapes the model or its training, which "
+                                                 << "--load replaces: drop " << flag
+                                                 << " or --load");
     opt.scale = parse_scale_kind(scale);
     opt.model.hidden_act = parse_activation(activation);
     opt.model.hidden.clear();
@@ -116,7 +116,7 @@ int main(int argc, char** argv) {
         if (used != w.size()) throw std::invalid_argument(w);
         opt.model.hidden.push_back(width);
       } catch (const std::exception&) {
-        throw InputError("--hidden '" + hidden + "' is not a list of widths like 128,128");
+        throw FlagError("--hidden '" + hidden + "' is not a list of widths like 128,128");
       }
     }
     opt.kmeans_stage.enabled = !skip_kmeans;

@@ -24,10 +24,14 @@ int run_app(const std::string& name, CLI::App& app, int argc, const char* const*
     err << name << ": " << e.what() << " (see --help)\n";
     return 2;
   }
-  // NoDeviceError and InputError both derive from Error: the order of these handlers matters.
+  // NoDeviceError and InputError derive from Error, FlagError from InputError: the order of these
+  // handlers matters. A FlagError reads as the parser's refusals do, with the same exit code.
   try {
     body();
     return 0;
+  } catch (const FlagError& e) {
+    err << name << ": " << e.what() << " (see --help)\n";
+    return 2;
   } catch (const NoDeviceError& e) {
     err << name << ": " << e.what() << "\n";
     return 2;

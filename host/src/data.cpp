@@ -24,11 +24,11 @@ enum DataOffset : uint32_t { kMeans = 0, kVariances = 1, kWeights = 2, kComponen
 
 Dataset make_gaussian_mixture(const GaussianMixtureSpec& spec, uint64_t seed,
                               MixtureTruth* truth_out) {
-  LK_INPUT_CHECK(spec.k > 0, "--k must be positive, got " << spec.k);
-  LK_INPUT_CHECK(spec.d > 0, "--d must be positive, got " << spec.d);
-  LK_INPUT_CHECK(spec.n > 0, "--n must be positive, got " << spec.n);
-  LK_INPUT_CHECK(spec.k <= spec.n, "--k " << spec.k << " components need at least as many samples, "
-                                          << "got --n " << spec.n);
+  LK_FLAG_CHECK(spec.k > 0, "--k must be positive, got " << spec.k);
+  LK_FLAG_CHECK(spec.d > 0, "--d must be positive, got " << spec.d);
+  LK_FLAG_CHECK(spec.n > 0, "--n must be positive, got " << spec.n);
+  LK_FLAG_CHECK(spec.k <= spec.n, "--k " << spec.k << " components need at least as many samples, "
+                                         << "got --n " << spec.n);
   const auto uniform = [seed](uint32_t offset, uint64_t i, double lo, double hi) {
     return lo + (hi - lo) * philox_uniform(seed, RngStream::Data, offset, i);
   };
@@ -220,7 +220,7 @@ ScaleKind parse_scale_kind(const std::string& s) {
   if (s == "none") return ScaleKind::None;
   if (s == "standard") return ScaleKind::Standard;
   if (s == "minmax") return ScaleKind::MinMax;
-  throw InputError("unknown --scale '" + s + "': use none, standard or minmax");
+  throw FlagError("--scale must be none, standard or minmax, got '" + s + "'");
 }
 
 const char* scale_kind_name(ScaleKind k) {

@@ -66,7 +66,7 @@ DeviceChoice parse_device_choice(const std::string& s) {
   if (s == "auto") return DeviceChoice::Auto;
   if (s == "cpu") return DeviceChoice::Cpu;
   if (s == "cuda" || s == "gpu") return DeviceChoice::Cuda;
-  throw InputError("unknown --device '" + s + "': use auto, cpu or cuda");
+  throw FlagError("--device must be auto, cpu or cuda, got '" + s + "'");
 }
 
 std::unique_ptr<Backend> select_backend(DeviceChoice choice, std::ostream& log) {

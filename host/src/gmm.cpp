@@ -202,7 +202,7 @@ void check_model(const GmmModel& m) {
 GmmCovariance parse_gmm_covariance(const std::string& s) {
   if (s == "full") return GmmCovariance::Full;
   if (s == "diag") return GmmCovariance::Diag;
-  throw InputError("unknown covariance type '" + s + "': use full or diag");
+  throw FlagError("--covariance must be full or diag, got '" + s + "'");
 }
 const char* gmm_covariance_name(GmmCovariance c) {
   return c == GmmCovariance::Full ? "full" : "diag";
@@ -210,7 +210,7 @@ const char* gmm_covariance_name(GmmCovariance c) {
 GmmInit parse_gmm_init(const std::string& s) {
   if (s == "kmeans") return GmmInit::KMeans;
   if (s == "random") return GmmInit::Random;
-  throw InputError("unknown initialisation '" + s + "': use kmeans or random");
+  throw FlagError("--init must be kmeans or random, got '" + s + "'");
 }
 const char* gmm_init_name(GmmInit i) { return i == GmmInit::KMeans ? "kmeans" : "random"; }
 

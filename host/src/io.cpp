@@ -105,7 +105,7 @@ constexpr const char* kPartialPrefix = ".partial-";  // staging directories insi
 OutputDir::OutputDir(const std::string& dir, std::vector<std::string> owned)
     : dir_(dir), owned_(std::move(owned)) {
   namespace fs = std::filesystem;
-  LK_INPUT_CHECK(!dir_.empty(), "--out is empty: give an output directory");
+  LK_FLAG_CHECK(!dir_.empty(), "--out is empty: give an output directory");
   std::error_code ec;
   for (fs::path p = fs::absolute(dir_, ec); !p.empty() && !fs::exists(p, ec); p = p.parent_path()) {
     created_.push_back(p.string());

@@ -95,7 +95,7 @@ const char* mmd_kernel_name(MmdKernel k) { return k == MmdKernel::Rbf ? "rbf" : 
 MmdKernel parse_mmd_kernel(const std::string& s) {
   if (s == "rbf") return MmdKernel::Rbf;
   if (s == "imq") return MmdKernel::Imq;
-  throw InputError("unknown MMD kernel '" + s + "': use rbf or imq");
+  throw FlagError("--kernel must be rbf or imq, got '" + s + "'");
 }
 
 std::vector<double> halving_list(double h, int count) {

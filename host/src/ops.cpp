@@ -20,8 +20,8 @@ Activation parse_activation(const std::string& name) {
   for (Activation a : {Activation::Identity, Activation::ReLU, Activation::LeakyReLU,
                        Activation::Tanh, Activation::Sigmoid})
     if (name == activation_name(a)) return a;
-  throw InputError("unknown activation '" + name +
-                   "': use identity, relu, leaky_relu, tanh or sigmoid");
+  throw FlagError("--activation must be identity, relu, leaky_relu, tanh or sigmoid, got '" + name +
+                  "'");
 }
 
 }  // namespace latentkit

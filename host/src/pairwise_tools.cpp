@@ -24,25 +24,38 @@ std::string fmt(double v, const char* f = "%.6g") {
 
 }  // namespace
 
-nlohmann::json mmd_report(Backend& backend, const std::vector<float>& X, int n,
-                          const std::vector<float>& Y, int m, int d, const MmdToolOptions& opt) {
-  MmdKernelSpec spec;
-  spec.kind = parse_mmd_kernel(opt.kernel);
-  LK_INPUT_CHECK(opt.permutations >= 0, "--permutations must be >= 0, got " << opt.permutations);
-  LK_INPUT_CHECK(
+void check_mmd_flags(const MmdToolOptions& opt) {
+  (void)parse_mmd_kernel(opt.kernel);
+  LK_FLAG_CHECK(opt.permutations >= 0, "--permutations must be >= 0, got " << opt.permutations);
+  LK_FLAG_CHECK(
       opt.perm_max_points >= -1,
       "--perm-max-points must be -1 (auto), 0 (all) or a point count, got " << opt.perm_max_points);
-  LK_INPUT_CHECK(opt.permutations <= kMaxPermutations,
-                 "--permutations " << opt.permutations << " is more than the " << kMaxPermutations
-                                   << " a p-value can use: lower --permutations");
+  LK_FLAG_CHECK(opt.permutations <= kMaxPermutations,
+                "--permutations " << opt.permutations << " is more than the " << kMaxPermutations
+                                  << " a p-value can use: lower --permutations");
+  LK_FLAG_CHECK(
+      !opt.bandwidths.empty() || (opt.n_bandwidths >= 1 && opt.n_bandwidths <= kMmdMaxParams),
+      "--n-bandwidths must be in 1.." << kMmdMaxParams << ", got " << opt.n_bandwidths);
+  LK_FLAG_CHECK(
+      static_cast<int>(opt.bandwidths.size()) <= kMmdMaxParams,
+      "--bandwidths takes at most " << kMmdMaxParams << " values, got " << opt.bandwidths.size());
+  // (1e30: validate_mmd_kernel's bound, which the run would otherwise apply after reading the
+  // data.)
+  for (double h : opt.bandwidths)
+    LK_FLAG_CHECK(std::isfinite(h) && h > 0 && h < 1e30,
+                  "--bandwidths must be positive numbers below 1e30, got " << h);
+}
+
+nlohmann::json mmd_report(Backend& backend, const std::vector<float>& X, int n,
+                          const std::vector<float>& Y, int m, int d, const MmdToolOptions& opt) {
+  check_mmd_flags(opt);
+  MmdKernelSpec spec;
+  spec.kind = parse_mmd_kernel(opt.kernel);
   // The test keeps every permuted statistic twice (float64): 16 bytes per permutation.
   check_memory(16.0 * opt.permutations, backend, std::to_string(opt.permutations) + " permutations",
                "lower --permutations");
   nlohmann::json j;
   if (opt.bandwidths.empty()) {
-    LK_INPUT_CHECK(
-        opt.n_bandwidths >= 1 && opt.n_bandwidths <= kMmdMaxParams,
-        "--n-bandwidths must be in 1.." << kMmdMaxParams << ", got " << opt.n_bandwidths);
     int used = 0;
     const double h = median_heuristic(X, n, Y, m, d, opt.seed, kMedianMaxPoints, &used);
     spec.params = halving_list(h, opt.n_bandwidths);
@@ -82,7 +95,8 @@ nlohmann::json mmd_report(Backend& backend, const std::vector<float>& X, int n,
 }
 
 nlohmann::json run_mmd_tool(const MmdToolOptions& opt, Backend& backend, std::ostream& out) {
-  LK_INPUT_CHECK(!opt.out_dir.empty(), "--out is required");
+  LK_FLAG_CHECK(!opt.out_dir.empty(), "--out is required");
+  check_mmd_flags(opt);
   OutputDir dir(opt.out_dir, {"result.json"});  // locked and writable before any work
   const Dataset x = read_csv_matrix(opt.x_csv);
   const Dataset y = read_csv_matrix(opt.y_csv);
@@ -149,15 +163,15 @@ nlohmann::json kmeans_report(const KMeansSweep& sweep, int d, int silhouette_sam
 }
 
 nlohmann::json run_kmeans_tool(const KMeansToolOptions& opt, Backend& backend, std::ostream& out) {
-  LK_INPUT_CHECK(!opt.out_dir.empty(), "--out is required");
-  LK_INPUT_CHECK(opt.silhouette_sample >= 0, "--silhouette-sample must be >= 0 (0: exact)");
-  LK_INPUT_CHECK(opt.k_min >= 2 && opt.k_min <= opt.k_max,
-                 "--k-min " << opt.k_min << " / --k-max " << opt.k_max
-                            << ": need 2 <= k_min <= k_max (the silhouette needs two clusters)");
-  LK_INPUT_CHECK(opt.kmeans.n_init >= 1, "--n-init must be >= 1, got " << opt.kmeans.n_init);
-  LK_INPUT_CHECK(opt.kmeans.max_iter >= 1, "--max-iter must be >= 1, got " << opt.kmeans.max_iter);
-  LK_INPUT_CHECK(std::isfinite(opt.kmeans.tol) && opt.kmeans.tol >= 0,
-                 "--tol must be a finite number >= 0, got " << opt.kmeans.tol);
+  LK_FLAG_CHECK(!opt.out_dir.empty(), "--out is required");
+  LK_FLAG_CHECK(opt.silhouette_sample >= 0, "--silhouette-sample must be >= 0 (0: exact)");
+  LK_FLAG_CHECK(opt.k_min >= 2 && opt.k_min <= opt.k_max,
+                "--k-min " << opt.k_min << " / --k-max " << opt.k_max
+                           << ": need 2 <= k_min <= k_max (the silhouette needs two clusters)");
+  LK_FLAG_CHECK(opt.kmeans.n_init >= 1, "--n-init must be >= 1, got " << opt.kmeans.n_init);
+  LK_FLAG_CHECK(opt.kmeans.max_iter >= 1, "--max-iter must be >= 1, got " << opt.kmeans.max_iter);
+  LK_FLAG_CHECK(std::isfinite(opt.kmeans.tol) && opt.kmeans.tol >= 0,
+                "--tol must be a finite number >= 0, got " << opt.kmeans.tol);
   OutputDir dir(opt.out_dir, {"labels.csv", "result.json"});  // locked and writable before work
   const Dataset data = read_csv_matrix(opt.input_csv);
   check_distance_scale(data.x, data.n, data.d, "'" + opt.input_csv + "'", "rescale the data");

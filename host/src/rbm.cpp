@@ -23,15 +23,15 @@ bool on_gpu(Backend& be) { return be.kind() == DeviceKind::Cuda; }
 }  // namespace
 
 void validate(const RbmTrainConfig& cfg) {
-  LK_INPUT_CHECK(cfg.batch > 0, "--batch must be positive, got " << cfg.batch);
-  LK_INPUT_CHECK(cfg.k > 0, "--k (Gibbs steps per minibatch) must be positive, got " << cfg.k);
-  LK_INPUT_CHECK(std::isfinite(cfg.update.lr) && cfg.update.lr > 0,
-                 "--lr must be a positive number, got " << cfg.update.lr);
-  LK_INPUT_CHECK(
+  LK_FLAG_CHECK(cfg.batch > 0, "--batch must be positive, got " << cfg.batch);
+  LK_FLAG_CHECK(cfg.k > 0, "--k (Gibbs steps per minibatch) must be positive, got " << cfg.k);
+  LK_FLAG_CHECK(std::isfinite(cfg.update.lr) && cfg.update.lr > 0,
+                "--lr must be a positive number, got " << cfg.update.lr);
+  LK_FLAG_CHECK(
       std::isfinite(cfg.update.momentum) && cfg.update.momentum >= 0 && cfg.update.momentum < 1,
       "--momentum must be in [0, 1), got " << cfg.update.momentum);
-  LK_INPUT_CHECK(std::isfinite(cfg.update.weight_decay) && cfg.update.weight_decay >= 0,
-                 "--weight-decay must be >= 0, got " << cfg.update.weight_decay);
+  LK_FLAG_CHECK(std::isfinite(cfg.update.weight_decay) && cfg.update.weight_decay >= 0,
+                "--weight-decay must be >= 0, got " << cfg.update.weight_decay);
 }
 
 Rbm::Rbm(Backend& backend, int nv, int nh, const RbmTrainConfig& cfg)

@@ -133,7 +133,7 @@ Binarize parse_binarize(const std::string& s) {
   if (s == "none") return Binarize::None;
   if (s == "threshold") return Binarize::Threshold;
   if (s == "stochastic") return Binarize::Stochastic;
-  throw InputError("--binarize must be none, threshold or stochastic, got '" + s + "'");
+  throw FlagError("--binarize must be none, threshold or stochastic, got '" + s + "'");
 }
 
 const char* binarize_name(Binarize b) {
@@ -152,7 +152,7 @@ SampleInit parse_sample_init(const std::string& s) {
   if (s == "random") return SampleInit::Random;
   if (s == "noise") return SampleInit::Noise;
   if (s == "data") return SampleInit::Data;
-  throw InputError("--sample-init must be random, noise or data, got '" + s + "'");
+  throw FlagError("--sample-init must be random, noise or data, got '" + s + "'");
 }
 
 const char* sample_init_name(SampleInit s) {
@@ -181,22 +181,23 @@ RbmMnistResult run_rbm_mnist(const RbmMnistOptions& opt, Backend& backend, std::
   const auto t_start = Clock::now();
 
   // ---- check what can be checked before any work or output ----
-  LK_INPUT_CHECK(opt.hidden > 0, "--hidden must be positive, got " << opt.hidden);
+  LK_FLAG_CHECK(opt.hidden > 0, "--hidden must be positive, got " << opt.hidden);
   validate(opt.train);
-  LK_INPUT_CHECK(opt.epochs >= 0, "--epochs must be >= 0, got " << opt.epochs);
-  LK_INPUT_CHECK(opt.limit == -1 || opt.limit >= 1,
-                 "--limit must be >= 1 (or -1: all), got " << opt.limit);
-  LK_INPUT_CHECK(opt.test_limit == -1 || opt.test_limit >= 1,
-                 "--test-limit must be >= 1 (or -1: all), got " << opt.test_limit);
-  LK_INPUT_CHECK(opt.eval_limit == -1 || opt.eval_limit >= 1,
-                 "--eval-limit must be >= 1 (or -1: all), got " << opt.eval_limit);
+  LK_FLAG_CHECK(opt.epochs >= 0, "--epochs must be >= 0, got " << opt.epochs);
+  LK_FLAG_CHECK(opt.limit == -1 || opt.limit >= 1,
+                "--limit must be >= 1 (or -1: all), got " << opt.limit);
+  LK_FLAG_CHECK(opt.test_limit == -1 || opt.test_limit >= 1,
+                "--test-limit must be >= 1 (or -1: all), got " << opt.test_limit);
+  LK_FLAG_CHECK(opt.eval_limit == -1 || opt.eval_limit >= 1,
+                "--eval-limit must be >= 1 (or -1: all), got " << opt.eval_limit);
   // Each side's chains own 2^24 Philox offsets, two per step (see the top of this file).
-  LK_INPUT_CHECK(opt.inpaint_steps >= 1 && opt.inpaint_steps <= 1000000,
-                 "--inpaint-steps must be in [1, 1000000], got " << opt.inpaint_steps);
-  LK_INPUT_CHECK(opt.n_samples >= 1, "--n-samples must be >= 1, got " << opt.n_samples);
-  LK_INPUT_CHECK(opt.sample_steps >= 1, "--sample-steps must be >= 1, got " << opt.sample_steps);
-  LK_INPUT_CHECK(opt.checkpoint_every >= 0,
-                 "--checkpoint-every must be >= 0, got " << opt.checkpoint_every);
+  LK_FLAG_CHECK(opt.inpaint_steps >= 1 && opt.inpaint_steps <= 1000000,
+                "--inpaint-steps must be in [1, 1000000], got " << opt.inpaint_steps);
+  LK_FLAG_CHECK(opt.inpaint_rows >= 1, "--inpaint-rows must be >= 1, got " << opt.inpaint_rows);
+  LK_FLAG_CHECK(opt.n_samples >= 1, "--n-samples must be >= 1, got " << opt.n_samples);
+  LK_FLAG_CHECK(opt.sample_steps >= 1, "--sample-steps must be >= 1, got " << opt.sample_steps);
+  LK_FLAG_CHECK(opt.checkpoint_every >= 0,
+                "--checkpoint-every must be >= 0, got " << opt.checkpoint_every);
   LK_INPUT_CHECK(std::filesystem::is_directory(opt.data_dir),
                  "data directory '" << opt.data_dir << "' does not exist: install the Debian "
                                     << "package dataset-fashion-mnist (scripts/setup.sh) or pass "
@@ -222,10 +223,15 @@ RbmMnistResult run_rbm_mnist(const RbmMnistOptions& opt, Backend& backend, std::
                  "--inpaint-rows must be in [1, " << std::min(rows, cols) - 1 << "] for " << rows
                                                   << "x" << cols << " images, got "
                                                   << opt.inpaint_rows);
-  // A minibatch larger than the data would only allocate chains and buffers it never fills.
-  LK_INPUT_CHECK(opt.train.batch <= train.n,
-                 "--batch " << opt.train.batch << " is larger than the " << train.n
-                            << " training images: use --batch " << train.n << " or less");
+  // A minibatch larger than the data is the whole data (as scikit-learn's BernoulliRBM and a
+  // PyTorch DataLoader take it): clamped, said on the log, and recorded as the batch used, so
+  // that no chain or buffer is allocated for rows that do not exist.
+  RbmTrainConfig tc = opt.train;
+  if (tc.batch > train.n) {
+    log << "note: --batch " << tc.batch << " is more than the " << train.n
+        << " training images: training with batch " << train.n << "\n";
+    tc.batch = train.n;
+  }
   const uint64_t data_fnv1a = data_fingerprint(train.pixels);
   binarize_in_place(train.pixels, opt.binarize, opt.train.seed, 0);
   binarize_in_place(test.pixels, opt.binarize, opt.train.seed, 1);
@@ -238,8 +244,7 @@ RbmMnistResult run_rbm_mnist(const RbmMnistOptions& opt, Backend& backend, std::
   const std::string dir = out.staging();  // outputs move into --out together at out.commit()
 
   // ---- model and training ----
-  Rbm rbm(backend, nv, opt.hidden, opt.train);
-  const RbmTrainConfig& tc = opt.train;
+  Rbm rbm(backend, nv, opt.hidden, tc);
   const nlohmann::json identity = {{"hidden", opt.hidden},
                                    {"nv", nv},
                                    {"batch", tc.batch},

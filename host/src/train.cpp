@@ -10,13 +10,13 @@
 namespace latentkit {
 
 void validate(const TrainConfig& cfg) {
-  LK_INPUT_CHECK(cfg.batch > 0, "--batch must be positive, got " << cfg.batch);
-  LK_INPUT_CHECK(cfg.epochs >= 0, "--epochs must be >= 0, got " << cfg.epochs);
-  LK_INPUT_CHECK(cfg.adam.lr > 0 && std::isfinite(cfg.adam.lr),
-                 "--lr must be a positive number, got " << cfg.adam.lr);
-  LK_INPUT_CHECK(cfg.adam.beta1 >= 0 && cfg.adam.beta1 < 1 && cfg.adam.beta2 >= 0 &&
-                     cfg.adam.beta2 < 1,
-                 "Adam betas must lie in [0, 1)");
+  LK_FLAG_CHECK(cfg.batch > 0, "--batch must be positive, got " << cfg.batch);
+  LK_FLAG_CHECK(cfg.epochs >= 0, "--epochs must be >= 0, got " << cfg.epochs);
+  LK_FLAG_CHECK(cfg.adam.lr > 0 && std::isfinite(cfg.adam.lr),
+                "--lr must be a positive number, got " << cfg.adam.lr);
+  LK_FLAG_CHECK(
+      cfg.adam.beta1 >= 0 && cfg.adam.beta1 < 1 && cfg.adam.beta2 >= 0 && cfg.adam.beta2 < 1,
+      "Adam betas must lie in [0, 1)");
 }
 
 Trainer::Trainer(Vae& vae, const float* data, int n, const TrainConfig& cfg)

@@ -14,9 +14,9 @@ const char* likelihood_name(Likelihood l) {
 
 VaeLayout::VaeLayout(const VaeConfig& cfg) {
   LK_INPUT_CHECK(cfg.input_dim > 0, "input dimension must be positive, got " << cfg.input_dim);
-  LK_INPUT_CHECK(cfg.latent > 0, "--latent must be positive, got " << cfg.latent);
-  LK_INPUT_CHECK(!cfg.hidden.empty(), "--hidden needs at least one layer width");
-  for (int h : cfg.hidden) LK_INPUT_CHECK(h > 0, "--hidden widths must be positive, got " << h);
+  LK_FLAG_CHECK(cfg.latent > 0, "--latent must be positive, got " << cfg.latent);
+  LK_FLAG_CHECK(!cfg.hidden.empty(), "--hidden needs at least one layer width");
+  for (int h : cfg.hidden) LK_FLAG_CHECK(h > 0, "--hidden widths must be positive, got " << h);
   auto add = [this](int in, int out, Activation act) {
     DenseLayer layer{in, out, act, param_count, param_count + static_cast<size_t>(in) * out};
     param_count = layer.b_offset + static_cast<size_t>(out);

@@ -163,11 +163,11 @@ VaeGmmResult run_vae_gmm(const VaeGmmOptions& opt_in, Backend& backend, std::ost
   const auto t_start = Clock::now();
 
   // ---- check what can be checked before any work or output ----
-  LK_INPUT_CHECK(opt.n_generate >= 0, "--n-generate must be >= 0, got " << opt.n_generate);
-  LK_INPUT_CHECK(opt.checkpoint_every >= 0,
-                 "--checkpoint-every must be >= 0, got " << opt.checkpoint_every);
-  LK_INPUT_CHECK(opt.model.beta >= 0, "--beta must be >= 0, got " << opt.model.beta);
-  LK_INPUT_CHECK(!(opt.resume && !opt.load_model.empty()), "--resume and --load exclude each other");
+  LK_FLAG_CHECK(opt.n_generate >= 0, "--n-generate must be >= 0, got " << opt.n_generate);
+  LK_FLAG_CHECK(opt.checkpoint_every >= 0,
+                "--checkpoint-every must be >= 0, got " << opt.checkpoint_every);
+  LK_FLAG_CHECK(opt.model.beta >= 0, "--beta must be >= 0, got " << opt.model.beta);
+  LK_FLAG_CHECK(!(opt.resume && !opt.load_model.empty()), "--resume and --load exclude each other");
   validate(opt.train);
   validate_pairwise_stages(opt.kmeans_stage, opt.mmd_stage);
   validate_gmm_stage(opt.gmm);
@@ -181,9 +181,9 @@ VaeGmmResult run_vae_gmm(const VaeGmmOptions& opt_in, Backend& backend, std::ost
                  backend, "this run (data, latent codes, samples, model)", kMemoryRemedy);
   }
   // Stage gmm_bic fits GMMs to data of --d columns (CSV input: checked once it is read).
-  LK_INPUT_CHECK(!opt.gmm.enabled || !opt.input_csv.empty() || opt.mixture.d <= ref::kGmmMaxDim,
-                 "--d " << opt.mixture.d << ": stage gmm_bic fits GMMs of 1 to " << ref::kGmmMaxDim
-                        << " dimensions; pass --no-gmm to skip it");
+  LK_FLAG_CHECK(!opt.gmm.enabled || !opt.input_csv.empty() || opt.mixture.d <= ref::kGmmMaxDim,
+                "--d " << opt.mixture.d << ": stage gmm_bic fits GMMs of 1 to " << ref::kGmmMaxDim
+                       << " dimensions; pass --no-gmm to skip it");
   OutputDir out(opt.out_dir, kOutputs);  // locked and writable before any work
 
   // ---- data ----
@@ -217,9 +217,13 @@ VaeGmmResult run_vae_gmm(const VaeGmmOptions& opt_in, Backend& backend, std::ost
     opt.model.input_dim = data.d;
     scaler = Scaler::fit(data, opt.scale);
   }
-  LK_INPUT_CHECK(opt.load_model.size() || data.n >= opt.train.batch,
-                 "the data has " << data.n << " rows, fewer than one batch of " << opt.train.batch
-                                 << ": use a smaller --batch or more data");
+  // A minibatch larger than the data is the whole data (as a PyTorch DataLoader takes it): clamped,
+  // said on the log, and recorded (summary, checkpoint identity) as the batch used.
+  if (opt.load_model.empty() && opt.train.batch > data.n) {
+    log << "note: --batch " << opt.train.batch << " is more than the " << data.n
+        << " rows of the data: training with batch " << data.n << "\n";
+    opt.train.batch = data.n;
+  }
   validate_tsne_stage(opt.tsne, data.n, opt.n_generate);
   // Checks of the data the later stages make, made now rather than after training.
   const std::string data_name = opt.input_csv.empty() ? "the data" : "'" + opt.input_csv + "'";

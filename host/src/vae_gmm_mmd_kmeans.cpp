@@ -18,21 +18,21 @@ using Clock = std::chrono::steady_clock;
 
 void validate_pairwise_stages(const VaeGmmKMeansStage& kmeans, const VaeGmmMmdStage& mmd) {
   if (kmeans.enabled) {
-    LK_INPUT_CHECK(kmeans.k_min >= 2 && kmeans.k_min <= kmeans.k_max,
-                   "--kmeans-k-min/--kmeans-k-max: need 2 <= k_min <= k_max, got "
-                       << kmeans.k_min << ".." << kmeans.k_max);
-    LK_INPUT_CHECK(kmeans.n_init >= 1, "--kmeans-n-init must be >= 1, got " << kmeans.n_init);
-    LK_INPUT_CHECK(kmeans.silhouette_sample >= -1,
-                   "--silhouette-sample must be -1 (auto), 0 (exact) or a sample size, got "
-                       << kmeans.silhouette_sample);
+    LK_FLAG_CHECK(kmeans.k_min >= 2 && kmeans.k_min <= kmeans.k_max,
+                  "--kmeans-k-min/--kmeans-k-max: need 2 <= k_min <= k_max, got "
+                      << kmeans.k_min << ".." << kmeans.k_max);
+    LK_FLAG_CHECK(kmeans.n_init >= 1, "--kmeans-n-init must be >= 1, got " << kmeans.n_init);
+    LK_FLAG_CHECK(kmeans.silhouette_sample >= -1,
+                  "--silhouette-sample must be -1 (auto), 0 (exact) or a sample size, got "
+                      << kmeans.silhouette_sample);
   }
   if (mmd.enabled) {
-    LK_INPUT_CHECK(
+    LK_FLAG_CHECK(
         mmd.permutations >= 0 && mmd.permutations <= kMaxPermutations,
         "--mmd-permutations must be in [0, " << kMaxPermutations << "], got " << mmd.permutations);
-    LK_INPUT_CHECK(mmd.perm_max_points >= -1,
-                   "--mmd-perm-max-points must be -1 (auto), 0 (all) or a point count, got "
-                       << mmd.perm_max_points);
+    LK_FLAG_CHECK(mmd.perm_max_points >= -1,
+                  "--mmd-perm-max-points must be -1 (auto), 0 (all) or a point count, got "
+                      << mmd.perm_max_points);
   }
 }
 

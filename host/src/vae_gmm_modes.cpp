@@ -52,13 +52,13 @@ void print_curve(std::ostream& log, const char* name, const GmmSelection& sel) {
 
 void validate_gmm_stage(const GmmStageOptions& opt) {
   if (!opt.enabled) return;
-  LK_INPUT_CHECK(
+  LK_FLAG_CHECK(
       opt.k_min >= 1 && opt.k_max >= opt.k_min,
       "--gmm-k-min " << opt.k_min << " / --gmm-k-max " << opt.k_max
                      << ": need 1 <= k-min <= k-max (or --gmm-k-max 0 / --no-gmm to skip)");
-  LK_INPUT_CHECK(opt.n_init >= 1 && opt.n_init <= kGmmMaxRestarts,
-                 "--gmm-n-init must be in [1, " << kGmmMaxRestarts << "], got " << opt.n_init);
-  LK_INPUT_CHECK(opt.max_iter >= 1, "--gmm-max-iter must be >= 1, got " << opt.max_iter);
+  LK_FLAG_CHECK(opt.n_init >= 1 && opt.n_init <= kGmmMaxRestarts,
+                "--gmm-n-init must be in [1, " << kGmmMaxRestarts << "], got " << opt.n_init);
+  LK_FLAG_CHECK(opt.max_iter >= 1, "--gmm-max-iter must be >= 1, got " << opt.max_iter);
 }
 
 nlohmann::json run_gmm_bic_stage(Backend& backend, const GmmStageOptions& opt,

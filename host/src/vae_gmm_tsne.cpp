@@ -63,11 +63,11 @@ nlohmann::json embed(Backend& backend, const TsneOptions& topt, const std::vecto
 }  // namespace
 
 void validate_tsne_stage(const TsneStageOptions& opt, int n_data, int n_generated) {
-  LK_INPUT_CHECK(opt.iterations >= 0,
-                 "--tsne-iterations must be >= 0 (0 skips t-SNE), got " << opt.iterations);
+  LK_FLAG_CHECK(opt.iterations >= 0,
+                "--tsne-iterations must be >= 0 (0 skips t-SNE), got " << opt.iterations);
   if (opt.iterations == 0) return;
-  LK_INPUT_CHECK(std::isfinite(opt.perplexity) && opt.perplexity > 0,
-                 "--tsne-perplexity must be positive, got " << opt.perplexity);
+  LK_FLAG_CHECK(std::isfinite(opt.perplexity) && opt.perplexity > 0,
+                "--tsne-perplexity must be positive, got " << opt.perplexity);
   (void)n_data;  // too few rows for the perplexity skip that embedding (with a note), not the run
   (void)n_generated;
 }

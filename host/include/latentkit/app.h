@@ -1,9 +1,11 @@
 // What every latentkit app (apps/<name>/main.cpp) and pipeline (host/src/<name>.cpp) repeats:
 //  - run_app(): parse the CLI11 flags, run the app's body, and map the outcome to the exit code
-//    every app documents: 0 ok; 1 InputError (bad data, files or flag values); 2 a CLI parse error
-//    or NoDeviceError (--device cuda without a GPU); 3 anything else (CUDA error, out of memory).
-//    Errors are one line on stderr: "<app>: <message>" (exit 1 and 2), "<app>: error: <message>"
-//    (exit 3), "<app>: <CLI11 message> (see --help)" for bad flags; --help prints and exits 0.
+//    every app documents: 0 ok; 1 InputError (bad data or files, a flag that does not fit them);
+//    2 a command line wrong by itself (a CLI parse error, or FlagError: a value out of range, an
+//    unknown choice, flags that exclude each other) or NoDeviceError (--device cuda without a
+//    GPU); 3 anything else (CUDA error, out of memory). Errors are one line on stderr:
+//    "<app>: <message>" (exit 1, NoDeviceError), "<app>: <message> (see --help)" (the command
+//    line, exit 2), "<app>: error: <message>" (exit 3); --help prints and exits 0.
 //  - DeviceFlag: the --device auto | cpu | cuda flag and the backend it selects (select_backend,
 //    which logs the device it picked).
 //  - summary.json helpers: summary_json() (its first entries), versions_json(),
@@ -17,7 +19,7 @@
 //     app.add_option(...);
 //     return latentkit::run_app("myapp", app, argc, argv, [&] {
 //       auto backend = device.select(std::cerr);
-//       ...  // throw InputError for bad input; return normally for exit 0
+//       ...  // throw FlagError / InputError for bad flags / input; return for exit 0
 //     });
 //   }
 // Tests: tests/test_app.cpp (the exit-code mapping, in process) and every app's end-to-end tests

@@ -13,10 +13,20 @@ class Error : public std::runtime_error {
   explicit Error(const std::string& what) : std::runtime_error(what) {}
 };
 
-// Thrown for bad user input (files, flags): apps print the message without file:line noise.
+// Thrown for bad user input (data, files, a flag that does not fit them): apps print the message
+// without file:line noise and exit 1.
 class InputError : public Error {
  public:
   explicit InputError(const std::string& what) : Error(what) {}
+};
+
+// Thrown for a command line that is wrong by itself, before any file is read: a flag's value out of
+// its range, an unknown choice (`--device tpu`), flags that exclude each other. Apps exit 2 for it,
+// as for the flags the parser refuses (README "Exit codes"). A FlagError is an InputError, so code
+// that catches bad input catches both.
+class FlagError : public InputError {
+ public:
+  explicit FlagError(const std::string& what) : InputError(what) {}
 };
 
 namespace detail {
@@ -39,7 +49,7 @@ namespace detail {
     }                                                                            \
   } while (0)
 
-// Bad user input: throws InputError with just the message.
+// Bad user input (data, files): throws InputError with just the message (exit 1).
 #define LK_INPUT_CHECK(cond, msg)                  \
   do {                                             \
     if (!(cond)) {                                 \
@@ -47,4 +57,14 @@ namespace detail {
       lk_os_ << msg;                               \
       throw ::latentkit::InputError(lk_os_.str()); \
     }                                              \
+  } while (0)
+
+// A command line wrong by itself (see FlagError): throws FlagError with just the message (exit 2).
+#define LK_FLAG_CHECK(cond, msg)                  \
+  do {                                            \
+    if (!(cond)) {                                \
+      std::ostringstream lk_os_;                  \
+      lk_os_ << msg;                              \
+      throw ::latentkit::FlagError(lk_os_.str()); \
+    }                                             \
   } while (0)

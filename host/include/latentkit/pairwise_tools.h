@@ -42,6 +42,10 @@ struct MmdToolOptions {
 };
 
 // Everything the MMD stage computes, as JSON (shared by apps/mmd and the vae_gmm stage).
+// The checks of opt's flags alone (FlagError, exit 2): mmd_report makes them, and run_mmd_tool
+// makes them before it reads any file.
+void check_mmd_flags(const MmdToolOptions& opt);
+
 nlohmann::json mmd_report(Backend& backend, const std::vector<float>& X, int n,
                           const std::vector<float>& Y, int m, int d, const MmdToolOptions& opt);
 
