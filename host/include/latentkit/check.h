@@ -49,22 +49,18 @@ namespace detail {
     }                                                                            \
   } while (0)
 
-// Bad user input (data, files): throws InputError with just the message (exit 1).
-#define LK_INPUT_CHECK(cond, msg)                  \
-  do {                                             \
-    if (!(cond)) {                                 \
-      std::ostringstream lk_os_;                   \
-      lk_os_ << msg;                               \
-      throw ::latentkit::InputError(lk_os_.str()); \
-    }                                              \
+// Throws `type` with just the message when `cond` fails: the user-facing checks below.
+#define LK_DETAIL_REQUIRE(cond, type, msg) \
+  do {                                     \
+    if (!(cond)) {                         \
+      std::ostringstream lk_os_;           \
+      lk_os_ << msg;                       \
+      throw type(lk_os_.str());            \
+    }                                      \
   } while (0)
 
+// Bad user input (data, files): throws InputError with just the message (exit 1).
+#define LK_INPUT_CHECK(cond, msg) LK_DETAIL_REQUIRE(cond, ::latentkit::InputError, msg)
+
 // A command line wrong by itself (see FlagError): throws FlagError with just the message (exit 2).
-#define LK_FLAG_CHECK(cond, msg)                  \
-  do {                                            \
-    if (!(cond)) {                                \
-      std::ostringstream lk_os_;                  \
-      lk_os_ << msg;                              \
-      throw ::latentkit::FlagError(lk_os_.str()); \
-    }                                             \
-  } while (0)
+#define LK_FLAG_CHECK(cond, msg) LK_DETAIL_REQUIRE(cond, ::latentkit::FlagError, msg)
