@@ -34,7 +34,7 @@
 #include "kernels/cuda_check.cuh"
 #include "kernels/cuda_resources.cuh"
 #include "kernels/dense.cuh"
-#include "latentkit/check.h"
+#include "latentkit/core/check.h"
 #include "latentkit/ref/ops_ref.h"
 #include "tests/test_util.h"
 

@@ -42,8 +42,8 @@
 #include "kernels/cuda_check.cuh"
 #include "kernels/cuda_resources.cuh"
 #include "kernels/gmm.cuh"
-#include "latentkit/check.h"
-#include "latentkit/gmm.h"
+#include "latentkit/core/check.h"
+#include "latentkit/families/gmm.h"
 #include "latentkit/ref/gmm_ref.h"
 #include "tests/test_util.h"
 

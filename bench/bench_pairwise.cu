@@ -1,6 +1,6 @@
 // Benchmark of the pairwise family: the tiled distance core with a per-row-sum consumer
 // (kernels/pairwise.cu), brute-force kNN (kernels/knn.cu), MMD^2 and its permutation test
-// (kernels/mmd.cu through latentkit/mmd.h), KMeans Lloyd iterations and the silhouette
+// (kernels/mmd.cu through latentkit/families/mmd.h), KMeans Lloyd iterations and the silhouette
 // (kernels/kmeans.cu), plus two floors measured in the same run: FP32 FMA throughput (the
 // harness's peaks) and expf throughput (a kernel below). Every case is validated against
 // latentkit::ref before it is timed; a failure throws and the bench exits 1.
@@ -35,10 +35,10 @@
 #include "kernels/kmeans.cuh"
 #include "kernels/knn.cuh"
 #include "kernels/pairwise.cuh"
-#include "latentkit/backend.h"
-#include "latentkit/check.h"
-#include "latentkit/kmeans.h"
-#include "latentkit/mmd.h"
+#include "latentkit/core/backend.h"
+#include "latentkit/core/check.h"
+#include "latentkit/families/kmeans.h"
+#include "latentkit/families/mmd.h"
 #include "latentkit/ref/kmeans_ref.h"
 #include "latentkit/ref/mmd_ref.h"
 #include "latentkit/ref/pairwise_ref.h"
@@ -268,7 +268,7 @@ void bench_kmeans(int n, int iters, int k, int sil_n, const lk::bench::BenchOpti
   check("KMeans assign + update n=" + std::to_string(n), diff <= n / 10000 + 2 && bool(close),
         std::to_string(diff) + " labels differ (near-ties); sums " + close.message());
 
-  // 50 Lloyd iterations as host/src/kmeans.cpp runs them: assign, partials to the host, update,
+  // 50 Lloyd iterations as host/src/families/kmeans/kmeans.cpp runs them: assign, partials to the host, update,
   // sums to the host, new centres up. Fixed count (no convergence test) so runs are comparable.
   std::vector<double> hb(blocks), hs(size_t(k) * d), hc(k);
   std::vector<float> C(C0);

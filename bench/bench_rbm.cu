@@ -39,9 +39,9 @@
 #include "kernels/cuda_check.cuh"
 #include "kernels/cuda_resources.cuh"
 #include "kernels/rbm.cuh"
-#include "latentkit/check.h"
-#include "latentkit/idx.h"
-#include "latentkit/philox.h"
+#include "latentkit/core/check.h"
+#include "latentkit/io/idx.h"
+#include "latentkit/core/philox.h"
 #include "latentkit/ref/rbm_ref.h"
 #include "tests/test_util.h"
 

@@ -7,7 +7,7 @@
 //   - end to end on Fashion-MNIST 70000 x 784 (kNN + P + PCA + 1000 iterations, goal <= 3 s on
 //     an H100): train (60000) and test (10000) images together, in that order, read from the IDX
 //     files of --fmnist-dir (default /usr/share/datasets/fashion-mnist: train-images-idx3-ubyte.gz
-//     and t10k-images-idx3-ubyte.gz, pixels / 255; latentkit/idx.h). When a file is missing it
+//     and t10k-images-idx3-ubyte.gz, pixels / 255; latentkit/io/idx.h). When a file is missing it
 //     prints one line saying the pipeline was skipped and why. bench/peers/tsne_sklearn.py reads
 //     the same files.
 // Every kernel is validated against latentkit::ref (tests/test_util.h's all_close) before it is
@@ -34,12 +34,12 @@
 #include "kernels/cuda_check.cuh"
 #include "kernels/cuda_resources.cuh"
 #include "kernels/tsne.cuh"
-#include "latentkit/backend.h"
-#include "latentkit/check.h"
-#include "latentkit/data.h"
-#include "latentkit/idx.h"
+#include "latentkit/core/backend.h"
+#include "latentkit/core/check.h"
+#include "latentkit/io/data.h"
+#include "latentkit/io/idx.h"
 #include "latentkit/ref/tsne_ref.h"
-#include "latentkit/tsne.h"
+#include "latentkit/families/tsne.h"
 #include "tests/test_util.h"
 
 namespace lk = latentkit;

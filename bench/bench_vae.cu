@@ -50,11 +50,11 @@
 #include "bench/harness.h"
 #include "kernels/cuda_check.cuh"
 #include "kernels/cuda_resources.cuh"
-#include "latentkit/backend.h"
-#include "latentkit/check.h"
-#include "latentkit/data.h"
-#include "latentkit/train.h"
-#include "latentkit/vae.h"
+#include "latentkit/core/backend.h"
+#include "latentkit/core/check.h"
+#include "latentkit/io/data.h"
+#include "latentkit/families/train.h"
+#include "latentkit/families/vae.h"
 #include "tests/test_util.h"
 
 namespace lk = latentkit;

@@ -19,8 +19,8 @@
 
 #include "kernels/cuda_check.cuh"
 #include "kernels/cuda_resources.cuh"
-#include "latentkit/check.h"
-#include "latentkit/device.h"
+#include "latentkit/core/check.h"
+#include "latentkit/core/device.h"
 
 #ifndef LATENTKIT_GIT_COMMIT
 #define LATENTKIT_GIT_COMMIT "unknown"

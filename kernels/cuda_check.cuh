@@ -6,7 +6,7 @@
 #include <cuda_runtime.h>
 #include <curand.h>
 
-#include "latentkit/check.h"
+#include "latentkit/core/check.h"
 
 namespace latentkit::detail {
 [[noreturn]] void throw_cuda(const char* file, int line, const char* expr, cudaError_t err);

@@ -7,7 +7,7 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
-#include "latentkit/ops.h"
+#include "latentkit/families/op_types.h"
 
 namespace latentkit::cuda {
 

@@ -23,7 +23,7 @@
 
 #include "kernels/cuda_check.cuh"
 #include "kernels/gmm.cuh"
-#include "latentkit/philox.h"
+#include "latentkit/core/philox.h"
 
 namespace latentkit::cuda {
 namespace {

@@ -5,7 +5,7 @@
 // Layout and semantics: latentkit/ref/gmm_ref.h (B models over one X[n, d]; model b owns the
 // components comp_offset[b] .. comp_offset[b+1]-1; responsibilities [C, n]). Every pointer is
 // device memory; int32 flags per model: active (1 = still iterating; nullptr = all models).
-// The host loop that drives them: host/src/gmm.cpp. Tests: tests/test_gmm_gpu.cu (against
+// The host loop that drives them: host/src/families/gmm/gmm.cpp. Tests: tests/test_gmm_gpu.cu (against
 // latentkit::ref); benchmark: bench/bench_gmm.cu.
 #pragma once
 #include <cuda_runtime.h>

@@ -6,7 +6,7 @@
 //   sgd_momentum_step:  torch.optim.SGD with momentum, dampening 0, not Nesterov.
 // Arithmetic in float like PyTorch's CUDA kernels; the tests allow a few float ulps per step
 // against the float64 reference. Semantics: latentkit::ref::adam_step / sgd_momentum_step
-// (latentkit/ops.h documents the formulas). Tests: tests/test_optim_gpu.cu.
+// (latentkit/families/op_types.h documents the formulas). Tests: tests/test_optim_gpu.cu.
 #include <algorithm>
 #include <cmath>
 

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <cuda_runtime.h>
 
-#include "latentkit/ops.h"
+#include "latentkit/families/op_types.h"
 
 namespace latentkit::cuda {
 void adam_step(float* p, const float* g, float* m, float* v, size_t n, const AdamConfig& cfg,

@@ -17,7 +17,7 @@
 // run to run on one GPU. Tests: tests/test_rbm_gpu.cu. Benchmark: bench/bench_rbm.cu.
 #include "kernels/cuda_check.cuh"
 #include "kernels/rbm.cuh"
-#include "latentkit/philox.h"
+#include "latentkit/core/philox.h"
 
 namespace latentkit::cuda {
 namespace {

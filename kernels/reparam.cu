@@ -3,7 +3,7 @@
 //                     z = mu + exp(½ lv) eps
 //   reparam_backward: dmu = dz;  dlogvar = dz ½ exp(½ lv) eps   (both overwritten)
 //   fill_normal:      out[i] = float(philox_normal(seed, stream_id, offset, i))
-// The noise is a pure function of (seed, stream, offset, index) (latentkit/philox.h), so the CPU
+// The noise is a pure function of (seed, stream, offset, index) (latentkit/core/philox.h), so the CPU
 // reference reproduces it; z and dlogvar are evaluated in double and rounded once, like the
 // reference, so they match it to the last bit except when CUDA's and the host's double exp differ
 // by an ulp across a float rounding boundary (~2^-29 per element). One grid-stride pass each.

@@ -1,12 +1,12 @@
 // Reparameterised sampling z = mu + exp(½ logvar) eps with eps drawn in-kernel from Philox
-// (latentkit/philox.h), its backward, and a plain normal fill. Semantics exactly as
+// (latentkit/core/philox.h), its backward, and a plain normal fill. Semantics exactly as
 // latentkit::ref (host/ref/reparam.cpp). Tests: tests/test_reparam_gpu.cu.
 #pragma once
 #include <cstddef>
 #include <cstdint>
 #include <cuda_runtime.h>
 
-#include "latentkit/philox.h"
+#include "latentkit/core/philox.h"
 
 namespace latentkit::cuda {
 void reparam_forward(const float* mu, const float* logvar, int n, int l, uint64_t seed,

@@ -19,7 +19,7 @@
 #include "kernels/cuda_check.cuh"
 #include "kernels/cuda_resources.cuh"
 #include "kernels/shuffle.cuh"
-#include "latentkit/philox.h"
+#include "latentkit/core/philox.h"
 
 namespace latentkit::cuda {
 namespace {

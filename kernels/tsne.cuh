@@ -10,7 +10,7 @@
 #include <cstdint>
 
 #include "kernels/cuda_resources.cuh"
-#include "latentkit/tsne_grid.h"
+#include "latentkit/families/tsne_grid.h"
 
 namespace latentkit::cuda {
 

@@ -1,6 +1,6 @@
 // FFT-accelerated t-SNE repulsion on the GPU (FIt-SNE, Linderman et al. 2019; class declared in
 // kernels/tsne.cuh). Semantics: latentkit::ref::tsne_repulsive_fft (host/ref/tsne.cpp), on the
-// grid of latentkit/tsne_grid.h. Per call:
+// grid of latentkit/families/tsne_grid.h. Per call:
 //   1. each point's box; points sorted by box (Thrust, stable) and each box's first point found by
 //      binary search, so that
 //   2. spreading is a gather: one thread per grid node sums, in point order, the charges
@@ -12,7 +12,7 @@
 //   4. one thread per point interpolates the potentials back and forms R_i and its share of Z;
 //   5. when the grid is capped (boxes wider than 1 unit), the kernel is split: the grid carries a
 //      smooth stand-in of q^2 and one thread per point adds the near-field remainder over the
-//      points of its 3^dims neighbouring boxes (latentkit/tsne_grid.h, TsneFftGrid::near_radius).
+//      points of its 3^dims neighbouring boxes (latentkit/families/tsne_grid.h, TsneFftGrid::near_radius).
 // All grid arithmetic in float64 (Z is a difference of large terms: float would lose it).
 // Tests: tests/test_tsne_gpu.cu (vs the reference and vs the exact repulsion).
 #include <cufft.h>

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Fuzzes the file parsers with libFuzzer (clang, -fsanitize=fuzzer,address,undefined):
-#   csv  latentkit::parse_csv_matrix   (host/src/data.cpp)
-#   idx  latentkit::parse_idx_images / parse_idx_labels, plain and gzip (host/src/idx.cpp)
-#   lkm  latentkit::parse_model_file, models and checkpoints (host/src/io.cpp)
+#   csv  latentkit::parse_csv_matrix   (host/src/io/data.cpp)
+#   idx  latentkit::parse_idx_images / parse_idx_labels, plain and gzip (host/src/io/idx.cpp)
+#   lkm  latentkit::parse_model_file, models and checkpoints (host/src/io/io.cpp)
 # Usage: scripts/fuzz.sh [--build-only] [TARGET|all] [SECONDS]   (default: all, 600 s each)
 # Each target (tests/fuzz/fuzz_<target>.cpp) starts from tests/fuzz/corpus/<target>/ and, when the
 # run ends without a finding, merges what it found back into that corpus minimised (-merge=1 keeps
@@ -22,7 +22,7 @@ CXX="${CXX_FUZZ:-clang++}"
 # -O1 -g: libFuzzer's recommended build (fast enough, readable stack traces).
 flags=(-std=c++17 -O1 -g -fno-omit-frame-pointer -Ihost/include)
 san=-fsanitize=address,undefined
-srcs=(host/src/io.cpp host/src/data.cpp host/src/idx.cpp)
+srcs=(host/src/io/io.cpp host/src/io/data.cpp host/src/io/idx.cpp)
 for t in $targets; do
   [ -f "tests/fuzz/fuzz_$t.cpp" ] || { echo "fuzz.sh: no target '$t' (csv, idx, lkm)"; exit 2; }
   "$CXX" "${flags[@]}" "$san",fuzzer -fno-sanitize-recover=undefined \

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "latentkit/kmeans.h"
+#include "latentkit/families/kmeans.h"
 
 namespace latentkit::test {
 

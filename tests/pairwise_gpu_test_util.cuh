@@ -7,7 +7,7 @@
 #include <string>
 #include <utility>
 
-#include "latentkit/backend.h"
+#include "latentkit/core/backend.h"
 
 namespace latentkit::test {
 

@@ -1,4 +1,4 @@
-// Tests of latentkit/app.h in process: run_app's exit codes and one-line messages for every kind
+// Tests of latentkit/pipelines/app.h in process: run_app's exit codes and one-line messages for every kind
 // of outcome, DeviceFlag, and the summary helpers. The apps' end-to-end tests (test_<app>.cpp)
 // check the same contract through the real binaries.
 #include <CLI/CLI.hpp>
@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "latentkit/app.h"
-#include "latentkit/check.h"
-#include "latentkit/device.h"
-#include "latentkit/io.h"
+#include "latentkit/pipelines/app.h"
+#include "latentkit/core/check.h"
+#include "latentkit/core/device.h"
+#include "latentkit/io/io.h"
 #include "test_util.h"
 
 namespace latentkit {

@@ -1,4 +1,4 @@
-// Tests of the data module (latentkit/data.h, host/src/data.cpp):
+// Tests of the data module (latentkit/io/data.h, host/src/io/data.cpp):
 //  - make_gaussian_mixture: deterministic per seed, shapes and labels, the truth's ranges, and
 //    (n = 200000) empirical weights / means / variances per component against the truth within
 //    standard-error bounds; bad specs throw InputError;
@@ -17,8 +17,8 @@
 #include <utility>
 #include <vector>
 
-#include "latentkit/check.h"
-#include "latentkit/data.h"
+#include "latentkit/core/check.h"
+#include "latentkit/io/data.h"
 #include "test_util.h"
 
 namespace latentkit {

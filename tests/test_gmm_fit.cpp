@@ -10,8 +10,8 @@
 #include <string>
 
 #include "app_test_util.h"
-#include "latentkit/data.h"
-#include "latentkit/gmm.h"
+#include "latentkit/io/data.h"
+#include "latentkit/families/gmm.h"
 #include "test_util.h"
 
 namespace fs = std::filesystem;

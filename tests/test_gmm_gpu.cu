@@ -1,4 +1,4 @@
-// GPU tests of the GMM-EM kernels (kernels/gmm.cu) and of the CUDA path of latentkit/gmm.h against
+// GPU tests of the GMM-EM kernels (kernels/gmm.cu) and of the CUDA path of latentkit/families/gmm.h against
 // the CPU reference (host/ref/gmm.cpp): E-step and M-step kernels from identical inputs, whole
 // batched fits from identical initialisation, monotone log-likelihood on the device, score,
 // predict and sampling, and covariances that are not positive definite (flagged by the kernel,
@@ -20,9 +20,9 @@
 #include "gpu_test_util.cuh"
 #include "kernels/cuda_resources.cuh"
 #include "kernels/gmm.cuh"
-#include "latentkit/backend.h"
-#include "latentkit/check.h"
-#include "latentkit/gmm.h"
+#include "latentkit/core/backend.h"
+#include "latentkit/core/check.h"
+#include "latentkit/families/gmm.h"
 #include "latentkit/ref/gmm_ref.h"
 #include "test_util.h"
 

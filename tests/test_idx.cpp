@@ -1,12 +1,12 @@
-// Tests of the IDX reader/writer (host/src/idx.cpp): round trips plain and gzip, and one clear
+// Tests of the IDX reader/writer (host/src/io/idx.cpp): round trips plain and gzip, and one clear
 // InputError for every malformed file (missing, wrong magic, truncated, wrong size, corrupt gzip).
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <random>
 
-#include "latentkit/check.h"
-#include "latentkit/idx.h"
+#include "latentkit/core/check.h"
+#include "latentkit/io/idx.h"
 #include "test_util.h"
 
 namespace fs = std::filesystem;

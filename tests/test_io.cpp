@@ -1,4 +1,4 @@
-// Tests of output files and the model file format (latentkit/io.h, host/src/io.cpp):
+// Tests of output files and the model file format (latentkit/io/io.h, host/src/io/io.cpp):
 //  - write_model_file / read_model_file round-trip the header fields and sections bit for bit
 //    (negative zero, denormals, FLT_MAX, empty sections);
 //  - every single-byte corruption and every truncation of a model file is detected (InputError),
@@ -19,9 +19,9 @@
 #include <string>
 #include <vector>
 
-#include "latentkit/check.h"
-#include "latentkit/data.h"
-#include "latentkit/io.h"
+#include "latentkit/core/check.h"
+#include "latentkit/io/data.h"
+#include "latentkit/io/io.h"
 #include "test_util.h"
 
 namespace latentkit {

@@ -16,8 +16,8 @@
 #include "gpu_test_util.cuh"
 #include "kernels/cuda_resources.cuh"
 #include "kernels/mmd.cuh"
-#include "latentkit/backend.h"
-#include "latentkit/mmd.h"
+#include "latentkit/core/backend.h"
+#include "latentkit/families/mmd.h"
 #include "latentkit/ref/mmd_ref.h"
 #include "pairwise_gpu_test_util.cuh"
 #include "test_util.h"
@@ -188,7 +188,7 @@ TEST(MmdGpuHostApi, Mmd2GradientAndPermutationTestMatchCpu) {
   const Spec as_spec{spec.kind, spec.params, "rbf_halving7"};
   const double mmd_atol = 28 * kernel_rtol(as_spec, d);
   // The gradient's bound per entry (j, c), from the terms of what the device computes
-  // (host/src/mmd.cpp): grad_jc = c_yy (R_yy[j, 1+c] - y'_jc R_yy[j, 0]) - c_xy (R_yx[j, 1+c] -
+  // (host/src/families/mmd/mmd.cpp): grad_jc = c_yy (R_yy[j, 1+c] - y'_jc R_yy[j, 0]) - c_xy (R_yx[j, 1+c] -
   // y'_jc R_yx[j, 0]), R = G [1, coordinates - pooled mean] from mmd_weighted_sums with the slope
   // kernel G >= 0 and y' = y - mean. Each R entry is within rtol_w * sum_l G_jl |V_l| of the
   // exact one (the bound of WeightedSumsMatchReference), and the two differences cancel: so the

@@ -10,7 +10,7 @@
 #include <string>
 
 #include "app_test_util.h"
-#include "latentkit/data.h"
+#include "latentkit/io/data.h"
 #include "test_util.h"
 
 namespace fs = std::filesystem;

@@ -1,9 +1,9 @@
 // Philox 4x32-10 against the Random123 known-answer vectors, and moment tests of the uniform and
-// normal draws built on it (latentkit/philox.h).
+// normal draws built on it (latentkit/core/philox.h).
 #include <cmath>
 #include <vector>
 
-#include "latentkit/philox.h"
+#include "latentkit/core/philox.h"
 #include "test_util.h"
 
 namespace latentkit {

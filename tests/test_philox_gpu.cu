@@ -1,4 +1,4 @@
-// Philox4x32-10 on the device (latentkit/philox.h is __host__ __device__): the Random123
+// Philox4x32-10 on the device (latentkit/core/philox.h is __host__ __device__): the Random123
 // known-answer vectors evaluated in a kernel, philox_block bitwise equal to the host for many
 // counters, and fill_normal (kernels/reparam.cu) equal to ref::fill_normal<float> for 10^6 draws
 // but for rare 1-ulp rounding flips. Skips itself (with the reason) where no CUDA device is usable.
@@ -12,7 +12,7 @@
 #include "kernels/cuda_check.cuh"
 #include "kernels/cuda_resources.cuh"
 #include "kernels/reparam.cuh"
-#include "latentkit/philox.h"
+#include "latentkit/core/philox.h"
 #include "latentkit/ref/ops_ref.h"
 #include "gpu_test_util.cuh"
 #include "test_util.h"

@@ -1,4 +1,4 @@
-// Tests of the PNG writer and image grids (host/src/png.cpp): the signature, IHDR fields, every
+// Tests of the PNG writer and image grids (host/src/io/png.cpp): the signature, IHDR fields, every
 // chunk's CRC, and the pixels recovered by zlib's uncompress from IDAT (with the filter bytes).
 #include <zlib.h>
 
@@ -7,7 +7,7 @@
 #include <iterator>
 #include <string>
 
-#include "latentkit/png.h"
+#include "latentkit/io/png.h"
 #include "test_util.h"
 
 namespace latentkit {

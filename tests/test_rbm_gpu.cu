@@ -22,8 +22,8 @@
 #include "gpu_test_util.cuh"
 #include "kernels/cuda_resources.cuh"
 #include "kernels/rbm.cuh"
-#include "latentkit/backend.h"
-#include "latentkit/rbm.h"
+#include "latentkit/core/backend.h"
+#include "latentkit/families/rbm.h"
 #include "latentkit/ref/rbm_ref.h"
 #include "test_util.h"
 
@@ -257,7 +257,7 @@ TEST_F(RbmGpu, FreeEnergyPseudoLikelihoodAndRowErrorsMatchReference) {
 }
 
 // The smallest |u - p| over the samples drawn by the first training step of an Rbm with this
-// config, replayed with the reference (offsets as latentkit/rbm.h documents).
+// config, replayed with the reference (offsets as latentkit/families/rbm.h documents).
 double first_step_margin(const latentkit::RbmState& st, const latentkit::RbmTrainConfig& cfg,
                          const std::vector<float>& V0, int rows) {
   using namespace latentkit;

@@ -10,9 +10,9 @@
 #include <string>
 
 #include "app_test_util.h"
-#include "latentkit/data.h"
-#include "latentkit/idx.h"
-#include "latentkit/io.h"
+#include "latentkit/io/data.h"
+#include "latentkit/io/idx.h"
+#include "latentkit/io/io.h"
 #include "test_util.h"
 
 namespace fs = std::filesystem;

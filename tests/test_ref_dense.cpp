@@ -15,7 +15,7 @@
 #include <tuple>
 #include <vector>
 
-#include "latentkit/check.h"
+#include "latentkit/core/check.h"
 #include "latentkit/ref/ops_ref.h"
 #include "test_util.h"
 

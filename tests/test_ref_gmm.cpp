@@ -1,5 +1,5 @@
 // CPU tests of the GMM-EM reference (host/ref/gmm.cpp) and of the host API on the CPU backend
-// (host/src/gmm.cpp): densities against a brute-force Gaussian (explicit inverse and determinant),
+// (host/src/families/gmm/gmm.cpp): densities against a brute-force Gaussian (explicit inverse and determinant),
 // a hand-computed M-step, monotone log-likelihood, recovery of a well-separated mixture, BIC
 // choosing the true K, degenerate inputs (duplicates, an emptied component, a zero-variance
 // column, K > N, NaN), sampler moments, reproducible initialisation.
@@ -7,15 +7,13 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
-#include <sstream>
 #include <string>
 #include <vector>
 
-#include "latentkit/check.h"
-#include "latentkit/gmm.h"
-#include "latentkit/kmeans.h"
+#include "latentkit/core/check.h"
+#include "latentkit/families/gmm.h"
+#include "latentkit/families/kmeans.h"
 #include "latentkit/ref/gmm_ref.h"
-#include "latentkit/vae_gmm_modes.h"
 #include "test_util.h"
 
 namespace latentkit {
@@ -492,30 +490,6 @@ TEST(GmmRef, KMeansInitialisationTakesKMeansLabels) {
     for (int c = 0; c < k; ++c)
       EXPECT_NEAR(m.weights[c], (counts[c] + ref::kGmmNkGuard) / (n + k * ref::kGmmNkGuard), 1e-14);
   }
-}
-
-TEST(GmmStages, ModeCoverageCountsByHand) {
-  // Two true components in 2-D: N((0,0), diag(1, 4)) with weight 0.5 and N((10,0), I) with 0.5.
-  MixtureTruth truth;
-  truth.weights = {0.5, 0.5};
-  truth.means = {0, 0, 10, 0};
-  truth.variances = {1, 4, 1, 1};
-  // 6 samples: 3 within component 0 (Mahalanobis 0; 2.5 for (0,5): 5/2; 2.9), 1 within component 1
-  // (distance 1), 2 beyond 3 of both ((0,7): 3.5 from component 0; (5,50)).
-  const std::vector<float> gen = {0, 0, 0, 5, 2.9f, 0, 11, 0, 0, 7, 5, 50};
-  std::ostringstream log;
-  const nlohmann::json j = run_mode_coverage_stage(&truth, gen, 6, 2, "", log);
-  ASSERT_EQ(j["components"].size(), 2u);
-  EXPECT_NEAR(j["components"][0]["share_within"].get<double>(), 3.0 / 6, 1e-12);
-  EXPECT_NEAR(j["components"][1]["share_within"].get<double>(), 1.0 / 6, 1e-12);
-  EXPECT_TRUE(j["components"][0]["covered"].get<bool>());   // 1/2 >= 50% of 0.5
-  EXPECT_FALSE(j["components"][1]["covered"].get<bool>());  // 1/6 < 50% of 0.5
-  EXPECT_EQ(j["components_covered"], 1);
-  EXPECT_NEAR(j["off_manifold_fraction"].get<double>(), 2.0 / 6, 1e-12);
-  // Without a true mixture: skipped with the reason given.
-  const nlohmann::json s = run_mode_coverage_stage(nullptr, gen, 6, 2, "no truth here", log);
-  EXPECT_TRUE(s["skipped"].get<bool>());
-  EXPECT_EQ(s["reason"], "no truth here");
 }
 
 }  // namespace

@@ -13,9 +13,9 @@
 #include <vector>
 
 #include "kmeans_sweep_check.h"
-#include "latentkit/backend.h"
-#include "latentkit/check.h"
-#include "latentkit/kmeans.h"
+#include "latentkit/core/backend.h"
+#include "latentkit/core/check.h"
+#include "latentkit/families/kmeans.h"
 #include "latentkit/ref/kmeans_ref.h"
 #include "test_util.h"
 

@@ -11,9 +11,9 @@
 #include <random>
 #include <vector>
 
-#include "latentkit/backend.h"
-#include "latentkit/check.h"
-#include "latentkit/mmd.h"
+#include "latentkit/core/backend.h"
+#include "latentkit/core/check.h"
+#include "latentkit/families/mmd.h"
 #include "latentkit/ref/mmd_ref.h"
 #include "test_util.h"
 

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "latentkit/check.h"
+#include "latentkit/core/check.h"
 #include "latentkit/ref/ops_ref.h"
 #include "test_util.h"
 

@@ -12,9 +12,9 @@
 #include <utility>
 #include <vector>
 
-#include "latentkit/backend.h"
-#include "latentkit/check.h"
-#include "latentkit/pairwise.h"
+#include "latentkit/core/backend.h"
+#include "latentkit/core/check.h"
+#include "latentkit/families/pairwise.h"
 #include "latentkit/ref/pairwise_ref.h"
 #include "test_util.h"
 

@@ -6,8 +6,8 @@
 #include <cmath>
 #include <vector>
 
-#include "latentkit/philox.h"
-#include "latentkit/rbm.h"
+#include "latentkit/core/philox.h"
+#include "latentkit/families/rbm.h"
 #include "latentkit/ref/rbm_ref.h"
 #include "test_util.h"
 

@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "latentkit/check.h"
+#include "latentkit/core/check.h"
 #include "latentkit/ref/ops_ref.h"
 #include "test_util.h"
 

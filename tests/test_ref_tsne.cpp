@@ -1,5 +1,5 @@
 // Tests of the t-SNE reference (latentkit::ref::tsne_*, host/ref/tsne.cpp) and of the CPU
-// pipeline (latentkit::run_tsne on the CPU backend, host/src/tsne.cpp):
+// pipeline (latentkit::run_tsne on the CPU backend, host/src/families/tsne/tsne.cpp):
 //  - calibration: every row's perplexity hits the target (entropy within the search tolerance);
 //    a hand-computed two-neighbour case; equal distances give uniform rows;
 //  - symmetrisation: P symmetric, sums to 1, equals the dense (P_c + P_c^T) / (2n);
@@ -16,11 +16,11 @@
 #include <string>
 #include <vector>
 
-#include "latentkit/backend.h"
-#include "latentkit/check.h"
-#include "latentkit/data.h"
+#include "latentkit/core/backend.h"
+#include "latentkit/core/check.h"
+#include "latentkit/io/data.h"
 #include "latentkit/ref/tsne_ref.h"
-#include "latentkit/tsne.h"
+#include "latentkit/families/tsne.h"
 #include "test_util.h"
 
 namespace latentkit {

@@ -1,6 +1,6 @@
 // End-to-end tests of apps/tsne on the CPU: outputs (embedding.csv with labels, result.json with
 // the KL history, times and parameters), --labels / --label-column / --limit, reproducibility,
-// 3-D, IDX input (--idx with IDX or CSV --labels; tiny files written here by latentkit/idx.h's
+// 3-D, IDX input (--idx with IDX or CSV --labels; tiny files written here by latentkit/io/idx.h's
 // writers), and bad input (one clear error line, nonzero exit, no output file).
 #include <cmath>
 #include <cstdio>
@@ -12,8 +12,8 @@
 #include <string>
 
 #include "app_test_util.h"
-#include "latentkit/data.h"
-#include "latentkit/idx.h"
+#include "latentkit/io/data.h"
+#include "latentkit/io/idx.h"
 #include "test_util.h"
 
 namespace fs = std::filesystem;

@@ -18,10 +18,10 @@
 #include "gpu_test_util.cuh"
 #include "kernels/cuda_resources.cuh"
 #include "kernels/tsne.cuh"
-#include "latentkit/backend.h"
-#include "latentkit/data.h"
+#include "latentkit/core/backend.h"
+#include "latentkit/io/data.h"
 #include "latentkit/ref/tsne_ref.h"
-#include "latentkit/tsne.h"
+#include "latentkit/families/tsne.h"
 #include "test_util.h"
 
 namespace latentkit {
@@ -264,7 +264,7 @@ TEST(TsneGpu, RunMatchesCpuAndIsReproducible) {
       EXPECT_EQ(rg.method, rc.method);
       // n = 400: all pairs, the same P exactly. n = 3001: kNN on both sides; the GPU's float
       // distances may rank a pair of candidates within float rounding of each other differently
-      // from the float64 reference (latentkit/pairwise.h), which can swap the k-th neighbour of a
+      // from the float64 reference (latentkit/families/pairwise.h), which can swap the k-th neighbour of a
       // few rows and move the symmetric nnz by one each: allow 1e-3 of nnz (~270 entries), far
       // below what a wrong k or a broken symmetrisation (a change of ~nnz / 2) would give.
       if (n <= kTsneExactMaxN)

@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "latentkit/device.h"
+#include "latentkit/core/device.h"
 
 namespace latentkit::test {
 

@@ -1,4 +1,4 @@
-// Tests of the VAE pipeline on the CPU backend (latentkit/vae.h, latentkit/train.h):
+// Tests of the VAE pipeline on the CPU backend (latentkit/families/vae.h, latentkit/families/train.h):
 //  (a) the parameter layout of the seed configuration (34823 parameters, contiguous offsets);
 //  (b) init_vae_params: deterministic, within torch.nn.Linear's bounds, seed-dependent;
 //  (c) the whole-model gradient of Vae::forward_backward against central finite differences of
@@ -14,11 +14,11 @@
 #include <string>
 #include <vector>
 
-#include "latentkit/backend.h"
-#include "latentkit/check.h"
-#include "latentkit/data.h"
-#include "latentkit/train.h"
-#include "latentkit/vae.h"
+#include "latentkit/core/backend.h"
+#include "latentkit/core/check.h"
+#include "latentkit/io/data.h"
+#include "latentkit/families/train.h"
+#include "latentkit/families/vae.h"
 #include "test_util.h"
 
 namespace latentkit {

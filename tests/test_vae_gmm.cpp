@@ -14,8 +14,8 @@
 #include <string>
 
 #include "app_test_util.h"
-#include "latentkit/data.h"
-#include "latentkit/io.h"
+#include "latentkit/io/data.h"
+#include "latentkit/io/io.h"
 #include "test_util.h"
 
 namespace fs = std::filesystem;
@@ -287,7 +287,7 @@ TEST_F(VaeGmmApp, ImpossibleGmmFlagsAreRejected) {
 }  // namespace
 }  // namespace latentkit
 
-// ---- the kmeans and mmd stages (host/src/vae_gmm_mmd_kmeans.cpp) ----
+// ---- the kmeans and mmd stages (host/src/pipelines/vae_gmm/stage_kmeans_mmd.cpp) ----
 namespace latentkit {
 namespace {
 
@@ -344,7 +344,7 @@ TEST_F(VaeGmmApp, BadPairwiseStageFlagsAreRejected) {
   expect_clean_failure("--device cpu --silhouette-sample -7", 2, "--silhouette-sample");
 }
 
-// ---- the tsne stage (host/src/vae_gmm_tsne.cpp) ----
+// ---- the tsne stage (host/src/pipelines/vae_gmm/stage_tsne.cpp) ----
 
 TEST_F(VaeGmmApp, TsneStageWritesLabelledEmbeddingsAndKl) {
   // 600 data points (exact method) and 1200 generated samples (FFT method), 300 iterations.

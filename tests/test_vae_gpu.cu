@@ -6,9 +6,9 @@
 #include <vector>
 
 #include "kernels/dense.cuh"
-#include "latentkit/backend.h"
-#include "latentkit/train.h"
-#include "latentkit/vae.h"
+#include "latentkit/core/backend.h"
+#include "latentkit/families/train.h"
+#include "latentkit/families/vae.h"
 #include "test_util.h"
 
 namespace latentkit {

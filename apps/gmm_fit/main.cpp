@@ -1,7 +1,7 @@
 // gmm_fit: fit Gaussian mixtures for K = k-min..k-max (n-init restarts each, all in one batch),
 // print a table and the K chosen by BIC, write DIR/result.json and DIR/labels.csv (best model).
 // Thin: parses flags, picks the device, calls latentkit::fit_gmm_select / gmm_score
-// (host/src/gmm.cpp) and writes the files atomically.
+// (host/src/families/gmm/gmm.cpp) and writes the files atomically.
 // Exit codes: 0 ok; 1 bad input data or files; 2 bad flags or --device cuda without a GPU;
 // 3 a runtime failure (CUDA error, a covariance that is not positive definite).
 // Tests: tests/test_gmm_fit.cpp.
@@ -13,11 +13,11 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "latentkit/app.h"
-#include "latentkit/check.h"
-#include "latentkit/data.h"
-#include "latentkit/gmm.h"
-#include "latentkit/io.h"
+#include "latentkit/pipelines/app.h"
+#include "latentkit/core/check.h"
+#include "latentkit/io/data.h"
+#include "latentkit/families/gmm.h"
+#include "latentkit/io/io.h"
 
 int main(int argc, char** argv) {
   using namespace latentkit;

@@ -1,13 +1,13 @@
 // kmeans: KMeans for k = k_min..k_max on the rows of a CSV, with the inertia (elbow) and the
 // silhouette of every k; the best k by silhouette, its centres and labels. Thin: parses flags,
-// picks the device, runs latentkit::run_kmeans_tool (host/src/pairwise_tools.cpp).
+// picks the device, runs latentkit::run_kmeans_tool (host/src/pipelines/pairwise_tools.cpp).
 // Exit codes: 0 ok; 1 bad input data or files; 2 bad flags or --device cuda without a GPU;
 // 3 a runtime failure (CUDA error, out of memory).
 #include <CLI/CLI.hpp>
 #include <iostream>
 
-#include "latentkit/app.h"
-#include "latentkit/pairwise_tools.h"
+#include "latentkit/pipelines/app.h"
+#include "latentkit/pipelines/pairwise_tools.h"
 
 int main(int argc, char** argv) {
   using namespace latentkit;

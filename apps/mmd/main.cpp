@@ -1,6 +1,6 @@
 // mmd: the maximum mean discrepancy between two samples (CSV files of N x D and M x D numbers),
 // with a permutation-test p-value. Thin: parses flags, picks the device, runs
-// latentkit::run_mmd_tool (host/src/pairwise_tools.cpp).
+// latentkit::run_mmd_tool (host/src/pipelines/pairwise_tools.cpp).
 // Exit codes: 0 ok; 1 bad input data or files; 2 bad flags or --device cuda without a GPU;
 // 3 a runtime failure (CUDA error, out of memory).
 #include <unistd.h>
@@ -10,9 +10,9 @@
 #include <cstdio>
 #include <iostream>
 
-#include "latentkit/app.h"
-#include "latentkit/check.h"
-#include "latentkit/pairwise_tools.h"
+#include "latentkit/pipelines/app.h"
+#include "latentkit/core/check.h"
+#include "latentkit/pipelines/pairwise_tools.h"
 
 int main(int argc, char** argv) {
   using namespace latentkit;

@@ -1,6 +1,6 @@
 // rbm_mnist: train a Bernoulli RBM on Fashion-MNIST (or MNIST) with CD-k or PCD and write its
 // filters, samples, inpaintings and summary.json (seed report 001, section 4.1).
-// Thin: parses flags, picks the device, runs latentkit::run_rbm_mnist (host/src/rbm_mnist.cpp).
+// Thin: parses flags, picks the device, runs latentkit::run_rbm_mnist (host/src/pipelines/rbm_mnist.cpp).
 // Exit codes: 0 ok; 1 bad input data or files; 2 bad flags or --device cuda without a GPU;
 // 3 a runtime failure (CUDA error, out of memory).
 #include <unistd.h>
@@ -8,8 +8,8 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
-#include "latentkit/app.h"
-#include "latentkit/rbm_mnist.h"
+#include "latentkit/pipelines/app.h"
+#include "latentkit/pipelines/rbm_mnist.h"
 
 int main(int argc, char** argv) {
   using namespace latentkit;

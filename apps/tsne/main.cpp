@@ -1,5 +1,5 @@
 // tsne: t-SNE of the rows of a CSV or of the images of an IDX file (MNIST / Fashion-MNIST,
-// latentkit/idx.h) (latentkit::run_tsne, host/src/tsne.cpp) into 2-D or 3-D.
+// latentkit/io/idx.h) (latentkit::run_tsne, host/src/families/tsne/tsne.cpp) into 2-D or 3-D.
 // Thin: parses flags, reads the data, picks the device, runs, writes DIR/embedding.csv and
 // DIR/result.json. Exit codes: 0 ok; 1 bad input data or files; 2 bad flags or --device cuda
 // without a GPU; 3 a runtime failure (CUDA error, out of memory).
@@ -15,12 +15,12 @@
 #include <string>
 #include <vector>
 
-#include "latentkit/app.h"
-#include "latentkit/check.h"
-#include "latentkit/data.h"
-#include "latentkit/idx.h"
-#include "latentkit/io.h"
-#include "latentkit/tsne.h"
+#include "latentkit/pipelines/app.h"
+#include "latentkit/core/check.h"
+#include "latentkit/io/data.h"
+#include "latentkit/io/idx.h"
+#include "latentkit/io/io.h"
+#include "latentkit/families/tsne.h"
 
 namespace {
 

@@ -1,5 +1,5 @@
 // vae_gmm: train a dense VAE on a 3-D Gaussian mixture (seed report 002) and write what it learned.
-// Thin: parses flags, picks the device, runs latentkit::run_vae_gmm (host/src/vae_gmm.cpp).
+// Thin: parses flags, picks the device, runs latentkit::run_vae_gmm (host/src/pipelines/vae_gmm/vae_gmm.cpp).
 // Exit codes: 0 ok; 1 bad input data or files; 2 bad flags or --device cuda without a GPU;
 // 3 a runtime failure (CUDA error, out of memory).
 #include <unistd.h>
@@ -9,9 +9,9 @@
 #include <iostream>
 #include <sstream>
 
-#include "latentkit/app.h"
-#include "latentkit/check.h"
-#include "latentkit/vae_gmm.h"
+#include "latentkit/pipelines/app.h"
+#include "latentkit/core/check.h"
+#include "latentkit/pipelines/vae_gmm.h"
 
 int main(int argc, char** argv) {
   using namespace latentkit;

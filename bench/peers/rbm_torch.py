@@ -2,7 +2,7 @@
 """The PyTorch peer of bench/bench_rbm.cu: one CD-1 epoch of a Bernoulli RBM on the GPU.
 
 Same data (bench/peers/rbm_common.py), same algorithm as latentkit's CD-1 step
-(latentkit/rbm.h with pcd = false, k = 1, momentum 0, weight decay 0):
+(latentkit/families/rbm.h with pcd = false, k = 1, momentum 0, weight decay 0):
   p0 = sigmoid(v0 W + c); h0 ~ Bernoulli(p0); pv = sigmoid(h0 W^T + b); v1 ~ Bernoulli(pv);
   p1 = sigmoid(v1 W + c);
   W += lr (v0^T p0 - v1^T p1) / B;  b += lr mean(v0 - v1);  c += lr mean(p0 - p1)

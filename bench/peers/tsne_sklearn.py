@@ -25,7 +25,7 @@ import time
 
 def read_idx_images(path, np):
     """uint8 IDX images (magic 0x00000803, big-endian header n, rows, cols), plain or gzip, as a
-    float32 [n, rows * cols] array of pixels / 255 (as latentkit/idx.h)."""
+    float32 [n, rows * cols] array of pixels / 255 (as latentkit/io/idx.h)."""
     with open(path, "rb") as f:
         raw = f.read()
     if raw[:2] == b"\x1f\x8b":

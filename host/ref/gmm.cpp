@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "latentkit/check.h"
-#include "latentkit/philox.h"
+#include "latentkit/core/check.h"
+#include "latentkit/core/philox.h"
 #include "latentkit/ref/gmm_ref.h"
 
 namespace latentkit::ref {

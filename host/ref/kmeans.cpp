@@ -6,7 +6,7 @@
 #include <numeric>
 #include <vector>
 
-#include "latentkit/check.h"
+#include "latentkit/core/check.h"
 #include "latentkit/ref/kmeans_ref.h"
 
 namespace latentkit::ref {

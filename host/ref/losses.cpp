@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "latentkit/check.h"
+#include "latentkit/core/check.h"
 #include "latentkit/ref/ops_ref.h"
 
 namespace latentkit::ref {

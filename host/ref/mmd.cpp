@@ -8,8 +8,8 @@
 #include <cmath>
 #include <vector>
 
-#include "latentkit/check.h"
-#include "latentkit/philox.h"
+#include "latentkit/core/check.h"
+#include "latentkit/core/philox.h"
 #include "latentkit/ref/mmd_ref.h"
 
 namespace latentkit::ref {

@@ -3,7 +3,7 @@
 // hand-computed steps; oracle for tests/test_optim_gpu.cu.
 #include <cmath>
 
-#include "latentkit/check.h"
+#include "latentkit/core/check.h"
 #include "latentkit/ref/ops_ref.h"
 
 namespace latentkit::ref {

@@ -4,7 +4,7 @@
 #include <utility>
 #include <vector>
 
-#include "latentkit/check.h"
+#include "latentkit/core/check.h"
 #include "latentkit/ref/pairwise_ref.h"
 
 namespace latentkit::ref {

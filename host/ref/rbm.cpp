@@ -7,7 +7,7 @@
 #include <cmath>
 #include <vector>
 
-#include "latentkit/check.h"
+#include "latentkit/core/check.h"
 #include "latentkit/ref/rbm_ref.h"
 
 namespace latentkit::ref {

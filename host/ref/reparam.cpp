@@ -4,7 +4,7 @@
 // tests/test_reparam_gpu.cu.
 #include <cmath>
 
-#include "latentkit/check.h"
+#include "latentkit/core/check.h"
 #include "latentkit/ref/ops_ref.h"
 
 namespace latentkit::ref {

@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "latentkit/check.h"
+#include "latentkit/core/check.h"
 #include "latentkit/ref/ops_ref.h"
 
 namespace latentkit::ref {

@@ -1,7 +1,7 @@
 // Plain C++ reference of the t-SNE kernel family (declared in latentkit/ref/tsne_ref.h): float64
 // accumulation, no cleverness beyond what keeps the CPU path usable (the pair loop of the exact
 // repulsion visits each pair once, the FFT skips lines that are known to be zero). Shares no code
-// with kernels/tsne.cu / kernels/tsne_fft.cu but the grid geometry (latentkit/tsne_grid.h).
+// with kernels/tsne.cu / kernels/tsne_fft.cu but the grid geometry (latentkit/families/tsne_grid.h).
 // Tests: tests/test_ref_tsne.cpp; GPU comparison: tests/test_tsne_gpu.cu.
 #include <algorithm>
 #include <cmath>
@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "latentkit/check.h"
+#include "latentkit/core/check.h"
 #include "latentkit/ref/tsne_ref.h"
 
 namespace latentkit::ref {

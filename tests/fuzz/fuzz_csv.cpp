@@ -1,4 +1,4 @@
-// Fuzz target of the CSV reader (latentkit::parse_csv_matrix, host/src/data.cpp): any bytes either
+// Fuzz target of the CSV reader (latentkit::parse_csv_matrix, host/src/io/data.cpp): any bytes either
 // parse into a consistent N x D matrix of finite floats, with and without a row limit, or throw
 // InputError (a one-line user message). Anything else (another exception, a crash, a sanitizer
 // report) is a bug. Built by scripts/fuzz.sh (libFuzzer) and as the replay test fuzz_replay_csv.
@@ -8,8 +8,8 @@
 #include <sstream>
 #include <string>
 
-#include "latentkit/check.h"
-#include "latentkit/data.h"
+#include "latentkit/core/check.h"
+#include "latentkit/io/data.h"
 
 namespace {
 

@@ -1,5 +1,5 @@
 // Fuzz target of the IDX readers (latentkit::parse_idx_images / parse_idx_labels,
-// host/src/idx.cpp), plain or gzip: any bytes either parse into images of consistent shape with
+// host/src/io/idx.cpp), plain or gzip: any bytes either parse into images of consistent shape with
 // pixels in [0, 1] (or labels 0..255), with and without a limit, or throw InputError. Anything else
 // (another exception, a crash, a sanitizer report) is a bug. Built by scripts/fuzz.sh (libFuzzer)
 // and as the replay test fuzz_replay_idx.
@@ -7,8 +7,8 @@
 #include <cstdlib>
 #include <vector>
 
-#include "latentkit/check.h"
-#include "latentkit/idx.h"
+#include "latentkit/core/check.h"
+#include "latentkit/io/idx.h"
 
 int fuzz_one(const uint8_t* data, size_t size) {
   const std::vector<uint8_t> bytes(data, data + size);

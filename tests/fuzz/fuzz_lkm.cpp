@@ -1,5 +1,5 @@
 // Fuzz target of the model / checkpoint file reader (latentkit::parse_model_file,
-// host/src/io.cpp; the format is in latentkit/io.h): any bytes either parse into a header object
+// host/src/io/io.cpp; the format is in latentkit/io/io.h): any bytes either parse into a header object
 // and sections whose sizes add up to the file, or throw InputError. Anything else (another
 // exception, a crash, a sanitizer report) is a bug. The FNV-1a trailer makes almost every mutation
 // a checksum failure, so the target also re-seals the bytes (recomputes the trailer) and parses
@@ -10,8 +10,8 @@
 #include <cstring>
 #include <string>
 
-#include "latentkit/check.h"
-#include "latentkit/io.h"
+#include "latentkit/core/check.h"
+#include "latentkit/io/io.h"
 
 namespace {
 

@@ -1,5 +1,5 @@
 // Emulated-GPU build: the cuRAND status codes latentkit's error checks name (no generator is
-// used: all randomness is Philox, latentkit/philox.h).
+// used: all randomness is Philox, latentkit/core/philox.h).
 #pragma once
 #include "lkemu/runtime.h"
 enum curandStatus_t {

@@ -1,5 +1,5 @@
 // CPU reference of the batched Gaussian-mixture EM family (mirrors kernels/gmm.cu): plain C++,
-// float64 throughout, one model after another. It is the CPU backend of latentkit/gmm.h and the
+// float64 throughout, one model after another. It is the CPU backend of latentkit/families/gmm.h and the
 // oracle of tests/test_gmm_gpu.cu; tests/test_ref_gmm.cpp checks it against brute-force densities,
 // hand-computed M-steps and recovery of known mixtures.
 //

@@ -7,7 +7,7 @@
 #pragma once
 #include <cstdint>
 
-#include "latentkit/mmd.h"
+#include "latentkit/families/mmd.h"
 
 namespace latentkit::ref {
 

@@ -11,8 +11,8 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "latentkit/ops.h"
-#include "latentkit/philox.h"
+#include "latentkit/families/op_types.h"
+#include "latentkit/core/philox.h"
 
 namespace latentkit::ref {
 

@@ -1,6 +1,6 @@
 // CPU reference of the Bernoulli RBM family (mirrors kernels/rbm.cu by name and argument order,
 // sharing no arithmetic code with it): plain C++, float64 accumulation, float32 storage.
-// It is the CPU path of latentkit/rbm.h (apps/rbm_mnist --device cpu) and the oracle of
+// It is the CPU path of latentkit/families/rbm.h (apps/rbm_mnist --device cpu) and the oracle of
 // tests/test_rbm_gpu.cu; tests/test_ref_rbm.cpp checks it against exact enumeration of a tiny RBM.
 //
 // Model (scikit-learn's BernoulliRBM, with W stored [nv, nh] = sklearn's components_ transposed):
@@ -18,7 +18,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "latentkit/philox.h"
+#include "latentkit/core/philox.h"
 
 namespace latentkit::ref {
 

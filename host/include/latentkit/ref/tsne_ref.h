@@ -11,7 +11,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "latentkit/tsne_grid.h"
+#include "latentkit/families/tsne_grid.h"
 
 namespace latentkit::ref {
 
