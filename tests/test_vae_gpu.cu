@@ -101,7 +101,13 @@ INSTANTIATE_TEST_SUITE_P(
         StepCase{1, 3, 2, {128, 128}, Activation::ReLU, Likelihood::Gaussian},
         StepCase{31, 5, 3, {33, 31}, Activation::Tanh, Likelihood::Gaussian},
         StepCase{33, 7, 1, {31}, Activation::LeakyReLU, Likelihood::Gaussian},
-        StepCase{1021, 3, 2, {128, 128}, Activation::ReLU, Likelihood::Gaussian},
+        // 1021 rows: Tanh, not ReLU. Among 1021 x 128 pre-activations per layer (each a float sum
+        // of up to 128 terms, rounded at ~1e-5 of their |terms|), one within rounding of 0 turns
+        // up in some draws (seed 16784616965159796698 in the emulated build): its ReLU takes the
+        // other side on the GPU, and that row's whole contribution to the unit's gradients
+        // differs (21x the elementwise bound there, not a kernel error). ReLU keeps its cover at
+        // 1 and 32 rows, and in the epoch test below.
+        StepCase{1021, 3, 2, {128, 128}, Activation::Tanh, Likelihood::Gaussian},
         StepCase{128, 784, 32, {256, 256}, Activation::ReLU, Likelihood::Bernoulli},
         StepCase{64, 12, 4, {64}, Activation::Sigmoid, Likelihood::Bernoulli},
         // Latent wider than every other layer: the dZ scratch must be sized by the heads too
