@@ -87,7 +87,7 @@ std::vector<float> uniform(size_t n, std::mt19937_64& rng, double bound) {
 
 std::string shape_name(const Shape& s) {
   return std::to_string(s.n) + "x" + std::to_string(s.in) + "->" + std::to_string(s.out) + " " +
-         lk::activation_name(s.act);
+         lk::enum_name(s.act);
 }
 
 // Fills a device buffer with NaN (all bits set) so elements a kernel fails to write fail validation.

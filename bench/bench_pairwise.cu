@@ -181,7 +181,7 @@ void bench_mmd(int n, int perms, const lk::bench::BenchOptions& opt, const lk::b
   std::mt19937_64 rng(kDataSeed + 11);
   const auto X = normal(size_t(n) * d, rng), Y = normal(size_t(n) * d, rng, 0.1);
   auto gpu = lk::make_cuda_backend(0);
-  const cudaStream_t stream = static_cast<cudaStream_t>(gpu->cuda_stream());
+  const cudaStream_t stream = gpu->cuda_stream();
   auto Xd = gpu->upload(X), Yd = gpu->upload(Y);
   const lk::MmdKernelSpec spec{lk::MmdKernel::Rbf, lk::halving_list(6.0, 7)};
   const double ref =
@@ -313,7 +313,7 @@ void bench_kmeans(int n, int iters, int k, int sil_n, const lk::bench::BenchOpti
         std::to_string(sg.score) + " vs reference " + std::to_string(sc.score));
   auto ts = lk::bench::time_cuda(
       [&](cudaStream_t) { (void)lk::silhouette(*gpu, Xg.data(), sil_n, d, Lg.data(), k, 0, 1); },
-      static_cast<cudaStream_t>(gpu->cuda_stream()), lk::bench::plan_from(opt, {}));
+      gpu->cuda_stream(), lk::bench::plan_from(opt, {}));
   auto rs2 = lk::bench::summarize(
       "silhouette " + std::to_string(sil_n) + "x3 k=" + std::to_string(k) + " (exact)", ts,
       4.0 * double(sil_n) * sil_n * d, 0, peaks);

@@ -3,15 +3,15 @@
 // 3-128-128-(2,2), decoder 2-128-128-3, ReLU, Gaussian likelihood, beta 1, Adam 1e-3, batch 32):
 //
 //  (a) one training step = Vae::forward_backward + Backend::adam_step on a fixed batch of 32.
-//      latentkit::Backend does not expose its stream, so the two CUDA events are recorded on a
-//      bench stream at moments when the backend's stream is known to be idle: after
-//      Backend::synchronize(). One run = [start event] N steps, synchronize() [stop event]; the
-//      interval is N steps of host enqueue + GPU execution + one synchronisation (~10 us, spread
-//      over N = 1000 steps), and the per-step time is interval / N. That is the throughput a
-//      training loop sees; at batch 32 a step is ~25 kernels of a few microseconds each, so it is
-//      launch-bound and host enqueue time matters. Reported: the median over runs.
-//      Validation first: one step's gradients (per layer W and b) and per-row losses, GPU vs the
-//      CPU backend (latentkit::ref) from identical weights, batch and Philox noise.
+//      The two CUDA events are recorded on a bench stream at moments when the backend's stream
+//      (Backend::cuda_stream()) is known to be idle: after Backend::synchronize(). One run = [start
+//      event] N steps, synchronize() [stop event]; the interval is N steps of host enqueue + GPU
+//      execution + one synchronisation (~10 us, spread over N = 1000 steps), and the per-step time
+//      is interval / N. That is the throughput a training loop sees; at batch 32 a step is ~25
+//      kernels of a few microseconds each, so it is launch-bound and host enqueue time matters.
+//      Reported: the median over runs. Validation first: one step's gradients (per layer W and b)
+//      and per-row losses, GPU vs the CPU backend (latentkit::ref) from identical weights, batch
+//      and Philox noise.
 //  (b) the whole seed training run as one figure: make_gaussian_mixture(k=10, d=3, n=10000,
 //      seed 0), Trainer with epochs = 100, batch = 32 -> 100 x 313 = 31,300 steps (shuffles,
 //      gathers, steps and the per-epoch loss sums included); host wall clock (steady_clock) from

@@ -1,8 +1,8 @@
-// The tiled pairwise squared-distance core shared by the consumer kernels (kernels/pairwise.cu,
-// mmd.cu, kmeans.cu): a block of 16 x 16 threads computes a 64 x 64 tile of ||x_i - y_j||^2, each
-// thread a 4 x 4 register tile (rows ty + 16a, columns tx + 16b), from X and Y tiles staged in
-// shared memory DC dimensions at a time. The consumer reads the registers in its epilogue, so the
-// N x M matrix is never stored.
+// The tiled pairwise squared-distance core shared by the consumer kernels kernels/pairwise.cu and
+// mmd.cu (kmeans.cu, knn.cu and tsne.cu have distance loops of their own): a block of 16 x 16
+// threads computes a 64 x 64 tile of ||x_i - y_j||^2, each thread a 4 x 4 register tile (rows
+// ty + 16a, columns tx + 16b), from X and Y tiles staged in shared memory DC dimensions at a time.
+// The consumer reads the registers in its epilogue, so the N x M matrix is never stored.
 //
 // Distances are sums of squared differences (one subtract and one FMA per dimension, float, in
 // ascending dimension order), not ||x||^2 + ||y||^2 - 2 x.y: exact 0 for identical rows, never

@@ -139,13 +139,24 @@ TEST(RunApp, DeviceFlagSelectsTheBackend) {
       << err.str();
   EXPECT_EQ(picked, "cpu (reference, float64 accumulation)");
   EXPECT_NE(log.str().find("device: cpu"), std::string::npos) << log.str();
-  // An unknown device is a flag error (exit 2); so is cuda without a GPU.
-  DeviceFlag quantum;
-  quantum.choice = "quantum";
-  EXPECT_THROW(quantum.select(log), FlagError);
+  // An unknown device is refused by the parser (exit 2) before the body runs; cuda without a GPU
+  // is a NoDeviceError (exit 2 as well). "gpu" is an alias of cuda.
+  const Outcome quantum = run_demo({"--device", "quantum"}, [] {});
+  EXPECT_EQ(quantum.code, 2);
+  EXPECT_FALSE(quantum.body_ran);
+  EXPECT_EQ(quantum.err, "demo: --device must be auto, cpu or cuda, got 'quantum' (see --help)\n");
+  CLI::App alias_app{"demo"};
+  DeviceFlag alias;
+  alias.add_to(alias_app);
+  const char* gpu_argv[] = {"demo", "--device", "gpu"};
+  EXPECT_EQ(run_app(
+                "demo", alias_app, 3, gpu_argv, [] {}, err),
+            0)
+      << err.str();
+  EXPECT_EQ(alias.choice, DeviceChoice::Cuda);
   if (!test::gpu_available()) {
     DeviceFlag cuda;
-    cuda.choice = "cuda";
+    cuda.choice = DeviceChoice::Cuda;
     EXPECT_THROW(cuda.select(log), NoDeviceError);
   }
 }

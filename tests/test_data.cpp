@@ -430,9 +430,9 @@ TEST(Scaler, NoneIsIdentityAndConstantColumns) {
 
 TEST(Scaler, KindNames) {
   for (ScaleKind k : {ScaleKind::None, ScaleKind::Standard, ScaleKind::MinMax})
-    EXPECT_EQ(parse_scale_kind(scale_kind_name(k)), k);
-  EXPECT_THROW(parse_scale_kind("Standard"), InputError);
-  EXPECT_THROW(parse_scale_kind(""), InputError);
+    EXPECT_EQ(parse_enum<ScaleKind>(enum_name(k)), k);
+  EXPECT_THROW(parse_enum<ScaleKind>("Standard"), InputError);
+  EXPECT_THROW(parse_enum<ScaleKind>(""), InputError);
 }
 
 // Issue 17: a byte-order mark, binary data, a blank line in a one-column file, a row limit and a

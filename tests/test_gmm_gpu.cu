@@ -274,7 +274,7 @@ TEST(GmmGpu, ScoreAndSampleRejectNonPositiveDefiniteModels) {
   const int n = 31, d = 3;
   const std::vector<float> x = test::random_uniform(static_cast<size_t>(n) * d, rng, -2, 2);
   for (GmmCovariance cov : {GmmCovariance::Full, GmmCovariance::Diag}) {
-    SCOPED_TRACE(gmm_covariance_name(cov));
+    SCOPED_TRACE(enum_name(cov));
     GmmModel m;
     m.k = 2;
     m.d = d;

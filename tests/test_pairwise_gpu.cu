@@ -6,6 +6,8 @@
 // so ties are exact and must go to the smaller index), and on random data equal distances within
 // float rounding with indices equal wherever the reference's neighbours are separated by more than
 // that rounding. Outputs are poisoned before each launch.
+// The host API (latentkit/families/pairwise.h) on the CUDA backend: typed views in device memory
+// give the launchers' results, and a view in host memory is refused with its name.
 // Skips itself (with the reason) where no CUDA device is usable.
 #include <gtest/gtest.h>
 
@@ -20,6 +22,8 @@
 #include "kernels/cuda_resources.cuh"
 #include "kernels/knn.cuh"
 #include "kernels/pairwise.cuh"
+#include "latentkit/core/backend.h"
+#include "latentkit/families/pairwise.h"
 #include "latentkit/ref/pairwise_ref.h"
 #include "pairwise_gpu_test_util.cuh"
 #include "test_util.h"
@@ -226,6 +230,43 @@ TEST(KnnGpuSorted, SeveralQueryBatchesEqualReferenceExactly) {
                 "needs more than one batch");
   static_assert(257 > latentkit::cuda::kKnnMaxFusedK, "must take the sorted path");
   expect_integer_knn_exact(c, 2048, rng);
+}
+
+// The host API on the CUDA backend dispatches to the same launchers: integer data, so the
+// distances are exact and the result must equal the reference bit for bit. A host view given to
+// the CUDA backend is an Error naming it, raised before anything is launched.
+TEST(PairwiseHostApiGpu, ViewsOnTheCudaBackend) {
+  LK_REQUIRE_GPU();
+  auto backend = latentkit::make_cuda_backend(0);
+  LK_SEEDED_RNG(rng);
+  const int n = 33, d = 3, k = 5;
+  std::uniform_int_distribution<int> coord(-4, 4);
+  std::vector<float> Xh(size_t(n) * d);
+  for (auto& x : Xh) x = float(coord(rng));
+  auto X = backend->upload(Xh);
+  auto idx = backend->upload(std::vector<int32_t>(size_t(n) * k, -1));
+  auto dist = backend->upload(std::vector<float>(size_t(n) * k, NAN));
+  latentkit::knn(*backend, X.view(n, d), X.view(n, d), k, true, idx.view(n, k), dist.view(n, k));
+  std::vector<int32_t> ref_idx(size_t(n) * k);
+  std::vector<float> ref_dist(size_t(n) * k);
+  latentkit::ref::knn(Xh.data(), n, Xh.data(), n, d, k, true, ref_idx.data(), ref_dist.data());
+  EXPECT_EQ(backend->download(idx.data(), idx.size()), ref_idx);
+  EXPECT_EQ(backend->download(dist.data(), dist.size()), ref_dist);
+
+  auto out = backend->upload(std::vector<float>(size_t(n) * n, NAN));
+  latentkit::pairwise_sqdist(*backend, X.view(n, d), X.view(n, d), out.view(n, n));
+  std::vector<float> ref_out(size_t(n) * n);
+  latentkit::ref::pairwise_sqdist(Xh.data(), n, Xh.data(), n, d, ref_out.data());
+  EXPECT_EQ(backend->download(out.data(), out.size()), ref_out);
+
+  try {
+    latentkit::pairwise_sqdist(*backend, latentkit::host_view(Xh, n, d), X.view(n, d),
+                               out.view(n, n));
+    ADD_FAILURE() << "a host view was accepted by the CUDA backend";
+  } catch (const latentkit::Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("pairwise_sqdist: X is in host memory"), std::string::npos) << msg;
+  }
 }
 
 }  // namespace

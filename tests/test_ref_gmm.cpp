@@ -204,8 +204,7 @@ TEST(GmmRef, LogLikelihoodNeverDecreases) {
                                           m.covariances.data());
         // EM cannot decrease the likelihood; float64 rounding of a 1021-term mean allows ~1e-13.
         EXPECT_GE(st[0].lower_bound, previous - 1e-12 * std::fabs(previous))
-            << "iteration " << it << " cov " << gmm_covariance_name(cov) << " init "
-            << gmm_init_name(init);
+            << "iteration " << it << " cov " << enum_name(cov) << " init " << enum_name(init);
         previous = st[0].lower_bound;
       }
     }

@@ -131,7 +131,7 @@ TEST(RefMmd, GradientMatchesFiniteDifferences) {
       }
       // Truncation ~1e-10 plus rounding 1e-16 / 1e-5 = 1e-11 of O(1) values.
       EXPECT_TRUE(latentkit::test::all_close(grad, fd, {1e-8, 1e-6, 1e-6}))
-          << latentkit::mmd_kernel_name(kc.kind) << " unbiased=" << unbiased;
+          << latentkit::enum_name(kc.kind) << " unbiased=" << unbiased;
     }
 }
 
@@ -239,7 +239,7 @@ TEST(RefMmd, MedianHeuristicAndBadInput) {
   EXPECT_EQ(used, 50);
   const std::vector<float> same(10, 2.f);
   EXPECT_THROW(latentkit::median_heuristic(same, 5, same, 5, 2, 7, 0), latentkit::InputError);
-  EXPECT_THROW(latentkit::parse_mmd_kernel("gauss"), latentkit::InputError);
+  EXPECT_THROW(latentkit::parse_enum<MmdKernel>("gauss"), latentkit::InputError);
   auto backend = latentkit::make_cpu_backend();
   auto a = backend->upload(std::vector<float>{1.f, 2.f});
   latentkit::MmdKernelSpec spec{MmdKernel::Rbf, {1.0}};

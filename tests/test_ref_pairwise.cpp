@@ -136,21 +136,55 @@ TEST(RefPairwise, HostApiOnCpuAndBadK) {
   auto X = backend->upload(Xh);
   auto idx = backend->alloc_int(size_t(n) * k);
   auto dist = backend->alloc(size_t(n) * k);
-  latentkit::knn(*backend, X.data(), n, X.data(), n, d, k, true, idx.data(), dist.data());
+  latentkit::knn(*backend, X.view(n, d), X.view(n, d), k, true, idx.view(n, k), dist.view(n, k));
   const auto idx_h = backend->download(idx.data(), idx.size());
   for (int q = 0; q < n; ++q) {
     const auto all = brute_knn_row(Xh, q, Xh, n, d, true);
     for (int r = 0; r < k; ++r) EXPECT_EQ(idx_h[size_t(q) * k + r], all[r].second);
   }
-  EXPECT_THROW(
-      latentkit::knn(*backend, X.data(), n, X.data(), n, d, n, true, idx.data(), dist.data()),
-      latentkit::InputError);  // k = n with exclude_self: only n-1 candidates
-  EXPECT_THROW(
-      latentkit::knn(*backend, X.data(), n, X.data(), n, d, 0, false, idx.data(), dist.data()),
-      latentkit::InputError);
-  EXPECT_THROW(
-      latentkit::knn(*backend, X.data(), 3, X.data(), n, d, 2, true, idx.data(), dist.data()),
-      latentkit::InputError);  // exclude_self with nq != nx
+  auto idx_n = backend->alloc_int(size_t(n) * n);
+  auto dist_n = backend->alloc(size_t(n) * n);
+  EXPECT_THROW(latentkit::knn(*backend, X.view(n, d), X.view(n, d), n, true, idx_n.view(n, n),
+                              dist_n.view(n, n)),
+               latentkit::InputError);  // k = n with exclude_self: only n-1 candidates
+  EXPECT_THROW(latentkit::knn(*backend, X.view(n, d), X.view(n, d), 0, false, idx.view(n, 0),
+                              dist.view(n, 0)),
+               latentkit::InputError);
+  EXPECT_THROW(latentkit::knn(*backend, X.view(3, d), X.view(n, d), 2, true, idx.view(3, 2),
+                              dist.view(3, 2)),
+               latentkit::InputError);  // exclude_self with nq != nx
+  EXPECT_THROW(latentkit::knn(*backend, X.view(n, d), X.view(n / d, d + 1), 2, false,
+                              idx.view(n, 2), dist.view(n, 2)),
+               latentkit::InputError);  // queries and reference points of other widths
+}
+
+// The host API checks where every view lives: memory tagged as the CUDA device's is refused by the
+// CPU backend with a message naming the view (the tag is all that is read: nothing is
+// dereferenced). The GPU side (a host view given to the CUDA backend) is in test_pairwise_gpu.cu.
+TEST(RefPairwise, HostApiRefusesViewsInAnotherMemory) {
+  auto backend = latentkit::make_cpu_backend();
+  const int n = 5, d = 2;
+  std::vector<float> X(size_t(n) * d, 1.0f), out(size_t(n) * n, 0.0f);
+  const latentkit::MatrixView<const float> on_device(X.data(), n, d, latentkit::Memory::Cuda);
+  try {
+    latentkit::pairwise_sqdist(*backend, latentkit::host_view(X, n, d), on_device,
+                               latentkit::host_view(out, n, n));
+    ADD_FAILURE() << "a CUDA-tagged view was accepted by the CPU backend";
+  } catch (const latentkit::Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("pairwise_sqdist: Y is in CUDA device memory"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("the backend computes in host memory"), std::string::npos) << msg;
+  }
+  // The same call with host views runs: every distance of identical rows is 0.
+  latentkit::pairwise_sqdist(*backend, latentkit::host_view(X, n, d), latentkit::host_view(X, n, d),
+                             latentkit::host_view(out, n, n));
+  for (float v : out) EXPECT_EQ(v, 0.0f);
+  // Output shapes are checked too.
+  std::vector<float> small(size_t(n) * (n - 1));
+  EXPECT_THROW(latentkit::pairwise_sqdist(*backend, latentkit::host_view(X, n, d),
+                                          latentkit::host_view(X, n, d),
+                                          latentkit::host_view(small, n, n - 1)),
+               latentkit::Error);
 }
 
 }  // namespace

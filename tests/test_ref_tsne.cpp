@@ -397,7 +397,7 @@ TEST(TsneRun, SeparatesClustersAndKlDecreases) {
       TsneOptions opt;
       opt.dims = dims;
       opt.iterations = 400;
-      opt.method = parse_tsne_method(method);
+      opt.method = parse_enum<TsneMethod>(method);
       // Small grids keep the test quick (a 64^3 grid costs ~40 ms per iteration on one core);
       // 400 points of 5 clusters do not need more.
       opt.fft.max_fft_size = dims == 2 ? 64 : 32;
@@ -440,7 +440,7 @@ TEST(TsneRun, RejectsBadInput) {
   opt.dims = 3;
   opt.init = TsneInit::Pca;
   EXPECT_THROW(run_tsne(*cpu, std::vector<float>(40, 0.f), 20, 2, opt), InputError);
-  EXPECT_THROW(parse_tsne_method("bh"), InputError);
+  EXPECT_THROW(parse_enum<TsneMethod>("bh"), InputError);
 }
 
 }  // namespace

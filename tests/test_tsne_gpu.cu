@@ -293,7 +293,7 @@ TEST(TsneGpu, RunMatchesCpuAndIsReproducible) {
       // outgrows the 128^3 cap and gets the split kernel, ~1e-2 measured), so two reports may
       // differ by up to 2 |log(1 - kFftZRelErr)| with no change in the true KL.
       constexpr double kFftZRelErr = 8e-2;
-      const bool fft = a.method == tsne_method_name(TsneMethod::Fft);
+      const bool fft = a.method == enum_name(TsneMethod::Fft);
       const double kl_slack = 1e-3 + (fft ? -2.0 * std::log1p(-kFftZRelErr) : 0.0);
       for (size_t h = 6; h < a.kl_history.size(); ++h)
         EXPECT_LE(a.kl_history[h].second, a.kl_history[h - 1].second + kl_slack)

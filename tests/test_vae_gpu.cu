@@ -24,7 +24,7 @@ struct StepCase {
 std::ostream& operator<<(std::ostream& os, const StepCase& c) {
   os << "batch " << c.batch << " D " << c.input_dim << " L " << c.latent << " hidden";
   for (int h : c.hidden) os << " " << h;
-  return os << " " << activation_name(c.act) << " " << likelihood_name(c.likelihood);
+  return os << " " << enum_name(c.act) << " " << enum_name(c.likelihood);
 }
 
 class VaeStepGpu : public ::testing::TestWithParam<StepCase> {};

@@ -21,7 +21,7 @@
 
 int main(int argc, char** argv) {
   using namespace latentkit;
-  std::string input, out_dir = "gmm_fit_out", covariance = "full", init = "kmeans";
+  std::string input, out_dir = "gmm_fit_out";
   int k_min = 5, k_max = 15, n_init = 1;
   GmmConfig cfg;
   DeviceFlag device;
@@ -35,10 +35,10 @@ int main(int argc, char** argv) {
   app.add_option("--input", input, "CSV of N x D numbers (optional header), D <= 32")->required();
   app.add_option("--k-min", k_min, "smallest number of components")->capture_default_str();
   app.add_option("--k-max", k_max, "largest number of components")->capture_default_str();
-  app.add_option("--covariance", covariance, "full | diag")->capture_default_str();
+  add_enum_option(app, "--covariance", cfg.covariance, "full | diag");
   app.add_option("--n-init", n_init, "restarts per K (the best lower bound is kept)")
       ->capture_default_str();
-  app.add_option("--init", init, "kmeans (k-means++ then Lloyd) | random")->capture_default_str();
+  add_enum_option(app, "--init", cfg.init, "kmeans (k-means++ then Lloyd) | random");
   app.add_option("--max-iter", cfg.max_iter, "EM iterations at most")->capture_default_str();
   app.add_option("--tol", cfg.tol, "convergence: change of mean log-likelihood below this")
       ->capture_default_str();
@@ -48,8 +48,6 @@ int main(int argc, char** argv) {
   app.add_option("--out", out_dir, "output directory")->capture_default_str();
   device.add_to(app);
   return run_app("gmm_fit", app, argc, argv, [&] {
-    cfg.covariance = parse_gmm_covariance(covariance);
-    cfg.init = parse_gmm_init(init);
     LK_FLAG_CHECK(n_init >= 1 && n_init <= kGmmMaxRestarts,
                   "--n-init must be in [1, " << kGmmMaxRestarts << "], got " << n_init);
     LK_FLAG_CHECK(k_min >= 1 && k_max >= k_min, "--k-min "
@@ -87,8 +85,7 @@ int main(int argc, char** argv) {
     std::printf(
         "(log-likelihood: mean per sample; %d rows x %d columns, %s covariance, fit in "
         "%.3f s on %s)\n",
-        data.n, data.d, gmm_covariance_name(cfg.covariance), sel.seconds,
-        backend->description().c_str());
+        data.n, data.d, enum_name(cfg.covariance), sel.seconds, backend->description().c_str());
 
     nlohmann::json result;
     result["app"] = "gmm_fit";
@@ -98,8 +95,8 @@ int main(int argc, char** argv) {
                         {"d", data.d},
                         {"k_min", k_min},
                         {"k_max", k_max},
-                        {"covariance", gmm_covariance_name(cfg.covariance)},
-                        {"init", gmm_init_name(cfg.init)},
+                        {"covariance", enum_name(cfg.covariance)},
+                        {"init", enum_name(cfg.init)},
                         {"n_init", n_init},
                         {"max_iter", cfg.max_iter},
                         {"tol", cfg.tol},

@@ -29,7 +29,7 @@ int main(int argc, char** argv) {
   app.add_option("--x", opt.x_csv, "first sample (CSV)")->required();
   app.add_option("--y", opt.y_csv, "second sample (CSV, same columns)")->required();
   app.add_option("--out", opt.out_dir, "output directory")->required();
-  app.add_option("--kernel", opt.kernel, "rbf | imq")->capture_default_str();
+  add_enum_option(app, "--kernel", opt.kernel, "rbf | imq");
   app.add_option("--bandwidths", opt.bandwidths,
                  "RBF bandwidths h (or IMQ scales C), comma separated; default: --median")
       ->delimiter(',');

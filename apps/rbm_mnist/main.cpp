@@ -15,7 +15,6 @@ int main(int argc, char** argv) {
   using namespace latentkit;
   RbmMnistOptions opt;
   DeviceFlag device;
-  std::string binarize = "none", sample_init = "random";
   CLI::App app{
       "rbm_mnist: train a Bernoulli RBM (scikit-learn's BernoulliRBM semantics: PCD with one\n"
       "persistent chain per minibatch row by default) on Fashion-MNIST IDX files and write to\n"
@@ -56,10 +55,9 @@ int main(int argc, char** argv) {
   app.add_option("--eval-limit", opt.eval_limit,
                  "per-epoch metrics on the first N training images (-1: all)")
       ->capture_default_str();
-  app.add_option("--binarize", binarize,
-                 "none (grey levels in [0, 1], as scikit-learn) | threshold (>= 0.5) |\n"
-                 "stochastic (Bernoulli(pixel), drawn once)")
-      ->capture_default_str();
+  add_enum_option(app, "--binarize", opt.binarize,
+                  "none (grey levels in [0, 1], as scikit-learn) | threshold (>= 0.5) |\n"
+                  "stochastic (Bernoulli(pixel), drawn once)");
   app.add_option("--inpaint-rows", opt.inpaint_rows,
                  "rows (top/bottom) or columns (left/right) removed for inpainting")
       ->capture_default_str();
@@ -69,10 +67,9 @@ int main(int argc, char** argv) {
   app.add_option("--sample-steps", opt.sample_steps,
                  "longest sample chain (grids at 1, 10, 100, 1000 steps up to this)")
       ->capture_default_str();
-  app.add_option("--sample-init", sample_init,
-                 "start of the sample chains: random (binary, p = 1/2) | noise (uniform grey) |\n"
-                 "data (the first test images)")
-      ->capture_default_str();
+  add_enum_option(app, "--sample-init", opt.sample_init,
+                  "start of the sample chains: random (binary, p = 1/2) | noise (uniform grey) |\n"
+                  "data (the first test images)");
   app.add_option("--checkpoint-every", opt.checkpoint_every,
                  "write <out>/checkpoint.lkm every N epochs (0: never)")
       ->capture_default_str();
@@ -80,8 +77,6 @@ int main(int argc, char** argv) {
                "continue from <out>/checkpoint.lkm (same flags; --epochs may grow)");
 
   return run_app("rbm_mnist", app, argc, argv, [&] {
-    opt.binarize = parse_binarize(binarize);
-    opt.sample_init = parse_sample_init(sample_init);
     opt.progress_tty = ::isatty(STDERR_FILENO);
     auto backend = device.select(std::cerr);
     run_rbm_mnist(opt, *backend, std::cerr);

@@ -59,7 +59,7 @@ std::vector<int> read_labels(const std::string& path) {
 int main(int argc, char** argv) {
   using namespace latentkit;
   TsneOptions opt;
-  std::string input, idx_path, labels_path, out_dir = "tsne_out", method = "auto", init = "pca";
+  std::string input, idx_path, labels_path, out_dir = "tsne_out";
   DeviceFlag device;
   bool label_column = false;
   int limit = 0;
@@ -90,9 +90,9 @@ int main(int argc, char** argv) {
   app.add_option("--iterations", opt.iterations, "gradient descent iterations")
       ->capture_default_str();
   app.add_option("--dims", opt.dims, "output dimension: 2 or 3")->capture_default_str();
-  app.add_option("--method", method, "auto | exact | fft (auto: exact for N <= 1000, fft above)")
-      ->capture_default_str();
-  app.add_option("--init", init, "pca | random")->capture_default_str();
+  add_enum_option(app, "--method", opt.method,
+                  "auto | exact | fft (auto: exact for N <= 1000, fft above)");
+  add_enum_option(app, "--init", opt.init, "pca | random");
   app.add_option("--learning-rate", opt.learning_rate, "0: auto = max(N / 12 / 4, 50)")
       ->capture_default_str();
   app.add_option("--fft-grid", opt.fft.max_fft_size,
@@ -103,8 +103,6 @@ int main(int argc, char** argv) {
   device.add_to(app);
   app.add_option("--out", out_dir, "output directory")->capture_default_str();
   return run_app("tsne", app, argc, argv, [&] {
-    opt.method = parse_tsne_method(method);
-    opt.init = parse_tsne_init(init);
     LK_FLAG_CHECK(limit >= 0, "--limit must be >= 0, got " << limit);
     LK_FLAG_CHECK(!(label_column && !labels_path.empty()),
                   "--labels and --label-column exclude each other");

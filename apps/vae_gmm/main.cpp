@@ -17,7 +17,7 @@ int main(int argc, char** argv) {
   using namespace latentkit;
   VaeGmmOptions opt;
   DeviceFlag device;
-  std::string scale = "none", hidden = "128,128", activation = "relu";
+  std::string hidden = "128,128";
   CLI::App app{
       "vae_gmm: train a dense VAE on a synthetic 3-D Gaussian mixture (or a CSV) and write the\n"
       "data, its latent codes, 10000 samples generated from the prior, the loss curve, the model\n"
@@ -35,16 +35,16 @@ int main(int argc, char** argv) {
   app.add_option("--n", opt.mixture.n, "samples of the synthetic data")->capture_default_str();
   app.add_option("--input", opt.input_csv,
                  "CSV of N x D numbers (optional header) to use instead of the synthetic data");
-  app.add_option("--scale", scale,
-                 "input scaling none | standard | minmax. Beware: with the identity-covariance\n"
-                 "Gaussian likelihood, standardised data makes reconstruction cheap relative to\n"
-                 "KL and the VAE collapses (a PyTorch port covered 1 of 10 modes); the seed\n"
-                 "report 002 used none, report 000 minmax. Samples are mapped back to data units.")
-      ->capture_default_str();
+  add_enum_option(
+      app, "--scale", opt.scale,
+      "input scaling none | standard | minmax. Beware: with the identity-covariance\n"
+      "Gaussian likelihood, standardised data makes reconstruction cheap relative to\n"
+      "KL and the VAE collapses (a PyTorch port covered 1 of 10 modes); the seed\n"
+      "report 002 used none, report 000 minmax. Samples are mapped back to data units.");
   app.add_option("--hidden", hidden, "hidden layer widths, comma separated (decoder mirrors them)")
       ->capture_default_str();
-  app.add_option("--activation", activation, "hidden activation: relu | leaky_relu | tanh | sigmoid")
-      ->capture_default_str();
+  add_enum_option(app, "--activation", opt.model.hidden_act,
+                  "hidden activation: relu | leaky_relu | tanh | sigmoid");
   app.add_option("--latent", opt.model.latent, "latent dimension")->capture_default_str();
   app.add_option("--epochs", opt.train.epochs, "training epochs")->capture_default_str();
   app.add_option("--batch", opt.train.batch, "minibatch size")->capture_default_str();
@@ -105,8 +105,6 @@ int main(int argc, char** argv) {
         LK_FLAG_CHECK(app.count(flag) == 0, flag << " shapes the model or its training, which "
                                                  << "--load replaces: drop " << flag
                                                  << " or --load");
-    opt.scale = parse_scale_kind(scale);
-    opt.model.hidden_act = parse_activation(activation);
     opt.model.hidden.clear();
     std::stringstream ss(hidden);
     for (std::string w; std::getline(ss, w, ',');) {

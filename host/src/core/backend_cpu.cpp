@@ -20,7 +20,7 @@ Array<T> host_alloc(size_t n) {
   void* p = bytes ? std::aligned_alloc(kAlign, bytes) : nullptr;
   if (bytes && !p) throw Error("out of host memory allocating " + std::to_string(bytes) + " bytes");
   if (p) std::memset(p, 0, bytes);
-  return Array<T>(static_cast<T*>(p), n, &host_free);
+  return Array<T>(static_cast<T*>(p), n, &host_free, Memory::Host);
 }
 
 class CpuBackend final : public Backend {

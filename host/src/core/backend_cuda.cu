@@ -78,8 +78,8 @@ class CudaBackend final : public Backend {
         cudaMemcpyAsync(host_dst, src, bytes, cudaMemcpyDeviceToHost, stream_.get()));
     stream_.synchronize();
   }
-  void* cuda_stream() override { return stream_.get(); }
-  void* cublas_handle() override { return blas_.get(); }
+  CUstream_st* cuda_stream() override { return stream_.get(); }
+  cublasContext* cublas_handle() override { return blas_.get(); }
 
   // ---- ops ----
   void dense_forward(const float* X, const float* W, const float* b, float* Y, int n, int in,
@@ -135,9 +135,10 @@ class CudaBackend final : public Backend {
  private:
   template <class T>
   Array<T> alloc_zeroed(size_t n) {
-    if (n == 0) return Array<T>(nullptr, 0, &free_device_array);
+    if (n == 0) return Array<T>(nullptr, 0, &free_device_array, Memory::Cuda);
     // Owned by the Array at once, so a failing memset below cannot leak it.
-    Array<T> a(static_cast<T*>(cuda::device_malloc(n * sizeof(T))), n, &free_device_array);
+    Array<T> a(static_cast<T*>(cuda::device_malloc(n * sizeof(T))), n, &free_device_array,
+               Memory::Cuda);
     LK_CUDA_CHECK(cudaMemsetAsync(a.data(), 0, n * sizeof(T), stream_.get()));
     stream_.synchronize();
     return a;

@@ -62,13 +62,6 @@ std::optional<GpuInfo> gpu_info(int index) {
   return info;
 }
 
-DeviceChoice parse_device_choice(const std::string& s) {
-  if (s == "auto") return DeviceChoice::Auto;
-  if (s == "cpu") return DeviceChoice::Cpu;
-  if (s == "cuda" || s == "gpu") return DeviceChoice::Cuda;
-  throw FlagError("--device must be auto, cpu or cuda, got '" + s + "'");
-}
-
 std::unique_ptr<Backend> select_backend(DeviceChoice choice, std::ostream& log) {
   if (choice == DeviceChoice::Cpu) {
     log << "device: cpu (requested)\n";

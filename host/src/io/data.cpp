@@ -216,22 +216,6 @@ uint64_t data_fingerprint(const std::vector<float>& x) {
   return hash.h;
 }
 
-ScaleKind parse_scale_kind(const std::string& s) {
-  if (s == "none") return ScaleKind::None;
-  if (s == "standard") return ScaleKind::Standard;
-  if (s == "minmax") return ScaleKind::MinMax;
-  throw FlagError("--scale must be none, standard or minmax, got '" + s + "'");
-}
-
-const char* scale_kind_name(ScaleKind k) {
-  switch (k) {
-    case ScaleKind::None: return "none";
-    case ScaleKind::Standard: return "standard";
-    case ScaleKind::MinMax: return "minmax";
-  }
-  return "none";
-}
-
 Scaler Scaler::fit(const Dataset& data, ScaleKind kind) {
   Scaler s;
   s.kind = kind;

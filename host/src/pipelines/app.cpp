@@ -23,6 +23,9 @@ int run_app(const std::string& name, CLI::App& app, int argc, const char* const*
   } catch (const CLI::ParseError& e) {
     err << name << ": " << e.what() << " (see --help)\n";
     return 2;
+  } catch (const FlagError& e) {  // an enum flag's value (add_enum_option)
+    err << name << ": " << e.what() << " (see --help)\n";
+    return 2;
   }
   // NoDeviceError and InputError derive from Error, FlagError from InputError: the order of these
   // handlers matters. A FlagError reads as the parser's refusals do, with the same exit code.
@@ -44,13 +47,21 @@ int run_app(const std::string& name, CLI::App& app, int argc, const char* const*
   }
 }
 
+namespace detail {
+CLI::Option* add_choice_option(CLI::App& app, const std::string& flag, const std::string& help,
+                               const std::string& default_name,
+                               std::function<void(const std::string&)> set) {
+  return app.add_option_function<std::string>(flag, std::move(set), help)
+      ->default_str(default_name);
+}
+}  // namespace detail
+
 void DeviceFlag::add_to(CLI::App& app) {
-  app.add_option("--device", choice, "auto | cpu | cuda (auto: the GPU if there is one)")
-      ->capture_default_str();
+  add_enum_option(app, "--device", choice, "auto | cpu | cuda (auto: the GPU if there is one)");
 }
 
 std::unique_ptr<Backend> DeviceFlag::select(std::ostream& log) const {
-  return select_backend(parse_device_choice(choice), log);
+  return select_backend(choice, log);
 }
 
 CLI::Option* add_seed_option(CLI::App& app, uint64_t& seed, const std::string& help) {

@@ -127,47 +127,6 @@ bool pixel_removed(const std::string& side, int y, int x, int rows, int cols, in
   return x >= cols - count;  // right
 }
 
-}  // namespace
-
-Binarize parse_binarize(const std::string& s) {
-  if (s == "none") return Binarize::None;
-  if (s == "threshold") return Binarize::Threshold;
-  if (s == "stochastic") return Binarize::Stochastic;
-  throw FlagError("--binarize must be none, threshold or stochastic, got '" + s + "'");
-}
-
-const char* binarize_name(Binarize b) {
-  switch (b) {
-    case Binarize::None:
-      return "none";
-    case Binarize::Threshold:
-      return "threshold";
-    case Binarize::Stochastic:
-      return "stochastic";
-  }
-  return "none";
-}
-
-SampleInit parse_sample_init(const std::string& s) {
-  if (s == "random") return SampleInit::Random;
-  if (s == "noise") return SampleInit::Noise;
-  if (s == "data") return SampleInit::Data;
-  throw FlagError("--sample-init must be random, noise or data, got '" + s + "'");
-}
-
-const char* sample_init_name(SampleInit s) {
-  switch (s) {
-    case SampleInit::Random:
-      return "random";
-    case SampleInit::Noise:
-      return "noise";
-    case SampleInit::Data:
-      return "data";
-  }
-  return "random";
-}
-
-namespace {
 // Every file rbm_mnist writes in --out: a later run removes those it does not write itself.
 const std::vector<std::string> kOutputs = {
     "filters.png",          "samples_step1.png", "samples_step10.png", "samples_step100.png",
@@ -239,7 +198,7 @@ RbmMnistResult run_rbm_mnist(const RbmMnistOptions& opt, Backend& backend, std::
   const int n_eval =
       static_cast<int>(opt.eval_limit < 0 ? n : std::min<long long>(n, opt.eval_limit));
   log << "data: " << n << " training and " << test.n << " test images of " << rows << "x" << cols
-      << " from " << opt.data_dir << " (binarize " << binarize_name(opt.binarize) << ")\n";
+      << " from " << opt.data_dir << " (binarize " << enum_name(opt.binarize) << ")\n";
   timings["data"] = seconds_since(t0);
   const std::string dir = out.staging();  // outputs move into --out together at out.commit()
 
@@ -256,7 +215,7 @@ RbmMnistResult run_rbm_mnist(const RbmMnistOptions& opt, Backend& backend, std::
                                    {"seed", tc.seed},
                                    {"n_train", n},
                                    {"data_fnv1a", data_fnv1a},  // the images, not just their path
-                                   {"binarize", binarize_name(opt.binarize)}};
+                                   {"binarize", enum_name(opt.binarize)}};
   std::vector<EpochMetrics> history;
   int epoch = 0;
   if (opt.resume) {
@@ -471,7 +430,7 @@ RbmMnistResult run_rbm_mnist(const RbmMnistOptions& opt, Backend& backend, std::
                        {"n_test", nt},
                        {"n_eval", n_eval},
                        {"image", {rows, cols}},
-                       {"binarize", binarize_name(opt.binarize)},
+                       {"binarize", enum_name(opt.binarize)},
                        {"hidden", opt.hidden},
                        {"epochs", opt.epochs},
                        {"batch", tc.batch},
@@ -484,7 +443,7 @@ RbmMnistResult run_rbm_mnist(const RbmMnistOptions& opt, Backend& backend, std::
                        {"inpaint_steps", opt.inpaint_steps},
                        {"n_samples", opt.n_samples},
                        {"sample_steps", opt.sample_steps},
-                       {"sample_init", sample_init_name(opt.sample_init)},
+                       {"sample_init", enum_name(opt.sample_init)},
                        {"resume", opt.resume},
                        {"checkpoint_every", opt.checkpoint_every}};
   summary["epochs"] = history_json(history);

@@ -10,24 +10,30 @@
 #include <string>
 #include <vector>
 
-#include "latentkit/families/op_types.h"
 #include "latentkit/core/philox.h"
+#include "latentkit/core/view.h"
+#include "latentkit/families/op_types.h"
+
+// CUDA's handle types, declared as CUDA (and tests/emu) declare them, so that this header needs no
+// CUDA header: cudaStream_t is CUstream_st*, cublasHandle_t is cublasContext*.
+struct CUstream_st;
+struct cublasContext;
 
 namespace latentkit {
 
 enum class DeviceKind { Cpu, Cuda };
 
-// An owning array in one backend's memory. Move-only.
+// An owning array in one backend's memory, which it records (where()). Move-only.
 template <class T>
 class Array {
  public:
   using Deleter = void (*)(void*) noexcept;
   Array() = default;
-  Array(T* p, size_t n, Deleter del) : ptr_(p), size_(n), del_(del) {}
+  Array(T* p, size_t n, Deleter del, Memory where) : ptr_(p), size_(n), del_(del), where_(where) {}
   ~Array() { reset(); }
   Array(const Array&) = delete;
   Array& operator=(const Array&) = delete;
-  Array(Array&& o) noexcept : ptr_(o.ptr_), size_(o.size_), del_(o.del_) {
+  Array(Array&& o) noexcept : ptr_(o.ptr_), size_(o.size_), del_(o.del_), where_(o.where_) {
     o.ptr_ = nullptr;
     o.size_ = 0;
   }
@@ -37,6 +43,7 @@ class Array {
       ptr_ = o.ptr_;
       size_ = o.size_;
       del_ = o.del_;
+      where_ = o.where_;
       o.ptr_ = nullptr;
       o.size_ = 0;
     }
@@ -45,8 +52,23 @@ class Array {
   T* data() { return ptr_; }
   const T* data() const { return ptr_; }
   size_t size() const { return size_; }
+  Memory where() const { return where_; }
+  // The first rows * cols elements as a rows x cols matrix (checked to fit).
+  MatrixView<T> view(int64_t rows, int64_t cols) {
+    check_fits(rows, cols);
+    return {ptr_, rows, cols, where_};
+  }
+  MatrixView<const T> view(int64_t rows, int64_t cols) const {
+    check_fits(rows, cols);
+    return {ptr_, rows, cols, where_};
+  }
 
  private:
+  void check_fits(int64_t rows, int64_t cols) const {
+    LK_CHECK(
+        rows >= 0 && cols >= 0 && static_cast<size_t>(rows * cols) <= size_,
+        "Array::view: " << rows << " x " << cols << " does not fit in " << size_ << " elements");
+  }
   void reset() {
     if (ptr_ && del_) del_(ptr_);
     ptr_ = nullptr;
@@ -55,12 +77,15 @@ class Array {
   T* ptr_ = nullptr;
   size_t size_ = 0;
   Deleter del_ = nullptr;
+  Memory where_ = Memory::Host;
 };
 
 class Backend {
  public:
   virtual ~Backend() = default;
   virtual DeviceKind kind() const = 0;
+  // Where this backend's arrays live and its ops read and write.
+  Memory memory() const { return kind() == DeviceKind::Cuda ? Memory::Cuda : Memory::Host; }
   // One line for logs and summary.json, e.g. "cpu (reference, float64 accumulation)" or
   // "cuda:0 NVIDIA H100 80GB HBM3 (sm_90, 79.1 GiB)".
   virtual std::string description() const = 0;
@@ -78,10 +103,12 @@ class Backend {
 
   // For the kernel families that live outside this interface (GMM-EM, pairwise distances,
   // t-SNE, RBM: each dispatches on kind() to its CUDA launchers or its CPU reference): the CUDA
-  // stream (cudaStream_t) and cuBLAS handle (cublasHandle_t, bound to that stream) the backend's
-  // ops run on, so their work stays in order with the backend's. nullptr on the CPU backend.
-  virtual void* cuda_stream() { return nullptr; }
-  virtual void* cublas_handle() { return nullptr; }
+  // stream and the cuBLAS handle (bound to that stream) the backend's ops run on, so their work
+  // stays in order with the backend's. Typed as CUDA declares them (cudaStream_t is CUstream_st*,
+  // cublasHandle_t is cublasContext*; the emulated tree declares the same), so no caller casts.
+  // nullptr on the CPU backend.
+  virtual CUstream_st* cuda_stream() { return nullptr; }
+  virtual cublasContext* cublas_handle() { return nullptr; }
 
   // ---- ops: semantics exactly as latentkit::ref (latentkit/ref/ops_ref.h) ----
   virtual void dense_forward(const float* X, const float* W, const float* b, float* Y, int n,

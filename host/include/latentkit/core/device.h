@@ -9,6 +9,7 @@
 
 #include "latentkit/core/backend.h"
 #include "latentkit/core/check.h"
+#include "latentkit/core/enum_names.h"
 
 namespace latentkit {
 
@@ -32,7 +33,14 @@ std::string no_gpu_reason();
 bool gpu_required();
 
 enum class DeviceChoice { Auto, Cpu, Cuda };
-DeviceChoice parse_device_choice(const std::string& s);  // throws InputError
+template <>
+struct EnumNames<DeviceChoice> {
+  static constexpr const char* flag = "--device";
+  static constexpr EnumName<DeviceChoice> table[] = {{DeviceChoice::Auto, "auto"},
+                                                     {DeviceChoice::Cpu, "cpu"},
+                                                     {DeviceChoice::Cuda, "cuda"},
+                                                     {DeviceChoice::Cuda, "gpu"}};
+};
 
 // Thrown for --device cuda on a machine without a usable GPU (apps exit 2 on it).
 class NoDeviceError : public Error {

@@ -19,16 +19,25 @@
 #include <vector>
 
 #include "latentkit/core/backend.h"
+#include "latentkit/core/enum_names.h"
 
 namespace latentkit {
 
 enum class GmmCovariance { Full, Diag };
-GmmCovariance parse_gmm_covariance(const std::string& s);  // "full" | "diag"; throws InputError
-const char* gmm_covariance_name(GmmCovariance c);
+template <>
+struct EnumNames<GmmCovariance> {
+  static constexpr const char* flag = "--covariance";
+  static constexpr EnumName<GmmCovariance> table[] = {{GmmCovariance::Full, "full"},
+                                                      {GmmCovariance::Diag, "diag"}};
+};
 
 enum class GmmInit { KMeans, Random };
-GmmInit parse_gmm_init(const std::string& s);  // "kmeans" | "random"; throws InputError
-const char* gmm_init_name(GmmInit i);
+template <>
+struct EnumNames<GmmInit> {
+  static constexpr const char* flag = "--init";
+  static constexpr EnumName<GmmInit> table[] = {{GmmInit::KMeans, "kmeans"},
+                                                {GmmInit::Random, "random"}};
+};
 
 struct GmmConfig {
   GmmCovariance covariance = GmmCovariance::Full;

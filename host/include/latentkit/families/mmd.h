@@ -17,12 +17,16 @@
 #include <vector>
 
 #include "latentkit/core/backend.h"
+#include "latentkit/core/enum_names.h"
 
 namespace latentkit {
 
 enum class MmdKernel { Rbf, Imq };
-const char* mmd_kernel_name(MmdKernel k);
-MmdKernel parse_mmd_kernel(const std::string& s);  // "rbf" | "imq"; throws InputError
+template <>
+struct EnumNames<MmdKernel> {
+  static constexpr const char* flag = "--kernel";
+  static constexpr EnumName<MmdKernel> table[] = {{MmdKernel::Rbf, "rbf"}, {MmdKernel::Imq, "imq"}};
+};
 
 // Bandwidths (RBF) or scales (IMQ), at most kMmdMaxParams (a fixed-size array on the device).
 constexpr int kMmdMaxParams = 16;

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <string>
 
+#include "latentkit/core/enum_names.h"
+
 namespace latentkit {
 
 enum class Activation : int { Identity = 0, ReLU = 1, LeakyReLU = 2, Tanh = 3, Sigmoid = 4 };
@@ -13,8 +15,15 @@ enum class Activation : int { Identity = 0, ReLU = 1, LeakyReLU = 2, Tanh = 3, S
 // Slope of leaky ReLU for negative inputs: PyTorch's default negative_slope.
 constexpr float kDefaultLeakySlope = 0.01f;
 
-const char* activation_name(Activation act);
-Activation parse_activation(const std::string& name);  // throws InputError
+template <>
+struct EnumNames<Activation> {
+  static constexpr const char* flag = "--activation";
+  static constexpr EnumName<Activation> table[] = {{Activation::Identity, "identity"},
+                                                   {Activation::ReLU, "relu"},
+                                                   {Activation::LeakyReLU, "leaky_relu"},
+                                                   {Activation::Tanh, "tanh"},
+                                                   {Activation::Sigmoid, "sigmoid"}};
+};
 
 // Adam exactly as torch.optim.Adam (weight_decay = L2 added to the gradient):
 //   m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;

@@ -2,7 +2,8 @@
 // backend), minibatch gather, Vae::forward_backward, one fused Adam pass. Per-sample losses of an
 // epoch stay on the backend and are summed once at the epoch's end (one synchronisation per epoch).
 // A run is a pure function of (data, config, seed): resuming from a checkpoint taken at an epoch
-// boundary gives bit-identical results on the same device (tests/test_train.cpp).
+// boundary gives bit-identical results on the same device (tests/test_vae.cpp
+// VaeTrainer.StateRestoreResumesBitwise; end to end tests/test_vae_gmm.cpp ResumedRun*).
 #pragma once
 #include <cstdint>
 #include <vector>

@@ -15,16 +15,25 @@
 #include <vector>
 
 #include "latentkit/core/backend.h"
+#include "latentkit/core/enum_names.h"
 #include "latentkit/families/tsne_grid.h"
 
 namespace latentkit {
 
 enum class TsneMethod { Auto, Exact, Fft };
 enum class TsneInit { Pca, Random };
-TsneMethod parse_tsne_method(const std::string& s);  // auto | exact | fft; throws InputError
-const char* tsne_method_name(TsneMethod m);
-TsneInit parse_tsne_init(const std::string& s);  // pca | random; throws InputError
-const char* tsne_init_name(TsneInit i);
+template <>
+struct EnumNames<TsneMethod> {
+  static constexpr const char* flag = "--method";
+  static constexpr EnumName<TsneMethod> table[] = {
+      {TsneMethod::Auto, "auto"}, {TsneMethod::Exact, "exact"}, {TsneMethod::Fft, "fft"}};
+};
+template <>
+struct EnumNames<TsneInit> {
+  static constexpr const char* flag = "--init";
+  static constexpr EnumName<TsneInit> table[] = {{TsneInit::Pca, "pca"},
+                                                 {TsneInit::Random, "random"}};
+};
 
 // `auto` runs the exact method (exact repulsion and all-pairs affinities) up to this many points
 // and the FFT method above, on both devices, so a run's method never depends on the device.

@@ -17,7 +17,12 @@
 namespace latentkit {
 
 enum class Likelihood { Gaussian, Bernoulli };
-const char* likelihood_name(Likelihood l);
+template <>
+struct EnumNames<Likelihood> {
+  static constexpr const char* flag = "--likelihood";
+  static constexpr EnumName<Likelihood> table[] = {{Likelihood::Gaussian, "gaussian"},
+                                                   {Likelihood::Bernoulli, "bernoulli"}};
+};
 
 struct VaeConfig {
   int input_dim = 3;

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "latentkit/core/enum_names.h"
+
 namespace latentkit {
 
 struct Dataset {
@@ -58,8 +60,12 @@ int count_distinct_rows(const std::vector<float>& x, int n, int d, int cap);
 uint64_t data_fingerprint(const std::vector<float>& x);
 
 enum class ScaleKind { None, Standard, MinMax };
-ScaleKind parse_scale_kind(const std::string& s);  // throws InputError
-const char* scale_kind_name(ScaleKind k);
+template <>
+struct EnumNames<ScaleKind> {
+  static constexpr const char* flag = "--scale";
+  static constexpr EnumName<ScaleKind> table[] = {
+      {ScaleKind::None, "none"}, {ScaleKind::Standard, "standard"}, {ScaleKind::MinMax, "minmax"}};
+};
 
 // Per-column affine map x' = (x - shift) / scale, fitted on the training data.
 struct Scaler {

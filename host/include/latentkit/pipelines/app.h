@@ -1,4 +1,5 @@
-// What every latentkit app (apps/<name>/main.cpp) and pipeline (host/src/pipelines/<name>.cpp) repeats:
+// What every latentkit app (apps/<name>/main.cpp) and pipeline (host/src/pipelines/<name>.cpp)
+// repeats:
 //  - run_app(): parse the CLI11 flags, run the app's body, and map the outcome to the exit code
 //    every app documents: 0 ok; 1 InputError (bad data or files, a flag that does not fit them);
 //    2 a command line wrong by itself (a CLI parse error, or FlagError: a value out of range, an
@@ -7,7 +8,7 @@
 //    "<app>: <message>" (exit 1, NoDeviceError), "<app>: <message> (see --help)" (the command
 //    line, exit 2), "<app>: error: <message>" (exit 3); --help prints and exits 0.
 //  - DeviceFlag: the --device auto | cpu | cuda flag and the backend it selects (select_backend,
-//    which logs the device it picked).
+//    which logs the device it picked); add_enum_option: any flag naming an enum value.
 //  - summary.json helpers: summary_json() (its first entries), versions_json(),
 //    float_as_decimal(), seconds_since(), the progress line of training loops
 //    (write_progress_line), and read_checkpoint() for --resume.
@@ -35,6 +36,8 @@
 #include <string>
 
 #include "latentkit/core/backend.h"
+#include "latentkit/core/device.h"
+#include "latentkit/core/enum_names.h"
 #include "latentkit/io/io.h"
 
 namespace CLI {
@@ -49,13 +52,33 @@ namespace latentkit {
 int run_app(const std::string& name, CLI::App& app, int argc, const char* const* argv,
             const std::function<void()>& body, std::ostream& err = std::cerr);
 
+namespace detail {
+// add_enum_option without the template: an option taking one string, handed to `set`.
+CLI::Option* add_choice_option(CLI::App& app, const std::string& flag, const std::string& help,
+                               const std::string& default_name,
+                               std::function<void(const std::string&)> set);
+}  // namespace detail
+
+// Binds `flag` to the enum `target` (names from EnumNames<E>, latentkit/core/enum_names.h). The
+// parser converts the value, so an unknown one is refused while parsing, before any file is read:
+// exit 2, "<app>: --covariance must be full or diag, got 'x' (see --help)". --help shows the
+// default as its name.
+template <class E>
+CLI::Option* add_enum_option(CLI::App& app, const std::string& flag, E& target,
+                             const std::string& help) {
+  return detail::add_choice_option(
+      app, flag, help, enum_name(target),
+      [&target, flag](const std::string& text) { target = parse_enum<E>(text, flag); });
+}
+
 // The --device flag of every app.
 struct DeviceFlag {
-  std::string choice = "auto";
-  // Adds "--device auto | cpu | cuda (auto: the GPU if there is one)" to `app`.
+  DeviceChoice choice = DeviceChoice::Auto;
+  // Adds "--device auto | cpu | cuda (auto: the GPU if there is one)" to `app` ("gpu" is an alias
+  // of cuda).
   void add_to(CLI::App& app);
-  // select_backend(parse_device_choice(choice), log): throws InputError for an unknown choice,
-  // NoDeviceError for cuda without a usable GPU; logs the device it picked to `log`.
+  // select_backend(choice, log): throws NoDeviceError for cuda without a usable GPU; logs the
+  // device it picked to `log`.
   std::unique_ptr<Backend> select(std::ostream& log) const;
 };
 

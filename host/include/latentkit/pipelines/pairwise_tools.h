@@ -30,7 +30,7 @@ constexpr int kMaxPermutations = 10000000;
 
 struct MmdToolOptions {
   std::string x_csv, y_csv, out_dir;
-  std::string kernel = "rbf";
+  MmdKernel kernel = MmdKernel::Rbf;
   std::vector<double> bandwidths;  // empty: median heuristic
   int n_bandwidths = 7;            // halving list length from the median
   bool unbiased = false;

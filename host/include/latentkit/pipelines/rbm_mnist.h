@@ -8,6 +8,7 @@
 #include <string>
 
 #include "latentkit/core/backend.h"
+#include "latentkit/core/enum_names.h"
 #include "latentkit/families/rbm.h"
 
 namespace latentkit {
@@ -19,10 +20,19 @@ enum class Binarize { None, Threshold, Stochastic };
 // Initial state of the sampling chains: random binary pixels (Bernoulli 1/2), uniform grey noise,
 // or the first test images.
 enum class SampleInit { Random, Noise, Data };
-SampleInit parse_sample_init(const std::string& s);  // throws InputError
-const char* sample_init_name(SampleInit s);
-Binarize parse_binarize(const std::string& s);  // throws InputError
-const char* binarize_name(Binarize b);
+template <>
+struct EnumNames<SampleInit> {
+  static constexpr const char* flag = "--sample-init";
+  static constexpr EnumName<SampleInit> table[] = {
+      {SampleInit::Random, "random"}, {SampleInit::Noise, "noise"}, {SampleInit::Data, "data"}};
+};
+template <>
+struct EnumNames<Binarize> {
+  static constexpr const char* flag = "--binarize";
+  static constexpr EnumName<Binarize> table[] = {{Binarize::None, "none"},
+                                                 {Binarize::Threshold, "threshold"},
+                                                 {Binarize::Stochastic, "stochastic"}};
+};
 
 struct RbmMnistOptions {
   std::string data_dir = kDefaultMnistDir;

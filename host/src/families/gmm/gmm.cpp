@@ -113,7 +113,7 @@ struct DeviceGmmModel {
 std::vector<ref::GmmEmStatus> em_cuda(Backend& backend, const std::vector<float>& x, int n, int d,
                                       bool full, PackedBatch& p, const GmmConfig& cfg,
                                       std::vector<double>& final_ll) {
-  const cudaStream_t s = static_cast<cudaStream_t>(backend.cuda_stream());
+  const cudaStream_t s = backend.cuda_stream();
   const int B = static_cast<int>(p.comp_offset.size()) - 1;
   const int C = p.comp_offset.back();
   const size_t cs = full ? static_cast<size_t>(d) * d : static_cast<size_t>(d);
@@ -198,21 +198,6 @@ void check_model(const GmmModel& m) {
 }
 
 }  // namespace
-
-GmmCovariance parse_gmm_covariance(const std::string& s) {
-  if (s == "full") return GmmCovariance::Full;
-  if (s == "diag") return GmmCovariance::Diag;
-  throw FlagError("--covariance must be full or diag, got '" + s + "'");
-}
-const char* gmm_covariance_name(GmmCovariance c) {
-  return c == GmmCovariance::Full ? "full" : "diag";
-}
-GmmInit parse_gmm_init(const std::string& s) {
-  if (s == "kmeans") return GmmInit::KMeans;
-  if (s == "random") return GmmInit::Random;
-  throw FlagError("--init must be kmeans or random, got '" + s + "'");
-}
-const char* gmm_init_name(GmmInit i) { return i == GmmInit::KMeans ? "kmeans" : "random"; }
 
 int64_t GmmModel::n_parameters() const {
   const int64_t kk = k, dd = d;
@@ -395,7 +380,7 @@ nlohmann::json gmm_fit_json(const GmmFitResult& r) {
     }
   }
   return {{"k", m.k},
-          {"covariance_type", gmm_covariance_name(m.covariance)},
+          {"covariance_type", enum_name(m.covariance)},
           {"weights", m.weights},
           {"means", means},
           {"covariances", covs},
@@ -419,7 +404,7 @@ GmmScores gmm_score(Backend& backend, const GmmModel& model, const std::vector<f
   out.log_density.resize(n);
   out.labels.resize(n);
   if (backend.kind() == DeviceKind::Cuda) {
-    const cudaStream_t s = static_cast<cudaStream_t>(backend.cuda_stream());
+    const cudaStream_t s = backend.cuda_stream();
     const int ll_blocks = cuda::gmm_estep_blocks(n);
     const DeviceGmmModel dm(model, s);
     cuda::DeviceBuffer<float> x_dev(x.size());
@@ -452,7 +437,7 @@ std::vector<float> gmm_sample(Backend& backend, const GmmModel& model, int n, ui
   std::vector<int32_t> comp(n);
   if (n == 0) return out;
   if (backend.kind() == DeviceKind::Cuda) {
-    const cudaStream_t s = static_cast<cudaStream_t>(backend.cuda_stream());
+    const cudaStream_t s = backend.cuda_stream();
     const DeviceGmmModel dm(model, s);
     cuda::DeviceBuffer<int32_t> comp_dev(n);
     cuda::DeviceBuffer<float> out_dev(out.size());

@@ -189,8 +189,7 @@ class CudaSteps : public LloydSteps {
 std::unique_ptr<LloydSteps> make_steps(Backend& backend, const float* X, int n, int d,
                                        std::vector<int> ks) {
   if (backend.kind() == DeviceKind::Cpu) return std::make_unique<CpuSteps>(X, n, d, std::move(ks));
-  return std::make_unique<CudaSteps>(X, n, d, std::move(ks),
-                                     static_cast<cudaStream_t>(backend.cuda_stream()));
+  return std::make_unique<CudaSteps>(X, n, d, std::move(ks), backend.cuda_stream());
 }
 
 double sqdist(const float* a, const float* b, int d) {
@@ -445,7 +444,7 @@ SilhouetteResult silhouette(Backend& backend, const float* X, int n, int d, cons
                   xs.data() + static_cast<size_t>(r) * d);
       ls[r] = lh[order[r]];
     }
-    const cudaStream_t stream = static_cast<cudaStream_t>(backend.cuda_stream());
+    const cudaStream_t stream = backend.cuda_stream();
     cuda::DeviceBuffer<float> xd(xs.size());
     cuda::DeviceBuffer<int32_t> ld(ls.size()), bd(begin.size());
     cuda::DeviceBuffer<double> sd(s.size());

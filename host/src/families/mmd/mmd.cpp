@@ -33,10 +33,6 @@ cuda::MmdKernelParams device_params(const MmdKernelSpec& spec) {
   return kp;
 }
 
-cudaStream_t stream_of(Backend& backend) {
-  return static_cast<cudaStream_t>(backend.cuda_stream());
-}
-
 void check_sizes(int n, int m, int d, bool unbiased) {
   LK_INPUT_CHECK(d >= 1, "mmd: the samples need at least one column");
   LK_INPUT_CHECK(n >= 1 && m >= 1,
@@ -51,7 +47,7 @@ double kernel_sum(Backend& backend, const float* A, int na, const float* B, int 
   if (backend.kind() == DeviceKind::Cpu)
     return ref::mmd_kernel_sum(A, na, B, nb, d, spec.kind, spec.params.data(),
                                static_cast<int>(spec.params.size()));
-  return cuda::mmd_kernel_sum(A, na, B, nb, d, device_params(spec), stream_of(backend));
+  return cuda::mmd_kernel_sum(A, na, B, nb, d, device_params(spec), backend.cuda_stream());
 }
 
 // R (host, na x ncols doubles) = F V with A, B in backend memory and V on the host.
@@ -64,7 +60,7 @@ void weighted_sums(Backend& backend, const float* A, int na, const float* B, int
                            static_cast<int>(spec.params.size()), slope, V.data(), ncols, R.data());
     return;
   }
-  const cudaStream_t stream = stream_of(backend);
+  const cudaStream_t stream = backend.cuda_stream();
   cuda::DeviceBuffer<float> Vd(V.size());
   cuda::DeviceBuffer<double> Rd(R.size());
   LK_CUDA_CHECK(cudaMemcpyAsync(Vd.data(), V.data(), Vd.bytes(), cudaMemcpyHostToDevice, stream));
@@ -88,14 +84,6 @@ double MmdPermutationResult::null_std() const {
   double s = 0.0;
   for (double v : permuted) s += (v - mean) * (v - mean);
   return std::sqrt(s / static_cast<double>(permuted.size() - 1));
-}
-
-const char* mmd_kernel_name(MmdKernel k) { return k == MmdKernel::Rbf ? "rbf" : "imq"; }
-
-MmdKernel parse_mmd_kernel(const std::string& s) {
-  if (s == "rbf") return MmdKernel::Rbf;
-  if (s == "imq") return MmdKernel::Imq;
-  throw FlagError("--kernel must be rbf or imq, got '" + s + "'");
 }
 
 std::vector<double> halving_list(double h, int count) {
@@ -164,7 +152,7 @@ double mmd2(Backend& backend, const float* X, int n, const float* Y, int m, int 
     sxy = kernel_sum(backend, X, n, Y, m, d, spec);
   } else {
     double sums[3];
-    cuda::mmd_kernel_sums_xy(X, n, Y, m, d, device_params(spec), sums, stream_of(backend));
+    cuda::mmd_kernel_sums_xy(X, n, Y, m, d, device_params(spec), sums, backend.cuda_stream());
     sxx = sums[0];
     syy = sums[1];
     sxy = sums[2];

@@ -16,8 +16,6 @@ constexpr double kInitStd = 0.01;
 // Rows per chunk of the evaluation functions: bounds their scratch (4096 x 784 floats ~ 12 MiB).
 constexpr int kEvalChunk = 4096;
 
-cudaStream_t stream_of(Backend& be) { return static_cast<cudaStream_t>(be.cuda_stream()); }
-cublasHandle_t blas_of(Backend& be) { return static_cast<cublasHandle_t>(be.cublas_handle()); }
 bool on_gpu(Backend& be) { return be.kind() == DeviceKind::Cuda; }
 
 }  // namespace
@@ -62,7 +60,7 @@ Rbm::Rbm(Backend& backend, int nv, int nh, const RbmTrainConfig& cfg)
 void Rbm::hidden_step(const float* V, int n, uint32_t offset, float* P, float* S) {
   if (on_gpu(be_))
     cuda::rbm_hidden_step(V, W_.data(), c_.data(), n, nv_, nh_, cfg_.seed, offset, P, S,
-                          blas_of(be_), stream_of(be_));
+                          be_.cublas_handle(), be_.cuda_stream());
   else
     ref::rbm_hidden_step(V, W_.data(), c_.data(), n, nv_, nh_, cfg_.seed, offset, P, S);
 }
@@ -71,7 +69,7 @@ void Rbm::visible_step(const float* H, int n, uint32_t offset, const float* clam
                        const float* clamp_values, float* P, float* S) {
   if (on_gpu(be_))
     cuda::rbm_visible_step(H, W_.data(), b_.data(), n, nv_, nh_, cfg_.seed, offset, clamp_mask,
-                           clamp_values, P, S, blas_of(be_), stream_of(be_));
+                           clamp_values, P, S, be_.cublas_handle(), be_.cuda_stream());
   else
     ref::rbm_visible_step(H, W_.data(), b_.data(), n, nv_, nh_, cfg_.seed, offset, clamp_mask,
                           clamp_values, P, S);
@@ -98,7 +96,7 @@ void Rbm::train_minibatch(const float* V0, int rows) {
   if (on_gpu(be_))
     cuda::rbm_update(V0, P0_.data(), rows, Vn_.data(), Pn_.data(), chains, nv_, nh_, cfg_.update,
                      W_.data(), b_.data(), c_.data(), vel_W_.data(), vel_b_.data(), vel_c_.data(),
-                     grad_.data(), blas_of(be_), stream_of(be_));
+                     grad_.data(), be_.cublas_handle(), be_.cuda_stream());
   else
     ref::rbm_update(V0, P0_.data(), rows, Vn_.data(), Pn_.data(), chains, nv_, nh_, cfg_.update,
                     W_.data(), b_.data(), c_.data(), vel_W_.data(), vel_b_.data(), vel_c_.data());
@@ -132,7 +130,7 @@ std::vector<double> free_energy_rows(Backend& be, const float* V, int n, int nv,
       continue;
     }
     cuda::rbm_free_energy(v, W, b, c, m, nv, nh, seed, off, fe_dev, with_pl ? pl_dev : nullptr,
-                          z.data(), blas_of(be), stream_of(be));
+                          z.data(), be.cublas_handle(), be.cuda_stream());
     be.to_host_bytes(fe_out, fe_dev, m * sizeof(double));
     if (with_pl) be.to_host_bytes(pl_out, pl_dev, m * sizeof(double));
   }
@@ -168,7 +166,7 @@ double Rbm::reconstruction_error(const float* V, int n, uint32_t offset) {
     visible_step(s.data(), m, off + 1, nullptr, nullptr, p.data(), nullptr);
     if (on_gpu(be_)) {
       double* e = reinterpret_cast<double*>(err_dev.data());
-      cuda::rbm_row_sq_error(v, p.data(), m, nv_, e, stream_of(be_));
+      cuda::rbm_row_sq_error(v, p.data(), m, nv_, e, be_.cuda_stream());
       be_.to_host_bytes(err.data(), e, m * sizeof(double));
     } else {
       ref::rbm_row_sq_error(v, p.data(), m, nv_, err.data());

@@ -24,8 +24,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-cudaStream_t stream_of(Backend& b) { return static_cast<cudaStream_t>(b.cuda_stream()); }
-
 // ---- the optimiser's arithmetic, one implementation per backend -------------------------------
 class Engine {
  public:
@@ -91,7 +89,7 @@ class CpuEngine final : public Engine {
 class CudaEngine final : public Engine {
  public:
   CudaEngine(Backend& backend, int n, int dims)
-      : stream_(stream_of(backend)),
+      : stream_(backend.cuda_stream()),
         n_(n),
         dims_(dims),
         scalars_(4),
@@ -324,30 +322,6 @@ void validate(const std::vector<float>& X, int n, int d, const TsneOptions& opt)
 
 }  // namespace
 
-TsneMethod parse_tsne_method(const std::string& s) {
-  if (s == "auto") return TsneMethod::Auto;
-  if (s == "exact") return TsneMethod::Exact;
-  if (s == "fft") return TsneMethod::Fft;
-  throw FlagError("--method must be auto, exact or fft, got '" + s + "'");
-}
-const char* tsne_method_name(TsneMethod m) {
-  switch (m) {
-    case TsneMethod::Auto:
-      return "auto";
-    case TsneMethod::Exact:
-      return "exact";
-    case TsneMethod::Fft:
-      return "fft";
-  }
-  return "?";
-}
-TsneInit parse_tsne_init(const std::string& s) {
-  if (s == "pca") return TsneInit::Pca;
-  if (s == "random") return TsneInit::Random;
-  throw FlagError("--init must be pca or random, got '" + s + "'");
-}
-const char* tsne_init_name(TsneInit i) { return i == TsneInit::Pca ? "pca" : "random"; }
-
 std::vector<float> tsne_random_init(int n, int dims, uint64_t seed) {
   std::vector<float> y(static_cast<size_t>(n) * dims);
   constexpr double kInitStd = 1e-4;  // scikit-learn's random init scale
@@ -373,8 +347,8 @@ std::vector<float> tsne_pca_init(Backend& backend, const std::vector<float>& X, 
     for (int i = 0; i < n; ++i)
       for (int c = 0; c < d; ++c)
         xc[static_cast<size_t>(i) * d + c] = X[static_cast<size_t>(i) * d + c] - mean[c];
-    const cudaStream_t stream = stream_of(backend);
-    const cublasHandle_t handle = static_cast<cublasHandle_t>(backend.cublas_handle());
+    const cudaStream_t stream = backend.cuda_stream();
+    const cublasHandle_t handle = backend.cublas_handle();
     cuda::DeviceBuffer<double> xd(xc.size()), cd(C.size());
     LK_CUDA_CHECK(
         cudaMemcpyAsync(xd.data(), xc.data(), xd.bytes(), cudaMemcpyHostToDevice, stream));
@@ -458,12 +432,12 @@ TsneResult run_tsne(Backend& backend, const std::vector<float>& X, int n, int d,
     Array<float> dist2 = backend.alloc(static_cast<size_t>(n) * k);
     if (r.exact_affinities) {
       if (backend.kind() == DeviceKind::Cuda)
-        cuda::tsne_all_pairs(x_dev.data(), n, d, idx.data(), dist2.data(), stream_of(backend));
+        cuda::tsne_all_pairs(x_dev.data(), n, d, idx.data(), dist2.data(), backend.cuda_stream());
       else
         ref::tsne_all_pairs(x_dev.data(), n, d, idx.data(), dist2.data());
     } else {
-      knn(backend, x_dev.data(), n, x_dev.data(), n, d, k, /*exclude_self=*/true, idx.data(),
-          dist2.data());
+      knn(backend, x_dev.view(n, d), x_dev.view(n, d), k, /*exclude_self=*/true, idx.view(n, k),
+          dist2.view(n, k));
     }
     engine->affinities(idx.data(), dist2.data(), n, k, static_cast<float>(opt.perplexity));
     backend.synchronize();
@@ -529,8 +503,8 @@ nlohmann::json tsne_result_json(const TsneResult& r, const TsneOptions& opt) {
       {"parameters",
        {{"perplexity", opt.perplexity},
         {"iterations", opt.iterations},
-        {"method_requested", tsne_method_name(opt.method)},
-        {"init", tsne_init_name(opt.init)},
+        {"method_requested", enum_name(opt.method)},
+        {"init", enum_name(opt.init)},
         {"seed", opt.seed},
         {"learning_rate", r.learning_rate},
         {"early_exaggeration", opt.early_exaggeration},

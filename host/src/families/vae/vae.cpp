@@ -8,10 +8,6 @@
 
 namespace latentkit {
 
-const char* likelihood_name(Likelihood l) {
-  return l == Likelihood::Gaussian ? "gaussian" : "bernoulli";
-}
-
 VaeLayout::VaeLayout(const VaeConfig& cfg) {
   LK_INPUT_CHECK(cfg.input_dim > 0, "input dimension must be positive, got " << cfg.input_dim);
   LK_FLAG_CHECK(cfg.latent > 0, "--latent must be positive, got " << cfg.latent);

@@ -77,7 +77,7 @@ nlohmann::json run_gmm_bic_stage(Backend& backend, const GmmStageOptions& opt,
   cfg.progress = progress;
   out["config"] = {{"k_min", opt.k_min},   {"k_max", opt.k_max},
                    {"n_init", opt.n_init}, {"max_iter", opt.max_iter},
-                   {"covariance", "full"}, {"init", gmm_init_name(cfg.init)},
+                   {"covariance", "full"}, {"init", enum_name(cfg.init)},
                    {"tol", cfg.tol},       {"reg_covar", cfg.reg_covar}};
   log << "gmm_bic: K=" << opt.k_min << ".." << opt.k_max << ", " << opt.n_init
       << " restarts each, full covariances\n";

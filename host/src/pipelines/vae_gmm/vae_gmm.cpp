@@ -17,8 +17,8 @@ using Clock = std::chrono::steady_clock;
 
 nlohmann::json model_config_json(const VaeConfig& m) {
   return {{"input_dim", m.input_dim}, {"hidden", m.hidden}, {"latent", m.latent},
-          {"hidden_activation", activation_name(m.hidden_act)},
-          {"likelihood", likelihood_name(m.likelihood)}, {"beta", float_as_decimal(m.beta)}};
+          {"hidden_activation", enum_name(m.hidden_act)},
+          {"likelihood", enum_name(m.likelihood)}, {"beta", float_as_decimal(m.beta)}};
 }
 
 VaeConfig model_config_from_json(const nlohmann::json& j) {
@@ -26,20 +26,22 @@ VaeConfig model_config_from_json(const nlohmann::json& j) {
   m.input_dim = j.at("input_dim").get<int>();
   m.hidden = j.at("hidden").get<std::vector<int>>();
   m.latent = j.at("latent").get<int>();
-  m.hidden_act = parse_activation(j.at("hidden_activation").get<std::string>());
-  m.likelihood = j.at("likelihood").get<std::string>() == "bernoulli" ? Likelihood::Bernoulli
-                                                                      : Likelihood::Gaussian;
+  // A name outside the table is a damaged file (exit 1), never silently another model.
+  m.hidden_act = parse_enum_in<Activation>(j.at("hidden_activation").get<std::string>(),
+                                           "the model's hidden_activation");
+  m.likelihood =
+      parse_enum_in<Likelihood>(j.at("likelihood").get<std::string>(), "the model's likelihood");
   m.beta = j.at("beta").get<float>();
   return m;
 }
 
 nlohmann::json scaler_json(const Scaler& s) {
-  return {{"kind", scale_kind_name(s.kind)}, {"shift", s.shift}, {"scale", s.scale}};
+  return {{"kind", enum_name(s.kind)}, {"shift", s.shift}, {"scale", s.scale}};
 }
 
 Scaler scaler_from_json(const nlohmann::json& j) {
   Scaler s;
-  s.kind = parse_scale_kind(j.at("kind").get<std::string>());
+  s.kind = parse_enum_in<ScaleKind>(j.at("kind").get<std::string>(), "the model's scaler kind");
   s.shift = j.at("shift").get<std::vector<double>>();
   s.scale = j.at("scale").get<std::vector<double>>();
   return s;
@@ -63,7 +65,7 @@ nlohmann::json run_identity(const VaeGmmOptions& opt, const Dataset& data) {
           {"input", opt.input_csv},
           {"mixture_k", opt.input_csv.empty() ? opt.mixture.k : 0},
           {"data_fnv1a", data_fingerprint(data.x)},
-          {"scale", scale_kind_name(opt.scale)}};
+          {"scale", enum_name(opt.scale)}};
 }
 
 constexpr const char* kMemoryRemedy =
@@ -204,6 +206,9 @@ VaeGmmResult run_vae_gmm(const VaeGmmOptions& opt_in, Backend& backend, std::ost
     } catch (const nlohmann::json::exception& e) {
       throw InputError("'" + opt.load_model + "' is not a valid vae_gmm model file (" + e.what() +
                        "): pass a model.lkm written by vae_gmm");
+    } catch (const InputError& e) {  // a name outside its enum's table (parse_enum_in)
+      throw InputError("'" + opt.load_model + "': " + e.what() +
+                       ": pass a model.lkm written by vae_gmm");
     }
     (void)VaeLayout(opt.model);  // a header that passed the checksum may still be inconsistent
     LK_INPUT_CHECK(loaded.section("params").size() == VaeLayout(opt.model).param_count,
@@ -393,7 +398,7 @@ VaeGmmResult run_vae_gmm(const VaeGmmOptions& opt_in, Backend& backend, std::ost
                                     {"d", opt.mixture.d}, {"n", opt.mixture.n}}
                    : nlohmann::json{{"source", "csv"}, {"path", opt.input_csv}, {"n", data.n},
                                     {"d", data.d}}},
-      {"scale", scale_kind_name(scaler.kind)},
+      {"scale", enum_name(scaler.kind)},
       {"model", model_config_json(opt.model)},
       {"epochs", opt.train.epochs},
       {"batch", opt.train.batch},
