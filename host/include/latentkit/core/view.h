@@ -12,6 +12,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "latentkit/core/check.h"
@@ -34,8 +35,12 @@ struct MatrixView {
     LK_CHECK(r >= 0 && c >= 0, "MatrixView: negative shape " << r << " x " << c);
     LK_CHECK(p != nullptr || r * c == 0, "MatrixView: null data for " << r << " x " << c);
   }
-  // Read-only view of the same memory.
-  operator MatrixView<const T>() const { return {data, rows, cols, where}; }
+  // Read-only view of the same memory (only for a view of non-const T: a view of const T is
+  // already read-only).
+  template <class U = T, class = std::enable_if_t<!std::is_const_v<U>>>
+  operator MatrixView<const U>() const {
+    return {data, rows, cols, where};
+  }
   size_t elements() const { return static_cast<size_t>(rows) * static_cast<size_t>(cols); }
   bool empty() const { return rows == 0 || cols == 0; }
 };

@@ -1,6 +1,7 @@
 // Bernoulli RBM on a Backend: parameters, persistent chains and scratch in the backend's memory;
-// every operation dispatches on backend.kind() to the CUDA launchers (kernels/rbm.cuh) or the CPU
-// reference (latentkit/ref/rbm_ref.h), with identical semantics and identical Philox noise.
+// the arithmetic runs on the CUDA launchers (kernels/rbm.cuh) or the CPU reference
+// (latentkit/ref/rbm_ref.h), chosen once per model (rbm.cpp, make_rbm_ops), with identical
+// semantics and identical Philox noise.
 // Model and noise conventions: latentkit/ref/rbm_ref.h. Used by apps/rbm_mnist
 // (host/src/pipelines/rbm_mnist.cpp). Tests: tests/test_ref_rbm.cpp (CPU), tests/test_rbm_gpu.cu.
 //
@@ -15,12 +16,15 @@
 // BernoulliRBM.fit step. Every half-step uses a fresh Philox offset (a counter kept in the state).
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "latentkit/core/backend.h"
 #include "latentkit/ref/rbm_ref.h"
 
 namespace latentkit {
+
+class RbmOps;  // the backend's arithmetic (rbm.cpp)
 
 struct RbmTrainConfig {
   int batch = 64;               // minibatch size = number of persistent chains
@@ -48,6 +52,9 @@ class Rbm {
   // W ~ N(0, 0.01^2) from Philox (RngStream::Init, seed) as scikit-learn's initialisation; biases,
   // velocities and chains zero.
   Rbm(Backend& backend, int nv, int nh, const RbmTrainConfig& cfg);
+  ~Rbm();
+  Rbm(const Rbm&) = delete;
+  Rbm& operator=(const Rbm&) = delete;
 
   int nv() const { return nv_; }
   int nh() const { return nh_; }
@@ -93,8 +100,10 @@ class Rbm {
   Array<float> W_, b_, c_, vel_W_, vel_b_, vel_c_;
   Array<float> chains_;                  // persistent hidden states [batch, nh]
   Array<float> P0_, Hs_, Vn_, Pv_, Pn_;  // minibatch scratch
-  Array<float> grad_;                    // [nv*nh], CUDA update scratch
+  std::unique_ptr<RbmOps> ops_;          // the backend's arithmetic and its scratch
   uint32_t half_steps_ = 0;
+
+  std::vector<double> free_energy_rows(const float* V, int n, uint32_t offset, bool with_pl);
 };
 
 }  // namespace latentkit
