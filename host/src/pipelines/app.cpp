@@ -66,13 +66,6 @@ CLI::Option* add_seed_option(CLI::App& app, uint64_t& seed, const std::string& h
       ->check(CLI::Validator(check, "UINT64"));
 }
 
-nlohmann::json summary_json(const std::string& app, const Backend& backend, uint64_t seed) {
-  return {{"app", app},
-          {"versions", versions_json()},
-          {"device", backend.description()},
-          {"seed", seed}};
-}
-
 double float_as_decimal(float f) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.7g", f);  // 7 significant digits: float32's precision

@@ -65,10 +65,6 @@ struct DeviceFlag {
 // is refused as a bad flag (exit 2) instead of wrapping around to 2^64 - 1.
 CLI::Option* add_seed_option(CLI::App& app, uint64_t& seed, const std::string& help);
 
-// The entries every summary.json starts with: {"app": app, "versions": versions_json(),
-// "device": backend.description(), "seed": seed}.
-nlohmann::json summary_json(const std::string& app, const Backend& backend, uint64_t seed);
-
 // A float flag value as the decimal the user typed (7 significant digits: float32's precision),
 // so summary.json shows 0.001 rather than 0.0010000000474974513.
 double float_as_decimal(float f);
