@@ -8,7 +8,8 @@
 //  - snapshot(dir): every file under dir (relative name -> contents), to show a failed run left a
 //    directory exactly as it was;
 //  - run_in_shell(prefix, app, args): run() after shell commands (a `ulimit -f` that makes writes
-//    fail as on a full disk).
+//    fail as on a full disk);
+//  - expect_schema1(path, app): summary.json has schema 1's shape (latentkit/io/summary.h).
 // Use:
 //   class GmmFitApp : public test::AppTest {
 //    protected:
@@ -25,6 +26,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -66,6 +68,64 @@ inline std::map<std::string, std::string> snapshot(const std::filesystem::path& 
     if (e.is_regular_file())
       files[std::filesystem::relative(e.path(), dir).string()] = slurp(e.path());
   return files;
+}
+
+// True when `key` names a wall time (or a rate from one): seconds, fit_seconds, samples_per_s.
+inline bool is_wall_time_key(const std::string& key) {
+  const auto ends = [&](const std::string& tail) {
+    return key.size() >= tail.size() &&
+           key.compare(key.size() - tail.size(), tail.size(), tail) == 0;
+  };
+  return key == "seconds" || key == "timings_s" || ends("_seconds") || ends("_per_s");
+}
+
+// Fails the test where a wall time appears inside `j` (results hold figures only).
+inline void expect_no_wall_time(const nlohmann::json& j, const std::string& path) {
+  if (j.is_object()) {
+    for (const auto& [k, v] : j.items()) {
+      EXPECT_FALSE(is_wall_time_key(k)) << "a wall time in the results: " << path << "." << k;
+      expect_no_wall_time(v, path + "." + k);
+    }
+  } else if (j.is_array()) {
+    for (size_t i = 0; i < j.size(); ++i)
+      expect_no_wall_time(j[i], path + "[" + std::to_string(i) + "]");
+  }
+}
+
+// Checks that the summary.json at `file` has schema 1's shape (latentkit/io/summary.h): the
+// top-level keys in order, "app" == app, timings_s all numbers with "total" first, results whose
+// skipped entries are exactly {"skipped": true, "reason": "..."} and that hold no wall time,
+// outputs a list of file names. Returns the file parsed.
+inline nlohmann::json expect_schema1(const std::filesystem::path& file, const std::string& app) {
+  const auto o = nlohmann::ordered_json::parse(slurp(file));
+  std::vector<std::string> keys;
+  for (const auto& [k, v] : o.items()) keys.push_back(k);
+  EXPECT_EQ(keys, (std::vector<std::string>{"schema", "app", "config", "device", "versions", "seed",
+                                            "timings_s", "results", "outputs"}))
+      << file;
+  const nlohmann::json j = nlohmann::json::parse(slurp(file));
+  EXPECT_EQ(j.value("schema", 0), 1);
+  EXPECT_EQ(j.value("app", ""), app);
+  EXPECT_TRUE(j.at("config").is_object());
+  EXPECT_TRUE(j.at("device").is_string());
+  EXPECT_TRUE(j.at("versions").contains("latentkit"));
+  EXPECT_TRUE(j.at("seed").is_number_unsigned());
+  const auto& t = o.at("timings_s");
+  EXPECT_TRUE(t.is_object() && !t.empty() && t.begin().key() == "total") << t.dump();
+  for (const auto& [k, v] : t.items()) EXPECT_TRUE(v.is_number()) << "timings_s." << k;
+  EXPECT_TRUE(j.at("results").is_object());
+  for (const auto& [name, r] : j.at("results").items()) {
+    EXPECT_TRUE(r.is_object()) << name;
+    if (r.contains("skipped")) {
+      EXPECT_EQ(r.size(), 2u) << name << ": " << r.dump();
+      EXPECT_EQ(r.at("skipped"), true) << name;
+      EXPECT_FALSE(r.value("reason", "").empty()) << name;
+    }
+    expect_no_wall_time(r, "results." + name);
+  }
+  EXPECT_TRUE(j.at("outputs").is_array());
+  for (const auto& f : j.at("outputs")) EXPECT_TRUE(f.is_string());
+  return j;
 }
 
 struct AppRun {

@@ -1,4 +1,4 @@
-// End-to-end tests of apps/gmm_fit on the CPU: the table, result.json and labels.csv for a known
+// End-to-end tests of apps/gmm_fit on the CPU: the table, summary.json and labels.csv for a known
 // mixture (BIC finds its K, labels agree with the truth), reproducibility, and bad input (one
 // clear line, nonzero exit, an existing output directory untouched).
 #include <algorithm>
@@ -56,11 +56,23 @@ TEST_F(GmmFitApp, FitsTableJsonAndLabels) {
   const fs::path out = dir_ / "out";
   const std::string args = "--device cpu --input " + csv.string() +
                            " --k-min 1 --k-max 5 --n-init 2 --out " + out.string();
+  // A result.json of an older version in --out: the run removes it (summary.json replaces it).
+  fs::create_directories(out);
+  std::ofstream(out / "result.json") << "{}";
   const AppRun r = run(args);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("log-likelihood"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("chosen K (BIC): 3\n"), std::string::npos) << r.out;
-  const nlohmann::json j = nlohmann::json::parse(slurp(out / "result.json"));
+  EXPECT_NE(r.out.find("wrote " + out.string() + "/summary.json"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(out / "result.json"));
+  const nlohmann::json s = test::expect_schema1(out / "summary.json", "gmm_fit");
+  EXPECT_EQ(s["results"].size(), 1u);
+  EXPECT_EQ(s["outputs"], nlohmann::json({"labels.csv"}));
+  EXPECT_EQ(s["config"]["k_max"], 5);
+  EXPECT_EQ(s["config"]["seed"], s["seed"]);
+  EXPECT_GE(s["timings_s"]["gmm"].get<double>(), 0.0);
+  EXPECT_GE(s["timings_s"]["read"].get<double>(), 0.0);
+  const nlohmann::json& j = s["results"]["gmm"];
   EXPECT_EQ(j["best_k_bic"], 3);
   ASSERT_EQ(j["per_k"].size(), 5u);
   const auto& k3 = j["per_k"][2];
@@ -86,16 +98,15 @@ TEST_F(GmmFitApp, FitsTableJsonAndLabels) {
   }
   // Blobs >= 10 apart with spreads <= 1.5: fewer than 1% of points cross to another blob.
   EXPECT_GE(agree, n * 99 / 100);
-  // Reproducible: the same flags write the same result.json (timings aside).
+  // Reproducible: the same flags write the same results (timings aside, in timings_s).
   const fs::path out2 = dir_ / "out2";
   ASSERT_EQ(run("--device cpu --input " + csv.string() + " --k-min 1 --k-max 5 --n-init 2 --out " +
                 out2.string())
                 .exit_code,
             0);
-  nlohmann::json a = j, b = nlohmann::json::parse(slurp(out2 / "result.json"));
-  a.erase("fit_seconds");
-  b.erase("fit_seconds");
-  EXPECT_EQ(a, b);
+  const nlohmann::json s2 = nlohmann::json::parse(slurp(out2 / "summary.json"));
+  EXPECT_EQ(s["results"], s2["results"]);
+  EXPECT_EQ(s["config"], s2["config"]);
   EXPECT_EQ(slurp(out / "labels.csv"), slurp(out2 / "labels.csv"));
 }
 

@@ -1,4 +1,4 @@
-// End-to-end tests of apps/mmd and apps/kmeans on the CPU: outputs (result.json, labels.csv),
+// End-to-end tests of apps/mmd and apps/kmeans on the CPU: outputs (summary.json, labels.csv),
 // the values against the library, reproducibility, and bad input (mismatched columns, NaN, empty
 // or missing files, impossible flags): one clear line, nonzero exit, nothing half-written.
 #include <cmath>
@@ -56,8 +56,14 @@ TEST_F(PairwiseApps, MmdWritesResultAndSeparatesDistributions) {
       run("mmd", "--device cpu --x " + a.string() + " --y " + c.string() +
                      " --permutations 99 --unbiased --out " + (dir_ / "diff").string());
   ASSERT_EQ(diff.exit_code, 0) << diff.err;
-  const auto js = nlohmann::json::parse(slurp(dir_ / "same/result.json"));
-  const auto jd = nlohmann::json::parse(slurp(dir_ / "diff/result.json"));
+  const auto js = nlohmann::json::parse(slurp(dir_ / "same/summary.json")).at("results").at("mmd");
+  const auto sd = test::expect_schema1(dir_ / "diff/summary.json", "mmd");
+  EXPECT_EQ(sd["results"].size(), 1u);
+  EXPECT_EQ(sd["outputs"], nlohmann::json::array());
+  EXPECT_EQ(sd["config"]["y"], c.string());
+  EXPECT_EQ(sd["config"]["permutations"], 99);
+  EXPECT_GE(sd["timings_s"]["mmd"].get<double>(), 0.0);
+  const auto jd = sd["results"]["mmd"];
   for (const char* key : {"mmd2", "p_value", "kernel", "bandwidths", "estimator"})
     EXPECT_TRUE(jd.contains(key)) << key;
   EXPECT_EQ(jd["kernel"], "rbf");
@@ -68,16 +74,15 @@ TEST_F(PairwiseApps, MmdWritesResultAndSeparatesDistributions) {
   EXPECT_GT(js["p_value"].get<double>(), 0.001);
   EXPECT_NE(diff.out.find("mmd2 = "), std::string::npos) << diff.out;
   EXPECT_NE(diff.out.find("p_value = "), std::string::npos) << diff.out;
-  // Reproducible: same flags, same result file apart from the timing.
+  EXPECT_NE(diff.out.find("wrote " + (dir_ / "diff").string() + "/summary.json"), std::string::npos)
+      << diff.out;
+  // Reproducible: same flags, same results (wall times apart, in timings_s).
   ASSERT_EQ(run("mmd", "--device cpu --x " + a.string() + " --y " + c.string() +
                            " --permutations 99 --unbiased --out " + (dir_ / "again").string())
                 .exit_code,
             0);
-  auto j2 = nlohmann::json::parse(slurp(dir_ / "again/result.json"));
-  auto j1 = jd;
-  j1.erase("seconds");
-  j2.erase("seconds");
-  EXPECT_EQ(j1, j2);
+  const auto j2 = nlohmann::json::parse(slurp(dir_ / "again/summary.json")).at("results");
+  EXPECT_EQ(sd["results"], j2);
 }
 
 TEST_F(PairwiseApps, MmdExplicitBandwidthsAndImq) {
@@ -87,7 +92,7 @@ TEST_F(PairwiseApps, MmdExplicitBandwidthsAndImq) {
                                   " --kernel imq --bandwidths 0.5,2 --permutations 0 --out " +
                                   (dir_ / "imq").string());
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  const auto j = nlohmann::json::parse(slurp(dir_ / "imq/result.json"));
+  const auto j = nlohmann::json::parse(slurp(dir_ / "imq/summary.json")).at("results").at("mmd");
   EXPECT_EQ(j["kernel"], "imq");
   EXPECT_EQ(j["scales"], nlohmann::json({0.5, 2.0}));
   EXPECT_TRUE(j["p_value"].is_null());
@@ -130,7 +135,15 @@ TEST_F(PairwiseApps, KMeansWritesResultAndLabels) {
       run("kmeans", "--device cpu --input " + in.string() +
                         " --k-min 2 --k-max 6 --n-init 3 --out " + (dir_ / "km").string());
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  const auto j = nlohmann::json::parse(slurp(dir_ / "km/result.json"));
+  const auto s = test::expect_schema1(dir_ / "km/summary.json", "kmeans");
+  EXPECT_EQ(s["results"].size(), 1u);
+  EXPECT_EQ(s["outputs"], nlohmann::json({"labels.csv"}));
+  EXPECT_EQ(s["config"]["n"], 210);
+  EXPECT_EQ(s["config"]["k_max"], 6);
+  EXPECT_GE(s["timings_s"]["kmeans"].get<double>(), 0.0);
+  EXPECT_NE(r.out.find("wrote " + (dir_ / "km").string() + "/summary.json"), std::string::npos)
+      << r.out;
+  const auto& j = s["results"]["kmeans"];
   ASSERT_EQ(j["per_k"].size(), 5u);
   for (const auto& e : j["per_k"]) {
     EXPECT_TRUE(e.contains("inertia") && e.contains("silhouette") && e.contains("n_iter"));
@@ -228,7 +241,7 @@ TEST_F(PairwiseApps, MmdPermutationLimits) {
 }
 
 // Case 1: kmeans failing to write labels.csv (a full disk: here a file-size limit) keeps the
-// earlier run's labels.csv and result.json together, not a new labels.csv beside an old result.
+// earlier run's labels.csv and summary.json together, not a new labels.csv beside an old summary.
 TEST_F(PairwiseApps, KMeansFailedWriteKeepsTheEarlierSet) {
   const auto data = normal_csv("d.csv", 3000, 2, 0.0, 4);
   const std::string args = "--device cpu --k-max 3 --n-init 1 --silhouette-sample 200 --input " +

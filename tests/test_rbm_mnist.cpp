@@ -87,13 +87,23 @@ TEST_F(RbmMnistApp, WritesEveryOutputAndLearns) {
   const RunResult r = run(small("out") + " --checkpoint-every 1");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const fs::path out = dir_ / "out";
-  const auto s = summary("out");
-  EXPECT_EQ(s.at("app"), "rbm_mnist");
+  const auto s = test::expect_schema1(out / "summary.json", "rbm_mnist");
   EXPECT_EQ(s.at("device"), "cpu (reference, float64 accumulation)");
   EXPECT_EQ(s.at("config").at("n_train"), kTrain);
   EXPECT_EQ(s.at("config").at("method"), "pcd");
-  const auto& pl = s.at("pseudo_likelihood");
-  const auto& re = s.at("reconstruction_error");
+  EXPECT_EQ(s.at("results").size(), 2u);
+  EXPECT_EQ(s.at("outputs"),
+            nlohmann::json({"metrics.csv", "filters.png", "model.lkm", "samples_step1.png",
+                            "samples_step10.png", "inpaint_top.png", "inpaint_bottom.png",
+                            "inpaint_left.png", "inpaint_right.png"}));
+  for (const char* t : {"total", "data", "train", "sample", "inpainting", "write"})
+    EXPECT_GE(s.at("timings_s").at(t).get<double>(), 0.0) << t;
+  const auto& train = s.at("results").at("train");
+  ASSERT_EQ(train.at("epochs").size(), 3u);
+  EXPECT_EQ(train.at("epochs")[2].at("epoch"), 3);
+  EXPECT_EQ(train.at("epochs")[2].at("pseudo_likelihood"), train.at("pseudo_likelihood")[2]);
+  const auto& pl = train.at("pseudo_likelihood");
+  const auto& re = train.at("reconstruction_error");
   ASSERT_EQ(pl.size(), 3u);
   ASSERT_EQ(re.size(), 3u);
   for (int e = 0; e < 3; ++e) {
@@ -102,7 +112,7 @@ TEST_F(RbmMnistApp, WritesEveryOutputAndLearns) {
     EXPECT_GE(re[e].get<double>(), 0.0);
   }
   for (const char* side : {"top", "bottom", "left", "right"}) {
-    const auto& in = s.at("inpainting").at(side);
+    const auto& in = s.at("results").at("inpainting").at(side);
     EXPECT_TRUE(std::isfinite(in.at("error").get<double>())) << side;
     EXPECT_GT(in.at("baseline_error").get<double>(), 0.0) << side;
     EXPECT_EQ(in.at("images"), kTest);
@@ -129,8 +139,8 @@ TEST_F(RbmMnistApp, TrainingImprovesThePseudoLikelihood) {
   const RunResult r = run(small("out") + " --epochs 30 --cd --momentum 0.5");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto s = summary("out");
-  const auto& pl = s.at("pseudo_likelihood");
-  const auto& re = s.at("reconstruction_error");
+  const auto& pl = s.at("results").at("train").at("pseudo_likelihood");
+  const auto& re = s.at("results").at("train").at("reconstruction_error");
   EXPECT_GT(pl.back().get<double>(), pl.front().get<double>() + 5.0) << pl.dump();
   EXPECT_LT(re.back().get<double>(), re.front().get<double>()) << re.dump();
   EXPECT_EQ(s.at("config").at("method"), "cd");
@@ -140,16 +150,16 @@ TEST_F(RbmMnistApp, SameSeedSameResultsAndResumeContinuesExactly) {
   ASSERT_EQ(run(small("a") + " --seed 7").exit_code, 0);
   ASSERT_EQ(run(small("b") + " --seed 7").exit_code, 0);
   ASSERT_EQ(run(small("c") + " --seed 8").exit_code, 0);
-  EXPECT_EQ(summary("a").at("pseudo_likelihood"), summary("b").at("pseudo_likelihood"));
-  EXPECT_EQ(summary("a").at("inpainting"), summary("b").at("inpainting"));
+  EXPECT_EQ(summary("a").at("results"), summary("b").at("results"));
   EXPECT_EQ(slurp(dir_ / "a/model.lkm"), slurp(dir_ / "b/model.lkm"));
-  EXPECT_NE(summary("a").at("pseudo_likelihood"), summary("c").at("pseudo_likelihood"));
+  EXPECT_NE(summary("a").at("results").at("train").at("pseudo_likelihood"),
+            summary("c").at("results").at("train").at("pseudo_likelihood"));
   // 1 epoch with a checkpoint, then resume to 3: identical to the straight 3-epoch run.
   ASSERT_EQ(run(small("r") + " --seed 7 --epochs 1 --checkpoint-every 1").exit_code, 0);
   const RunResult resumed = run(small("r") + " --seed 7 --resume");
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
   EXPECT_NE(resumed.err.find("resumed from"), std::string::npos);
-  EXPECT_EQ(summary("r").at("pseudo_likelihood"), summary("a").at("pseudo_likelihood"));
+  EXPECT_EQ(summary("r").at("results").at("train"), summary("a").at("results").at("train"));
   EXPECT_EQ(slurp(dir_ / "r/model.lkm"), slurp(dir_ / "a/model.lkm"));
 }
 

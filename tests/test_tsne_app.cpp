@@ -1,4 +1,4 @@
-// End-to-end tests of apps/tsne on the CPU: outputs (embedding.csv with labels, result.json with
+// End-to-end tests of apps/tsne on the CPU: outputs (embedding.csv with labels, summary.json with
 // the KL history, times and parameters), --labels / --label-column / --limit, reproducibility,
 // 3-D, IDX input (--idx with IDX or CSV --labels; tiny files written here by latentkit/io/idx.h's
 // writers), and bad input (one clear error line, nonzero exit, no output file).
@@ -69,7 +69,7 @@ class TsneApp : public test::AppTest {
     for (std::string line; std::getline(lines, line);)
       EXPECT_TRUE(line.rfind("tsne: ", 0) == 0 || line.rfind("device: ", 0) == 0) << line;
     EXPECT_FALSE(fs::exists(out / "embedding.csv"));
-    EXPECT_FALSE(fs::exists(out / "result.json"));
+    EXPECT_FALSE(fs::exists(out / "summary.json"));
   }
 
   fs::path data_, labels_;
@@ -104,14 +104,16 @@ TEST_F(TsneApp, WritesLabelledEmbeddingAndResult) {
   for (int i = 0; i < emb.n; ++i) EXPECT_EQ(emb.x[i * 3 + 2], i % 3);
   // The clusters stay apart: each point's nearest embedded neighbour is in its cluster.
   EXPECT_GE(nearest_neighbour_agreement(emb), 118);
-  const auto result = nlohmann::json::parse(slurp(dir_ / "out" / "result.json"));
-  EXPECT_EQ(result.at("app"), "tsne");
+  const auto summary = test::expect_schema1(dir_ / "out" / "summary.json", "tsne");
+  EXPECT_EQ(summary.at("results").size(), 1u);
+  EXPECT_EQ(summary.at("outputs"), nlohmann::json({"embedding.csv"}));
+  const auto& result = summary.at("results").at("tsne");
   EXPECT_EQ(result.at("method"), "exact");
-  EXPECT_EQ(result.at("input").at("columns"), 4);
+  EXPECT_EQ(summary.at("config").at("input").at("columns"), 4);
   EXPECT_EQ(result.at("kl_history").size(), 10u);  // every 50 of 500 iterations
   EXPECT_TRUE(std::isfinite(result.at("kl").get<double>()));
-  for (const char* t : {"read", "affinities", "init", "optimize", "total"})
-    EXPECT_TRUE(result.at("timings_s").contains(t)) << t;
+  for (const char* t : {"read", "tsne", "tsne.affinities", "tsne.init", "tsne.optimize", "total"})
+    EXPECT_TRUE(summary.at("timings_s").contains(t)) << t;
   EXPECT_EQ(result.at("parameters").at("perplexity"), 10.0);
   EXPECT_EQ(result.at("parameters").at("init"), "pca");
 }
@@ -129,9 +131,10 @@ TEST_F(TsneApp, LabelsFileLimitThreeDimsAndReproducibility) {
   EXPECT_EQ(a.n, 90);
   EXPECT_EQ(a.d, 4);  // y1 y2 y3 label
   EXPECT_EQ(slurp(dir_ / "a" / "embedding.csv"), slurp(dir_ / "b" / "embedding.csv"));
-  const auto result = nlohmann::json::parse(slurp(dir_ / "a" / "result.json"));
+  const auto summary = nlohmann::json::parse(slurp(dir_ / "a" / "summary.json"));
+  const auto& result = summary.at("results").at("tsne");
   EXPECT_EQ(result.at("method"), "fft");
-  EXPECT_EQ(result.at("input").at("columns"), 5);
+  EXPECT_EQ(summary.at("config").at("input").at("columns"), 5);
   EXPECT_NE(result.at("kl_note").get<std::string>().find("approximate"), std::string::npos);
 }
 
@@ -194,11 +197,12 @@ TEST_F(TsneApp, ReadsIdxImagesWithIdxOrCsvLabels) {
   // The classes are far apart in pixel space (200 / 255 on different rows): nearest embedded
   // neighbours agree on the class.
   EXPECT_GE(nearest_neighbour_agreement(emb), 58);
-  const auto result = nlohmann::json::parse(slurp(dir_ / "a" / "result.json"));
-  EXPECT_EQ(result.at("input").at("format"), "idx");
-  EXPECT_EQ(result.at("input").at("columns"), kRows * kCols);
-  EXPECT_EQ(result.at("input").at("rows"), 60);
-  EXPECT_EQ(result.at("input").at("path"), images.string());
+  const auto input =
+      nlohmann::json::parse(slurp(dir_ / "a" / "summary.json")).at("config").at("input");
+  EXPECT_EQ(input.at("format"), "idx");
+  EXPECT_EQ(input.at("columns"), kRows * kCols);
+  EXPECT_EQ(input.at("rows"), 60);
+  EXPECT_EQ(input.at("path"), images.string());
 
   // Bad input: --label-column has no meaning for IDX; --input and --idx exclude each other; no
   // data at all; a truncated IDX file; too few labels for --limit.

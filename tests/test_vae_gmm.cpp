@@ -69,11 +69,25 @@ TEST_F(VaeGmmApp, WritesEveryOutput) {
   EXPECT_EQ(loss.n, 3);
   const ModelFile model = read_model_file((out / "model.lkm").string());
   EXPECT_EQ(model.header.at("model").at("hidden"), nlohmann::json({16, 16}));
-  const auto summary = nlohmann::json::parse(slurp(out / "summary.json"));
-  EXPECT_TRUE(summary.at("stages").is_object());
+  const auto summary = test::expect_schema1(out / "summary.json", "vae_gmm");
   EXPECT_EQ(summary.at("device"), "cpu (reference, float64 accumulation)");
-  EXPECT_EQ(summary.at("final").at("epoch"), 3);
-  EXPECT_TRUE(summary.at("timings_s").contains("train"));
+  // Every stage is recorded, run or skipped.
+  for (const char* stage :
+       {"train", "generate", "kmeans", "mmd", "gmm_bic", "mode_coverage", "tsne"}) {
+    EXPECT_TRUE(summary.at("results").contains(stage)) << stage;
+    EXPECT_TRUE(summary.at("timings_s").contains(stage)) << stage;
+  }
+  EXPECT_EQ(summary.at("results").size(), 7u);
+  EXPECT_EQ(summary.at("results").at("train").at("final").at("epoch"), 3);
+  EXPECT_EQ(summary.at("results").at("train").at("steps"), 3 * ((600 + 31) / 32));
+  EXPECT_EQ(summary.at("results").at("generate").at("n"), 50);
+  EXPECT_EQ(summary.at("results").at("tsne"),
+            nlohmann::json({{"skipped", true}, {"reason", "switched off by --tsne-iterations 0"}}));
+  for (const char* step : {"total", "data", "train", "encode", "generate", "write"})
+    EXPECT_GE(summary.at("timings_s").at(step).get<double>(), 0.0) << step;
+  EXPECT_GT(summary.at("timings_s").at("train_samples_per_s").get<double>(), 0.0);
+  EXPECT_EQ(summary.at("outputs"),
+            nlohmann::json({"data.csv", "generated.csv", "latent.csv", "loss.csv", "model.lkm"}));
   for (auto& e : fs::directory_iterator(out))
     EXPECT_EQ(e.path().string().find(".tmp"), std::string::npos) << "leftover " << e.path();
   EXPECT_NE(r.err.find("device: cpu (requested)"), std::string::npos) << r.err;
@@ -132,6 +146,9 @@ TEST_F(VaeGmmApp, LoadSkipsTrainingAndReproducesGeneration) {
   EXPECT_EQ(slurp(dir_ / "trained/generated.csv"), slurp(dir_ / "loaded/generated.csv"));
   EXPECT_EQ(slurp(dir_ / "trained/latent.csv"), slurp(dir_ / "loaded/latent.csv"));
   EXPECT_EQ(slurp(dir_ / "loaded/loss.csv"), "epoch,loss,recon,kl,seconds\n");  // no training
+  const std::string model = (dir_ / "trained/model.lkm").string();
+  EXPECT_EQ(nlohmann::json::parse(slurp(dir_ / "loaded/summary.json")).at("results").at("train"),
+            nlohmann::json({{"skipped", true}, {"reason", "replaced by --load '" + model + "'"}}));
 }
 
 TEST_F(VaeGmmApp, CsvInputIsUsed) {
@@ -216,7 +233,12 @@ TEST_F(VaeGmmApp, GmmBicAndModeCoverageStages) {
                           (dir_ / "out").string());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto summary = nlohmann::json::parse(slurp(dir_ / "out/summary.json"));
-  const auto& bic = summary["stages"]["gmm_bic"];
+  const auto& bic = summary["results"]["gmm_bic"];
+  // The fits' wall times are in timings_s, not among the figures.
+  EXPECT_FALSE(bic["generated"].contains("fit_seconds"));
+  EXPECT_FALSE(bic.contains("seconds"));
+  for (const char* t : {"gmm_bic", "gmm_bic.generated", "gmm_bic.data", "mode_coverage"})
+    EXPECT_GE(summary["timings_s"][t].get<double>(), 0.0) << t;
   for (const char* set : {"generated", "data"}) {
     SCOPED_TRACE(set);
     const auto& curve = bic[set];
@@ -234,7 +256,7 @@ TEST_F(VaeGmmApp, GmmBicAndModeCoverageStages) {
   }
   // The true data has 10 separated components: with K <= 4 BIC wants the largest K.
   EXPECT_EQ(bic["data"]["best_k_bic"], 4);
-  const auto& cov = summary["stages"]["mode_coverage"];
+  const auto& cov = summary["results"]["mode_coverage"];
   ASSERT_EQ(cov["components"].size(), 10u);
   const double off = cov["off_manifold_fraction"];
   EXPECT_GE(off, 0.0);
@@ -257,12 +279,15 @@ TEST_F(VaeGmmApp, GmmStagesCanBeSwitchedOffAndSkipWithoutTruth) {
   RunResult r = run(small("off") + " --no-gmm");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto summary = nlohmann::json::parse(slurp(dir_ / "off/summary.json"));
-  EXPECT_TRUE(summary["stages"]["gmm_bic"]["skipped"].get<bool>());
-  EXPECT_TRUE(summary["stages"]["mode_coverage"]["skipped"].get<bool>());
+  const auto off = nlohmann::json({{"skipped", true}, {"reason", "switched off by --no-gmm"}});
+  EXPECT_EQ(summary["results"]["gmm_bic"], off);
+  EXPECT_EQ(summary["results"]["mode_coverage"], off);
   r = run(small("k0") + " --gmm-k-max 0");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   summary = nlohmann::json::parse(slurp(dir_ / "k0/summary.json"));
-  EXPECT_TRUE(summary["stages"]["gmm_bic"]["skipped"].get<bool>());
+  const auto k0 = nlohmann::json({{"skipped", true}, {"reason", "switched off by --gmm-k-max 0"}});
+  EXPECT_EQ(summary["results"]["gmm_bic"], k0);
+  EXPECT_EQ(summary["results"]["mode_coverage"], k0);
   // CSV input: no true mixture, so mode_coverage records why it was skipped.
   std::string csv = "a,b\n";
   for (int i = 0; i < 64; ++i) csv += std::to_string(i % 7) + "," + std::to_string(i % 5) + "\n";
@@ -271,10 +296,10 @@ TEST_F(VaeGmmApp, GmmStagesCanBeSwitchedOffAndSkipWithoutTruth) {
           (dir_ / "csv").string());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   summary = nlohmann::json::parse(slurp(dir_ / "csv/summary.json"));
-  EXPECT_EQ(summary["stages"]["gmm_bic"]["data"]["k"].size(), 3u);
-  const auto& cov = summary["stages"]["mode_coverage"];
-  EXPECT_TRUE(cov["skipped"].get<bool>());
-  EXPECT_NE(cov["reason"].get<std::string>().find("CSV"), std::string::npos);
+  EXPECT_EQ(summary["results"]["gmm_bic"]["data"]["k"].size(), 3u);
+  EXPECT_EQ(summary["results"]["mode_coverage"],
+            nlohmann::json(
+                {{"skipped", true}, {"reason", "--input CSV: no true mixture to compare with"}}));
 }
 
 TEST_F(VaeGmmApp, ImpossibleGmmFlagsAreRejected) {
@@ -297,7 +322,8 @@ TEST_F(VaeGmmApp, KMeansAndMmdStagesAreRecorded) {
                           (dir_ / "st").string());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto summary = nlohmann::json::parse(slurp(dir_ / "st/summary.json"));
-  const auto& km = summary.at("stages").at("kmeans");
+  const auto& km = summary.at("results").at("kmeans");
+  EXPECT_FALSE(km.contains("seconds"));
   ASSERT_EQ(km.at("per_k").size(), 5u);  // k = 2..6
   const int best = km.at("best_k_silhouette").get<int>();
   EXPECT_GE(best, 2);
@@ -307,7 +333,10 @@ TEST_F(VaeGmmApp, KMeansAndMmdStagesAreRecorded) {
     EXPECT_LE(e.at("silhouette").get<double>(), 1.0);
   }
   EXPECT_TRUE(km.at("silhouette").at("exact").get<bool>());  // 120 points < the CPU sample
-  const auto& mmd = summary.at("stages").at("mmd");
+  const auto& mmd = summary.at("results").at("mmd");
+  EXPECT_FALSE(mmd.contains("seconds"));
+  EXPECT_GE(summary.at("timings_s").at("kmeans").get<double>(), 0.0);
+  EXPECT_GE(summary.at("timings_s").at("mmd").get<double>(), 0.0);
   EXPECT_GE(mmd.at("mmd2").get<double>(), 0.0);  // biased estimator
   const double p = mmd.at("p_value").get<double>();
   EXPECT_GE(p, 1.0 / 50);
@@ -324,16 +353,41 @@ TEST_F(VaeGmmApp, PairwiseStagesCanBeSkippedAndShrink) {
   const RunResult r = run(small("sk") + " --skip-kmeans --skip-mmd");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto s = nlohmann::json::parse(slurp(dir_ / "sk/summary.json"));
-  EXPECT_FALSE(s.at("stages").contains("kmeans"));
-  EXPECT_FALSE(s.at("stages").contains("mmd"));
+  EXPECT_EQ(s.at("results").at("kmeans"),
+            nlohmann::json({{"skipped", true}, {"reason", "switched off by --skip-kmeans"}}));
+  EXPECT_EQ(s.at("results").at("mmd"),
+            nlohmann::json({{"skipped", true}, {"reason", "switched off by --skip-mmd"}}));
   // Fewer generated samples than k_max + 1: the sweep stops at n - 1 and says so.
   ASSERT_EQ(run("--device cpu --n 600 --epochs 3 --hidden 16,16 --n-generate 8 "
                 "--mmd-permutations 0 --out " + (dir_ / "few").string())
                 .exit_code,
             0);
   const auto f = nlohmann::json::parse(slurp(dir_ / "few/summary.json"));
-  EXPECT_EQ(f.at("stages").at("kmeans").at("k_max_used"), 7);
-  EXPECT_TRUE(f.at("stages").at("mmd").at("p_value").is_null());
+  EXPECT_EQ(f.at("results").at("kmeans").at("k_max_used"), 7);
+  EXPECT_TRUE(f.at("results").at("mmd").at("p_value").is_null());
+  // Too few for k >= 2, and none at all: skipped with the reason.
+  ASSERT_EQ(run("--device cpu --n 600 --epochs 1 --hidden 8 --n-generate 2 --no-gmm "
+                "--tsne-iterations 0 --mmd-permutations 0 --out " +
+                (dir_ / "two").string())
+                .exit_code,
+            0);
+  EXPECT_EQ(nlohmann::json::parse(slurp(dir_ / "two/summary.json")).at("results").at("kmeans"),
+            nlohmann::json({{"skipped", true},
+                            {"reason",
+                             "2 generated samples are too few for k >= 2 "
+                             "(--kmeans-k-min; k <= n - 1)"}}));
+  ASSERT_EQ(run("--device cpu --n 600 --epochs 1 --hidden 8 --n-generate 0 --no-gmm "
+                "--tsne-iterations 0 --out " +
+                (dir_ / "none").string())
+                .exit_code,
+            0);
+  const auto none = nlohmann::json::parse(slurp(dir_ / "none/summary.json")).at("results");
+  const auto no_samples =
+      nlohmann::json({{"skipped", true}, {"reason", "no generated samples (--n-generate 0)"}});
+  EXPECT_EQ(none.at("kmeans"), no_samples);
+  EXPECT_EQ(none.at("mmd"), no_samples);
+  EXPECT_EQ(none.at("generate"),
+            nlohmann::json({{"skipped", true}, {"reason", "switched off by --n-generate 0"}}));
 }
 
 TEST_F(VaeGmmApp, BadPairwiseStageFlagsAreRejected) {
@@ -353,7 +407,7 @@ TEST_F(VaeGmmApp, TsneStageWritesLabelledEmbeddingsAndKl) {
                           (dir_ / "out").string());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto summary = nlohmann::json::parse(slurp(dir_ / "out" / "summary.json"));
-  const auto& st = summary.at("stages").at("tsne");
+  const auto& st = summary.at("results").at("tsne");
   EXPECT_EQ(st.at("latent").at("method"), "exact");
   EXPECT_EQ(st.at("generated").at("method"), "fft");
   for (const char* part : {"latent", "generated"}) {
@@ -361,7 +415,17 @@ TEST_F(VaeGmmApp, TsneStageWritesLabelledEmbeddingsAndKl) {
     EXPECT_GT(st.at(part).at("kl").get<double>(), 0.0) << part;
     EXPECT_EQ(st.at(part).at("kl_history").size(), 6u) << part;  // every 50 of 300 iterations
   }
-  EXPECT_GT(st.at("seconds").get<double>(), 0.0);
+  // Wall times in timings_s only: the stage, each embedding and its phases.
+  EXPECT_GT(summary.at("timings_s").at("tsne").get<double>(), 0.0);
+  for (const char* t : {"tsne.latent", "tsne.latent.affinities", "tsne.latent.init",
+                        "tsne.latent.optimize", "tsne.generated", "tsne.generated.optimize"})
+    EXPECT_GE(summary.at("timings_s").at(t).get<double>(), 0.0) << t;
+  for (const char* part : {"latent", "generated"}) {
+    EXPECT_FALSE(st.at(part).contains("seconds")) << part;
+    EXPECT_FALSE(st.at(part).contains("timings_s")) << part;
+  }
+  EXPECT_FALSE(st.contains("seconds"));
+  EXPECT_FALSE(st.contains("outputs"));
   EXPECT_EQ(st.at("parameters").at("perplexity"), 20.0);
   const auto outputs = summary.at("outputs").dump();
   EXPECT_NE(outputs.find("tsne_latent.csv"), std::string::npos);
@@ -388,7 +452,8 @@ TEST_F(VaeGmmApp, TsneStageSkipsAndRejectsBadFlags) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_FALSE(fs::exists(dir_ / "skip" / "tsne_latent.csv"));
   const auto summary = nlohmann::json::parse(slurp(dir_ / "skip" / "summary.json"));
-  EXPECT_TRUE(summary.at("stages").at("tsne").contains("skipped"));
+  EXPECT_EQ(summary.at("results").at("tsne"),
+            nlohmann::json({{"skipped", true}, {"reason", "switched off by --tsne-iterations 0"}}));
   expect_clean_failure("--device cpu --tsne-iterations -1", 2, "--tsne-iterations");
   expect_clean_failure("--device cpu --tsne-perplexity 0", 2, "--tsne-perplexity");
   // Fewer generated samples than the perplexity: that embedding is skipped, the run succeeds.
@@ -398,7 +463,11 @@ TEST_F(VaeGmmApp, TsneStageSkipsAndRejectsBadFlags) {
   EXPECT_TRUE(fs::exists(dir_ / "few" / "tsne_latent.csv"));
   EXPECT_FALSE(fs::exists(dir_ / "few" / "tsne_generated.csv"));
   const auto s2 = nlohmann::json::parse(slurp(dir_ / "few" / "summary.json"));
-  EXPECT_TRUE(s2.at("stages").at("tsne").at("generated").contains("skipped"));
+  EXPECT_EQ(
+      s2.at("results").at("tsne").at("generated"),
+      nlohmann::json({{"skipped", true},
+                      {"reason", "20 generated samples, not more than --tsne-perplexity 30"}}));
+  EXPECT_EQ(s2.at("outputs").back(), "tsne_latent.csv");
 }
 
 // ---- issue 17: nothing lost, nothing mixed, nothing wasted -----------------------------------

@@ -22,7 +22,10 @@ TEST(GmmStages, ModeCoverageCountsByHand) {
   // (distance 1), 2 beyond 3 of both ((0,7): 3.5 from component 0; (5,50)).
   const std::vector<float> gen = {0, 0, 0, 5, 2.9f, 0, 11, 0, 0, 7, 5, 50};
   std::ostringstream log;
-  const nlohmann::json j = run_mode_coverage_stage(&truth, gen, 6, 2, "", log);
+  const StageResult r = run_mode_coverage_stage(&truth, gen, 6, 2, "", log);
+  EXPECT_FALSE(r.skipped);
+  EXPECT_FALSE(r.result.contains("seconds"));  // the wall time is r.seconds
+  const nlohmann::json& j = r.result;
   ASSERT_EQ(j["components"].size(), 2u);
   EXPECT_NEAR(j["components"][0]["share_within"].get<double>(), 3.0 / 6, 1e-12);
   EXPECT_NEAR(j["components"][1]["share_within"].get<double>(), 1.0 / 6, 1e-12);
@@ -31,9 +34,12 @@ TEST(GmmStages, ModeCoverageCountsByHand) {
   EXPECT_EQ(j["components_covered"], 1);
   EXPECT_NEAR(j["off_manifold_fraction"].get<double>(), 2.0 / 6, 1e-12);
   // Without a true mixture: skipped with the reason given.
-  const nlohmann::json s = run_mode_coverage_stage(nullptr, gen, 6, 2, "no truth here", log);
-  EXPECT_TRUE(s["skipped"].get<bool>());
-  EXPECT_EQ(s["reason"], "no truth here");
+  const StageResult s = run_mode_coverage_stage(nullptr, gen, 6, 2, "no truth here", log);
+  EXPECT_EQ(s.skipped, "no truth here");
+  EXPECT_EQ(s.to_json(), nlohmann::json({{"skipped", true}, {"reason", "no truth here"}}));
+  // No generated samples: skipped for that reason, whatever the truth.
+  EXPECT_EQ(run_mode_coverage_stage(&truth, gen, 0, 2, "unused", log).skipped,
+            "no generated samples (--n-generate 0)");
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // gmm_fit: fit Gaussian mixtures for K = k-min..k-max (n-init restarts each, all in one batch),
-// print a table and the K chosen by BIC, write DIR/result.json and DIR/labels.csv (best model).
+// print a table and the K chosen by BIC, write DIR/summary.json (schema 1, latentkit/io/summary.h:
+// results.gmm) and DIR/labels.csv (best model).
 // Thin: parses flags, picks the device, calls latentkit::fit_gmm_select / gmm_score
 // (host/src/families/gmm/gmm.cpp) and writes the files atomically.
 // Exit codes: 0 ok; 1 bad input data or files; 2 bad flags or --device cuda without a GPU;
@@ -8,16 +9,17 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "latentkit/pipelines/app.h"
 #include "latentkit/core/check.h"
-#include "latentkit/io/data.h"
 #include "latentkit/families/gmm.h"
+#include "latentkit/io/data.h"
 #include "latentkit/io/io.h"
+#include "latentkit/pipelines/app.h"
 
 int main(int argc, char** argv) {
   using namespace latentkit;
@@ -29,8 +31,9 @@ int main(int argc, char** argv) {
       "gmm_fit: fit Gaussian mixtures (scikit-learn's GaussianMixture semantics) to an N x D CSV\n"
       "for every K in [k-min, k-max] with n-init restarts each, all models in one batched run;\n"
       "prints K, mean log-likelihood, BIC, AIC, iterations and convergence, and the K of lowest\n"
-      "BIC; writes DIR/result.json (every K's parameters and scores, best_k_bic, best_k_aic) and\n"
-      "DIR/labels.csv (the most responsible component of each row under the best-BIC model)."};
+      "BIC; writes DIR/summary.json (results.gmm: every K's parameters and scores, best_k_bic,\n"
+      "best_k_aic) and DIR/labels.csv (the most responsible component of each row under the\n"
+      "best-BIC model)."};
   app.get_formatter()->column_width(30);
   app.add_option("--input", input, "CSV of N x D numbers (optional header), D <= 32")->required();
   app.add_option("--k-min", k_min, "smallest number of components")->capture_default_str();
@@ -58,8 +61,11 @@ int main(int argc, char** argv) {
                   "--tol must be a finite number >= 0, got " << cfg.tol);
     LK_FLAG_CHECK(cfg.reg_covar >= 0 && std::isfinite(cfg.reg_covar),
                   "--reg-covar must be a finite number >= 0, got " << cfg.reg_covar);
-    OutputDir out(out_dir, {"labels.csv", "result.json"});  // locked and writable before work
+    // result.json: what older versions wrote; a rerun into their --out removes it.
+    OutputDir out(out_dir, {"labels.csv", "summary.json", "result.json"});  // locked, writable
+    const auto t_start = std::chrono::steady_clock::now();
     const Dataset data = read_csv_matrix(input);
+    const double read_s = seconds_since(t_start);
     auto backend = device.select(std::cerr);
     // Every (K, restart) is one model of the batch: its parameters (weights, means, covariances
     // in float64: K (1 + D + D^2) values) live together, beside one N x K responsibility matrix.
@@ -87,10 +93,8 @@ int main(int argc, char** argv) {
         "%.3f s on %s)\n",
         data.n, data.d, enum_name(cfg.covariance), sel.seconds, backend->description().c_str());
 
-    nlohmann::json result;
-    result["app"] = "gmm_fit";
-    result["device"] = backend->description();
-    result["config"] = {{"input", input},
+    RunSummary summary("gmm_fit", *backend, cfg.seed);
+    summary.config() = {{"input", input},
                         {"n", data.n},
                         {"d", data.d},
                         {"k_min", k_min},
@@ -102,18 +106,22 @@ int main(int argc, char** argv) {
                         {"tol", cfg.tol},
                         {"reg_covar", cfg.reg_covar},
                         {"seed", cfg.seed}};
-    result["per_k"] = nlohmann::json::array();
-    for (const GmmFitResult& r : sel.per_k) result["per_k"].push_back(gmm_fit_json(r));
-    result["best_k_bic"] = sel.best_k_bic;
-    result["best_k_aic"] = sel.best_k_aic;
-    result["best_k_bic_at_upper_edge"] = sel.bic_at_upper_edge;
-    result["fit_seconds"] = sel.seconds;
+    StageResult gmm;
+    gmm.result["per_k"] = nlohmann::json::array();
+    for (const GmmFitResult& r : sel.per_k) gmm.result["per_k"].push_back(gmm_fit_json(r));
+    gmm.result["best_k_bic"] = sel.best_k_bic;
+    gmm.result["best_k_aic"] = sel.best_k_aic;
+    gmm.result["best_k_bic_at_upper_edge"] = sel.bic_at_upper_edge;
+    gmm.seconds = sel.seconds;
+    summary.time("read", read_s);
+    summary.add("gmm", gmm);
+    summary.output("labels.csv");
     write_csv(
         out.path("labels.csv"), {"label", "log_density"},
         {std::vector<double>(scores.labels.begin(), scores.labels.end()), scores.log_density});
-    write_file_atomic(out.path("result.json"),
-                      [&](std::ostream& os) { os << result.dump(2) << "\n"; });
+    summary.time("total", seconds_since(t_start));
+    summary.write(out.path("summary.json"));
     out.commit();
-    std::printf("wrote %s/result.json, %s/labels.csv\n", out_dir.c_str(), out_dir.c_str());
+    std::printf("wrote %s/summary.json, %s/labels.csv\n", out_dir.c_str(), out_dir.c_str());
   });
 }

@@ -15,8 +15,9 @@ int main(int argc, char** argv) {
   DeviceFlag device;
   CLI::App app{
       "kmeans: KMeans (k-means++ seeding, Lloyd, n_init restarts, like scikit-learn) for every k\n"
-      "in --k-min..--k-max, with inertia and silhouette per k. Writes --out/result.json (per k,\n"
-      "best_k_silhouette, its centres) and --out/labels.csv (labels of the best k, one per row)."};
+      "in --k-min..--k-max, with inertia and silhouette per k. Writes --out/summary.json\n"
+      "(results.kmeans: per k, best_k_silhouette, its centres) and --out/labels.csv (labels of\n"
+      "the best k, one per row)."};
   app.get_formatter()->column_width(34);
   app.add_option("--input", opt.input_csv, "data (CSV of N x D numbers, optional header)")
       ->required();

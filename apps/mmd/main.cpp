@@ -21,7 +21,8 @@ int main(int argc, char** argv) {
   bool median = false;
   CLI::App app{
       "mmd: MMD^2 between the rows of --x and --y (CSV, optional header), printed and written to\n"
-      "--out/result.json with a permutation-test p-value. RBF kernel: sum over bandwidths h of\n"
+      "--out/summary.json (results.mmd) with a permutation-test p-value. RBF kernel: sum over "
+      "bandwidths h of\n"
       "exp(-|x-y|^2 / (2h)); IMQ: sum over scales C of C / (C + |x-y|^2). Without --bandwidths\n"
       "the median heuristic gives h = median squared pairwise distance of the pooled sample (on\n"
       "2000 pooled points at most) and the list h, h/2, ..., (--n-bandwidths values)."};

@@ -1,8 +1,9 @@
 // tsne: t-SNE of the rows of a CSV or of the images of an IDX file (MNIST / Fashion-MNIST,
 // latentkit/io/idx.h) (latentkit::run_tsne, host/src/families/tsne/tsne.cpp) into 2-D or 3-D.
 // Thin: parses flags, reads the data, picks the device, runs, writes DIR/embedding.csv and
-// DIR/result.json. Exit codes: 0 ok; 1 bad input data or files; 2 bad flags or --device cuda
-// without a GPU; 3 a runtime failure (CUDA error, out of memory).
+// DIR/summary.json (schema 1, latentkit/io/summary.h: results.tsne). Exit codes: 0 ok; 1 bad input
+// data or files; 2 bad flags or --device cuda without a GPU; 3 a runtime failure (CUDA error, out
+// of memory).
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -68,8 +69,8 @@ int main(int argc, char** argv) {
       "O(N^2) or FFT-accelerated O(N) repulsion; affinities from all pairs for N <= 1000, else\n"
       "from the 3*perplexity nearest neighbours). Optimiser as scikit-learn: early exaggeration\n"
       "12 for 250 iterations, momentum 0.5 then 0.8, gains, learning rate max(N/12/4, 50). Writes\n"
-      "DIR/embedding.csv (y1..yD and a label column when labels are given) and DIR/result.json\n"
-      "(KL every 50 iterations, per-stage times, parameters)."};
+      "DIR/embedding.csv (y1..yD and a label column when labels are given) and DIR/summary.json\n"
+      "(results.tsne: KL every 50 iterations, parameters; timings_s: per-stage times)."};
   app.get_formatter()->column_width(34);
   auto* input_opt = app.add_option("--input", input, "CSV of N x D numbers (optional header line)");
   auto* idx_opt = app.add_option("--idx", idx_path,
@@ -114,7 +115,8 @@ int main(int argc, char** argv) {
         opt.fft.max_fft_size == 0 ||
             (opt.fft.max_fft_size >= 2 && (opt.fft.max_fft_size & (opt.fft.max_fft_size - 1)) == 0),
         "--fft-grid must be 0 (auto) or a power of two, got " << opt.fft.max_fft_size);
-    OutputDir out(out_dir, {"embedding.csv", "result.json"});  // locked, writable before work
+    // result.json: what older versions wrote; a rerun into their --out removes it.
+    OutputDir out(out_dir, {"embedding.csv", "summary.json", "result.json"});  // locked, writable
     const auto t_read = std::chrono::steady_clock::now();
     Dataset data;
     if (!idx_path.empty()) {
@@ -189,19 +191,27 @@ int main(int argc, char** argv) {
       cols.emplace_back(labels.begin(), labels.end());
     }
     write_csv(out.path("embedding.csv"), header, cols);
-    nlohmann::json result = tsne_result_json(r, opt);
-    result["app"] = "tsne";
-    result["device"] = backend->description();
-    result["input"] = {{"path", idx_path.empty() ? input : idx_path},
-                       {"format", idx_path.empty() ? "csv" : "idx"},
-                       {"rows", data.n},
-                       {"columns", data.d},
-                       {"labels", !labels.empty()}};
-    result["timings_s"]["read"] = read_s;
-    write_file_atomic(out.path("result.json"),
-                      [&](std::ostream& os) { os << result.dump(2) << "\n"; });
+    RunSummary summary("tsne", *backend, opt.seed);
+    summary.config() = {{"input",
+                         {{"path", idx_path.empty() ? input : idx_path},
+                          {"format", idx_path.empty() ? "csv" : "idx"},
+                          {"rows", data.n},
+                          {"columns", data.d},
+                          {"labels", !labels.empty()}}}};
+    StageResult tsne;
+    tsne.result = tsne_result_json(r, opt);
+    tsne.result.erase("timings_s");  // wall times: timings_s.tsne*
+    tsne.seconds = r.seconds_total;
+    tsne.parts = {{"affinities", r.seconds_affinities},
+                  {"init", r.seconds_init},
+                  {"optimize", r.seconds_optimize}};
+    tsne.outputs = {"embedding.csv"};
+    summary.time("read", read_s);
+    summary.add("tsne", tsne);
+    summary.time("total", seconds_since(t_read));
+    summary.write(out.path("summary.json"));
     out.commit();
     std::cerr << "tsne: KL " << r.kl << " (" << r.method << "), " << r.seconds_total << " s; wrote "
-              << out_dir << "/embedding.csv, result.json\n";
+              << out_dir << "/embedding.csv, summary.json\n";
   });
 }

@@ -121,6 +121,7 @@ int main(int argc, char** argv) {
     opt.mmd_stage.enabled = !skip_mmd;
     opt.progress_tty = ::isatty(STDERR_FILENO);
     if (no_gmm || opt.gmm.k_max == 0) opt.gmm.enabled = false;
+    if (!no_gmm) opt.gmm.switched_off_by = "--gmm-k-max 0";  // (used only when switched off)
     auto backend = device.select(std::cerr);
     run_vae_gmm(opt, *backend, std::cerr, std::cout);
   });

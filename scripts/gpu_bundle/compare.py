@@ -39,6 +39,31 @@ def load(path):
         return json.load(f)
 
 
+def figures(d, app):
+    """The figures of one run of `app` in output folder d, in one shape whatever build wrote them:
+    from summary.json of schema 1 (latentkit/io/summary.h: results.<stage>), or, for a bundle
+    built before it, from result.json (gmm_fit, kmeans, mmd, tsne) or the old summary.json
+    (vae_gmm: `final`, `stages`; rbm_mnist: `pseudo_likelihood`, ... at the top). The shape
+    returned is the old one: gmm_fit, kmeans, mmd, tsne: the app's result; rbm_mnist:
+    {pseudo_likelihood, reconstruction_error, inpainting}; vae_gmm: {final, stages}."""
+    summary = os.path.join(d, "summary.json")
+    s = load(summary) if os.path.exists(summary) else {}
+    if s.get("schema") == 1:
+        results = s["results"]
+        if app == "vae_gmm":
+            train = results.get("train", {})
+            return {"final": train.get("final", {}), "stages": results}
+        if app == "rbm_mnist":
+            train = results["train"]
+            return {"pseudo_likelihood": train["pseudo_likelihood"],
+                    "reconstruction_error": train["reconstruction_error"],
+                    "inpainting": results["inpainting"]}
+        return results["gmm" if app == "gmm_fit" else app]
+    if app in ("vae_gmm", "rbm_mnist"):
+        return load(summary)
+    return load(os.path.join(d, "result.json"))
+
+
 def read_csv(path):
     with open(path, newline="") as f:
         rows = list(csv.reader(f))
@@ -133,7 +158,7 @@ def check_tsne_result(c, rc, rg, cdir, gdir, prefix, exact):
 
 
 def case_tsne(c, cdir, gdir, exact=True):
-    rc, rg = load(f"{cdir}/result.json"), load(f"{gdir}/result.json")
+    rc, rg = figures(cdir, "tsne"), figures(gdir, "tsne")
     check_tsne_result(c, rc, rg, cdir, gdir, "", exact)
     c.close("1-NN label accuracy of the embedding", one_nn_label_accuracy(f"{cdir}/embedding.csv"),
             one_nn_label_accuracy(f"{gdir}/embedding.csv"), atol=0.03,
@@ -142,7 +167,7 @@ def case_tsne(c, cdir, gdir, exact=True):
 
 
 def case_gmm_fit(c, cdir, gdir):
-    rc, rg = load(f"{cdir}/result.json"), load(f"{gdir}/result.json")
+    rc, rg = figures(cdir, "gmm_fit"), figures(gdir, "gmm_fit")
     why = ("identical data and host initialisation, float64 EM on both devices; a converged fit "
            "may stop one iteration apart (tests/test_gmm_gpu.cu: BIC 1e-6)")
     kc = {m["k"]: m for m in rc["per_k"]}
@@ -162,7 +187,7 @@ def case_gmm_fit(c, cdir, gdir):
 
 
 def case_kmeans(c, cdir, gdir):
-    rc, rg = load(f"{cdir}/result.json"), load(f"{gdir}/result.json")
+    rc, rg = figures(cdir, "kmeans"), figures(gdir, "kmeans")
     kc = {m["k"]: m for m in rc["per_k"]}
     kg = {m["k"]: m for m in rg["per_k"]}
     for k in sorted(kc):
@@ -189,7 +214,7 @@ def case_kmeans(c, cdir, gdir):
 
 
 def case_mmd(c, cdir, gdir):
-    rc, rg = load(f"{cdir}/result.json"), load(f"{gdir}/result.json")
+    rc, rg = figures(cdir, "mmd"), figures(gdir, "mmd")
     why = ("float distances and exp, float64 sums: each normalised kernel sum within ~4e-7 "
            "relative, MMD^2 (3 sums, 7 kernels, weights 1, 1, 2) within 28x that (tests)")
     c.close("MMD^2", rc["mmd2"], rg["mmd2"], atol=1e-5, why=why)
@@ -207,7 +232,7 @@ def case_mmd(c, cdir, gdir):
 
 
 def case_rbm(c, cdir, gdir):
-    rc, rg = load(f"{cdir}/summary.json"), load(f"{gdir}/summary.json")
+    rc, rg = figures(cdir, "rbm_mnist"), figures(gdir, "rbm_mnist")
     why_chain = ("the same Philox draws, but a draw within rounding of its probability flips "
                  "(~1e-7 each, millions of draws): the persistent chains then drift apart; the "
                  "per-epoch figures stay within 2%")
@@ -226,7 +251,7 @@ def case_rbm(c, cdir, gdir):
 
 
 def case_vae_gmm(c, cdir, gdir):
-    rc, rg = load(f"{cdir}/summary.json"), load(f"{gdir}/summary.json")
+    rc, rg = figures(cdir, "vae_gmm"), figures(gdir, "vae_gmm")
     why_train = ("float32 vs float64 over 189 Adam steps: one epoch of 32 steps agrees to 1e-4 "
                  "(tests/test_vae_gpu.cu), the drift grows with the steps")
     _, lc = read_csv(f"{cdir}/loss.csv")

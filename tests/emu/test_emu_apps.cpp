@@ -97,28 +97,32 @@ TEST_F(EmuApps, VaeGmmAgreesWithTheCpu) {
   // 57 Adam steps in float against float64: rounding grows through the shared weights, but
   // Adam's normalised steps bound each parameter's drift to ~lr * steps * 1e-6 relative.
   for (const char* k : {"loss", "recon", "kl"})
-    EXPECT_TRUE(close(k, c["final"][k].get<double>(), p["final"][k].get<double>(), 1e-3));
+    EXPECT_TRUE(close(k, c["results"]["train"]["final"][k].get<double>(),
+                      p["results"]["train"]["final"][k].get<double>(), 1e-3));
   // GMM on the true data (identical input): float E-step vs float64, 5-30 EM iterations.
-  const auto& gc = c["stages"]["gmm_bic"]["data"];
-  const auto& gp = p["stages"]["gmm_bic"]["data"];
+  const auto& gc = c["results"]["gmm_bic"]["data"];
+  const auto& gp = p["results"]["gmm_bic"]["data"];
   for (size_t i = 0; i < gc["log_likelihood"].size(); ++i)
     EXPECT_TRUE(close("gmm_bic.data.log_likelihood", gc["log_likelihood"][i].get<double>(),
                       gp["log_likelihood"][i].get<double>(), 1e-4));
   EXPECT_EQ(gc["best_k_bic"], gp["best_k_bic"]);
   // Stages on the generated samples see samples that differ by the training drift above:
   // same count of modes, and figures close at that drift's scale.
-  EXPECT_EQ(c["stages"]["kmeans"]["best_k_silhouette"], p["stages"]["kmeans"]["best_k_silhouette"]);
-  EXPECT_TRUE(close("kmeans.best.inertia", c["stages"]["kmeans"]["best"]["inertia"].get<double>(),
-                    p["stages"]["kmeans"]["best"]["inertia"].get<double>(), 2e-2));
-  EXPECT_TRUE(close("mmd2", c["stages"]["mmd"]["mmd2"].get<double>(),
-                    p["stages"]["mmd"]["mmd2"].get<double>(), 5e-2, 1e-4));
+  const auto& rc = c["results"];
+  const auto& rp = p["results"];
+  EXPECT_EQ(rc["kmeans"]["best_k_silhouette"], rp["kmeans"]["best_k_silhouette"]);
+  EXPECT_TRUE(close("kmeans.best.inertia", rc["kmeans"]["best"]["inertia"].get<double>(),
+                    rp["kmeans"]["best"]["inertia"].get<double>(), 2e-2));
+  EXPECT_TRUE(
+      close("mmd2", rc["mmd"]["mmd2"].get<double>(), rp["mmd"]["mmd2"].get<double>(), 5e-2, 1e-4));
 }
 
 TEST_F(EmuApps, GmmFitAgreesWithTheCpu) {
   const fs::path in = write_gaussians("blobs.csv", 900, 0.0, 3);
   run_both("gmm_fit", "--seed 2 --input " + in.string() + " --k-min 1 --k-max 4 --n-init 2",
            {"labels.csv"});
-  const json c = load("cuda", "result.json"), p = load("cpu", "result.json");
+  const json c = load("cuda", "summary.json")["results"]["gmm"],
+             p = load("cpu", "summary.json")["results"]["gmm"];
   EXPECT_EQ(c["best_k_bic"], p["best_k_bic"]);
   ASSERT_EQ(c["per_k"].size(), p["per_k"].size());
   for (size_t i = 0; i < c["per_k"].size(); ++i) {
@@ -134,7 +138,8 @@ TEST_F(EmuApps, KmeansAgreesWithTheCpu) {
   const fs::path in = write_gaussians("blobs.csv", 600, 0.0, 4);
   run_both("kmeans", "--seed 5 --input " + in.string() + " --k-min 2 --k-max 5 --n-init 3",
            {"labels.csv"});
-  const json c = load("cuda", "result.json"), p = load("cpu", "result.json");
+  const json c = load("cuda", "summary.json")["results"]["kmeans"],
+             p = load("cpu", "summary.json")["results"]["kmeans"];
   EXPECT_EQ(c["best_k_silhouette"], p["best_k_silhouette"]);
   for (size_t i = 0; i < c["per_k"].size(); ++i) {
     // Float distances vs float64: inertia (a sum of 600 squared distances) to ~1e-6 relative
@@ -149,7 +154,8 @@ TEST_F(EmuApps, KmeansAgreesWithTheCpu) {
 TEST_F(EmuApps, MmdAgreesWithTheCpu) {
   const fs::path x = write_gaussians("x.csv", 300, 0.0, 6), y = write_gaussians("y.csv", 250, 0.4, 7);
   run_both("mmd", "--seed 1 --x " + x.string() + " --y " + y.string() + " --permutations 50", {});
-  const json c = load("cuda", "result.json"), p = load("cpu", "result.json");
+  const json c = load("cuda", "summary.json")["results"]["mmd"],
+             p = load("cpu", "summary.json")["results"]["mmd"];
   // MMD^2 is a difference of kernel means (cancellation): the bound scales with the kernel
   // means themselves (<= 1 for RBF), float rounding over 550^2 terms ~1e-5.
   EXPECT_TRUE(close("mmd2", c["mmd2"].get<double>(), p["mmd2"].get<double>(), 0.0, 1e-5));
@@ -161,7 +167,8 @@ TEST_F(EmuApps, TsneAgreesWithTheCpu) {
   const fs::path in = write_gaussians("points.csv", 300, 0.0, 8);
   run_both("tsne", "--seed 3 --input " + in.string() + " --perplexity 10 --iterations 200",
            {"embedding.csv"});
-  const json c = load("cuda", "result.json"), p = load("cpu", "result.json");
+  const json c = load("cuda", "summary.json")["results"]["tsne"],
+             p = load("cpu", "summary.json")["results"]["tsne"];
   // The same start (PCA on the host); 200 gradient steps in float vs float64 diverge slowly in
   // the positions, but KL(P||Q) is flat near the optimum: a few percent at most.
   EXPECT_TRUE(close("kl", c["kl"].get<double>(), p["kl"].get<double>(), 5e-2));
@@ -176,7 +183,8 @@ TEST_F(EmuApps, RbmMnistAgreesWithTheCpu) {
                " --limit 300 --test-limit 50 --eval-limit 300 --hidden 16 --epochs 2 --batch 16 "
                "--inpaint-rows 4 --inpaint-steps 5 --n-samples 9 --sample-steps 10",
            {"metrics.csv"});
-  const json c = load("cuda", "summary.json"), p = load("cpu", "summary.json");
+  const json c = load("cuda", "summary.json")["results"]["train"],
+             p = load("cpu", "summary.json")["results"]["train"];
   ASSERT_EQ(c["epochs"].size(), p["epochs"].size());
   for (size_t e = 0; e < c["epochs"].size(); ++e) {
     // Bernoulli draws flip where float and float64 probabilities straddle the uniform: each

@@ -77,27 +77,6 @@ CLI::Option* add_seed_option(CLI::App& app, uint64_t& seed, const std::string& h
       ->check(CLI::Validator(check, "UINT64"));
 }
 
-nlohmann::json versions_json() {
-  int runtime = 0, driver = 0;
-  cudaRuntimeGetVersion(&runtime);
-  if (cudaDriverGetVersion(&driver) != cudaSuccess) driver = 0;
-  cudaGetLastError();  // a failed query must not leave a sticky error for the next CUDA call
-  const auto dotted = [](int v) {  // CUDA encodes 13.0 as 13000
-    return std::to_string(v / 1000) + "." + std::to_string((v % 1000) / 10);
-  };
-  return {{"latentkit", LATENTKIT_VERSION},
-          {"cuda_runtime", dotted(runtime)},
-          {"cuda_driver", driver ? dotted(driver) : "none"},
-          {"compiler", __VERSION__}};
-}
-
-nlohmann::json summary_json(const std::string& app, const Backend& backend, uint64_t seed) {
-  return {{"app", app},
-          {"versions", versions_json()},
-          {"device", backend.description()},
-          {"seed", seed}};
-}
-
 double float_as_decimal(float f) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.7g", f);  // 7 significant digits: float32's precision

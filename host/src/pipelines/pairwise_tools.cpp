@@ -6,10 +6,11 @@
 #include <cstdio>
 #include <string>
 
-#include "latentkit/pipelines/app.h"
 #include "latentkit/core/check.h"
 #include "latentkit/io/data.h"
 #include "latentkit/io/io.h"
+#include "latentkit/io/summary.h"
+#include "latentkit/pipelines/app.h"
 
 namespace latentkit {
 namespace {
@@ -64,7 +65,6 @@ nlohmann::json mmd_report(Backend& backend, const std::vector<float>& X, int n,
     spec.params = opt.bandwidths;
   }
   validate_mmd_kernel(spec);
-  const auto t0 = Clock::now();
   Array<float> xb = backend.upload(X), yb = backend.upload(Y);
   const double value = mmd2(backend, xb.data(), n, yb.data(), m, d, spec, opt.unbiased);
   j["mmd2"] = value;
@@ -89,14 +89,24 @@ nlohmann::json mmd_report(Backend& backend, const std::vector<float>& X, int n,
   } else {
     j["p_value"] = nullptr;
   }
-  j["seconds"] = seconds_since(t0);
   return j;
 }
 
 nlohmann::json run_mmd_tool(const MmdToolOptions& opt, Backend& backend, std::ostream& out) {
   LK_FLAG_CHECK(!opt.out_dir.empty(), "--out is required");
   check_mmd_flags(opt);
-  OutputDir dir(opt.out_dir, {"result.json"});  // locked and writable before any work
+  // result.json: what older versions wrote; a rerun into their --out removes it.
+  OutputDir dir(opt.out_dir, {"summary.json", "result.json"});  // locked, writable before work
+  RunSummary summary("mmd", backend, opt.seed);
+  summary.config() = {{"x", opt.x_csv},
+                      {"y", opt.y_csv},
+                      {"kernel", enum_name(opt.kernel)},
+                      {"bandwidths", opt.bandwidths},
+                      {"n_bandwidths", opt.n_bandwidths},
+                      {"unbiased", opt.unbiased},
+                      {"permutations", opt.permutations},
+                      {"perm_max_points", opt.perm_max_points}};
+  auto t0 = Clock::now();
   const Dataset x = read_csv_matrix(opt.x_csv);
   const Dataset y = read_csv_matrix(opt.y_csv);
   LK_INPUT_CHECK(x.d == y.d, "'" << opt.x_csv << "' has " << x.d << " columns but '" << opt.y_csv
@@ -108,13 +118,15 @@ nlohmann::json run_mmd_tool(const MmdToolOptions& opt, Backend& backend, std::os
     check_distance_scale(pooled, x.n + y.n, x.d, "'" + opt.x_csv + "' with '" + opt.y_csv + "'",
                          "rescale both samples the same way");
   }
-  nlohmann::json j = mmd_report(backend, x.x, x.n, y.x, y.n, x.d, opt);
-  j["app"] = "mmd";
-  j["device"] = backend.description();
-  j["x"] = opt.x_csv;
-  j["y"] = opt.y_csv;
-  write_file_atomic(dir.path("result.json"), [&](std::ostream& os) { os << j.dump(2) << "\n"; });
+  summary.time("read", seconds_since(t0));
+  t0 = Clock::now();
+  StageResult stage;
+  stage.result = mmd_report(backend, x.x, x.n, y.x, y.n, x.d, opt);
+  stage.seconds = seconds_since(t0);
+  summary.add("mmd", stage);
+  summary.write(dir.path("summary.json"));
   dir.commit();
+  const nlohmann::json& j = stage.result;
   out << "mmd2 = " << fmt(j["mmd2"].get<double>()) << " (" << j["estimator"].get<std::string>()
       << ", " << j["kernel"].get<std::string>() << " kernel, "
       << (j.contains("bandwidths") ? j["bandwidths"].size() : j["scales"].size()) << " "
@@ -125,8 +137,8 @@ nlohmann::json run_mmd_tool(const MmdToolOptions& opt, Backend& backend, std::os
         << " permutations on " << pt["points_x"].get<int>() + pt["points_y"].get<int>()
         << " pooled points" << (pt["subsampled"].get<bool>() ? ", a subsample" : "") << ")";
   }
-  out << "\nwrote " << opt.out_dir << "/result.json\n";
-  return j;
+  out << "\nwrote " << opt.out_dir << "/summary.json\n";
+  return summary.to_json();
 }
 
 nlohmann::json kmeans_report(const KMeansSweep& sweep, int d, int silhouette_sample) {
@@ -171,7 +183,10 @@ nlohmann::json run_kmeans_tool(const KMeansToolOptions& opt, Backend& backend, s
   LK_FLAG_CHECK(opt.kmeans.max_iter >= 1, "--max-iter must be >= 1, got " << opt.kmeans.max_iter);
   LK_FLAG_CHECK(std::isfinite(opt.kmeans.tol) && opt.kmeans.tol >= 0,
                 "--tol must be a finite number >= 0, got " << opt.kmeans.tol);
-  OutputDir dir(opt.out_dir, {"labels.csv", "result.json"});  // locked and writable before work
+  // result.json: what older versions wrote; a rerun into their --out removes it.
+  OutputDir dir(opt.out_dir, {"labels.csv", "summary.json", "result.json"});  // locked, writable
+  RunSummary summary("kmeans", backend, opt.kmeans.seed);
+  auto t0 = Clock::now();
   const Dataset data = read_csv_matrix(opt.input_csv);
   check_distance_scale(data.x, data.n, data.d, "'" + opt.input_csv + "'", "rescale the data");
   // The silhouette needs two clusters that are not the same point: k <= the distinct rows.
@@ -186,40 +201,41 @@ nlohmann::json run_kmeans_tool(const KMeansToolOptions& opt, Backend& backend, s
                                          << " rows: --k-max must be below that (silhouette needs "
                                             "k <= n - 1), got "
                                          << opt.k_max);
-  const auto t0 = Clock::now();
+  summary.time("read", seconds_since(t0));
+  t0 = Clock::now();
   Array<float> xb = backend.upload(data.x);
   const KMeansSweep sweep = kmeans_sweep(backend, xb.data(), data.n, data.d, opt.k_min, opt.k_max,
                                          opt.kmeans, opt.silhouette_sample);
-  nlohmann::json j = kmeans_report(sweep, data.d, opt.silhouette_sample);
-  j["seconds"] = seconds_since(t0);
-  j["app"] = "kmeans";
-  j["device"] = backend.description();
-  j["input"] = opt.input_csv;
-  j["n"] = data.n;
-  j["d"] = data.d;
-  j["config"] = {{"k_min", opt.k_min},
-                 {"k_max", opt.k_max},
-                 {"n_init", opt.kmeans.n_init},
-                 {"max_iter", opt.kmeans.max_iter},
-                 {"tol", opt.kmeans.tol},
-                 {"seed", opt.kmeans.seed},
-                 {"silhouette_sample", opt.silhouette_sample},
-                 {"init", "k-means++ (greedy, 2 + ln k candidates)"}};
-  j["labels_file"] = "labels.csv";
+  StageResult stage;
+  stage.result = kmeans_report(sweep, data.d, opt.silhouette_sample);
+  stage.seconds = seconds_since(t0);
+  summary.config() = {{"input", opt.input_csv},
+                      {"n", data.n},
+                      {"d", data.d},
+                      {"k_min", opt.k_min},
+                      {"k_max", opt.k_max},
+                      {"n_init", opt.kmeans.n_init},
+                      {"max_iter", opt.kmeans.max_iter},
+                      {"tol", opt.kmeans.tol},
+                      {"seed", opt.kmeans.seed},
+                      {"silhouette_sample", opt.silhouette_sample},
+                      {"init", "k-means++ (greedy, 2 + ln k candidates)"}};
+  summary.add("kmeans", stage);
+  summary.output("labels.csv");
   const KMeansSweepEntry* best = nullptr;
   for (const auto& e : sweep.per_k)
     if (e.fit.k == sweep.best_k_silhouette) best = &e;
   LK_CHECK(best, "kmeans: no best k");
   write_csv(dir.path("labels.csv"), {"label"},
             {std::vector<double>(best->fit.labels.begin(), best->fit.labels.end())});
-  write_file_atomic(dir.path("result.json"), [&](std::ostream& os) { os << j.dump(2) << "\n"; });
+  summary.write(dir.path("summary.json"));
   dir.commit();
   for (const auto& e : sweep.per_k)
     out << "k=" << e.fit.k << " inertia=" << fmt(e.fit.inertia)
         << " silhouette=" << fmt(e.silhouette.score, "%.4f") << " n_iter=" << e.fit.n_iter << "\n";
   out << "best_k_silhouette = " << sweep.best_k_silhouette << "\nwrote " << opt.out_dir
-      << "/result.json, " << opt.out_dir << "/labels.csv\n";
-  return j;
+      << "/summary.json, " << opt.out_dir << "/labels.csv\n";
+  return summary.to_json();
 }
 
 }  // namespace latentkit

@@ -136,7 +136,7 @@ const std::vector<std::string> kOutputs = {
 }  // namespace
 
 RbmMnistResult run_rbm_mnist(const RbmMnistOptions& opt, Backend& backend, std::ostream& log) {
-  nlohmann::json timings;
+  RunSummary summary("rbm_mnist", backend, opt.train.seed);
   const auto t_start = Clock::now();
 
   // ---- check what can be checked before any work or output ----
@@ -199,7 +199,7 @@ RbmMnistResult run_rbm_mnist(const RbmMnistOptions& opt, Backend& backend, std::
       static_cast<int>(opt.eval_limit < 0 ? n : std::min<long long>(n, opt.eval_limit));
   log << "data: " << n << " training and " << test.n << " test images of " << rows << "x" << cols
       << " from " << opt.data_dir << " (binarize " << enum_name(opt.binarize) << ")\n";
-  timings["data"] = seconds_since(t0);
+  summary.time("data", seconds_since(t0));
   const std::string dir = out.staging();  // outputs move into --out together at out.commit()
 
   // ---- model and training ----
@@ -283,7 +283,21 @@ RbmMnistResult run_rbm_mnist(const RbmMnistOptions& opt, Backend& backend, std::
     if (opt.checkpoint_every > 0 && epoch % opt.checkpoint_every == 0)
       save_checkpoint(ckpt_path, identity, epoch, history, rbm.state());
   }
-  timings["train"] = seconds_since(t0);
+  {
+    // Per epoch: the figures (their wall times stay in metrics.csv and the checkpoint).
+    StageResult train;
+    nlohmann::json epochs = nlohmann::json::array(), pl = epochs, re = epochs;
+    for (const auto& e : history) {
+      epochs.push_back({{"epoch", e.epoch},
+                        {"pseudo_likelihood", e.pseudo_likelihood},
+                        {"reconstruction_error", e.reconstruction_error}});
+      pl.push_back(e.pseudo_likelihood);
+      re.push_back(e.reconstruction_error);
+    }
+    train.result = {{"epochs", epochs}, {"pseudo_likelihood", pl}, {"reconstruction_error", re}};
+    train.seconds = seconds_since(t0);
+    summary.add("train", train);
+  }
 
   // ---- filters ----
   t0 = Clock::now();
@@ -334,7 +348,7 @@ RbmMnistResult run_rbm_mnist(const RbmMnistOptions& opt, Backend& backend, std::
       sample_files.push_back(name);
     }
   }
-  timings["sample"] = seconds_since(t0);
+  summary.time("sample", seconds_since(t0));
 
   // ---- inpainting on the test set, with the mean training image as the baseline ----
   t0 = Clock::now();
@@ -396,7 +410,12 @@ RbmMnistResult run_rbm_mnist(const RbmMnistOptions& opt, Backend& backend, std::
     write_png(dir + "/inpaint_" + side + ".png",
               image_grid(tiles.data(), 3 * shown, rows, cols, 3, kGridPad, false));
   }
-  timings["inpaint"] = seconds_since(t0);
+  {
+    StageResult stage;
+    stage.result = inpainting;
+    stage.seconds = seconds_since(t0);
+    summary.add("inpainting", stage);
+  }
 
   // ---- outputs ----
   t0 = Clock::now();
@@ -421,47 +440,34 @@ RbmMnistResult run_rbm_mnist(const RbmMnistOptions& opt, Backend& backend, std::
     f.sections = {{"W", st.W}, {"b", st.b}, {"c", st.c}};
     write_model_file(dir + "/model.lkm", f);
   }
-  timings["write"] = seconds_since(t0);
-  timings["total"] = seconds_since(t_start);
+  summary.time("write", seconds_since(t0));
+  summary.time("total", seconds_since(t_start));
 
-  nlohmann::json summary = summary_json("rbm_mnist", backend, tc.seed);
-  summary["config"] = {{"data", opt.data_dir},
-                       {"n_train", n},
-                       {"n_test", nt},
-                       {"n_eval", n_eval},
-                       {"image", {rows, cols}},
-                       {"binarize", enum_name(opt.binarize)},
-                       {"hidden", opt.hidden},
-                       {"epochs", opt.epochs},
-                       {"batch", tc.batch},
-                       {"k", tc.k},
-                       {"method", tc.pcd ? "pcd" : "cd"},
-                       {"lr", float_as_decimal(tc.update.lr)},
-                       {"momentum", float_as_decimal(tc.update.momentum)},
-                       {"weight_decay", float_as_decimal(tc.update.weight_decay)},
-                       {"inpaint_rows", opt.inpaint_rows},
-                       {"inpaint_steps", opt.inpaint_steps},
-                       {"n_samples", opt.n_samples},
-                       {"sample_steps", opt.sample_steps},
-                       {"sample_init", enum_name(opt.sample_init)},
-                       {"resume", opt.resume},
-                       {"checkpoint_every", opt.checkpoint_every}};
-  summary["epochs"] = history_json(history);
-  nlohmann::json pl = nlohmann::json::array(), re = nlohmann::json::array();
-  for (auto& e : history) {
-    pl.push_back(e.pseudo_likelihood);
-    re.push_back(e.reconstruction_error);
-  }
-  summary["pseudo_likelihood"] = pl;
-  summary["reconstruction_error"] = re;
-  summary["inpainting"] = inpainting;
-  summary["timings_s"] = timings;
-  nlohmann::json outputs = {"metrics.csv", "filters.png", "model.lkm"};
-  for (auto& f : sample_files) outputs.push_back(f);
-  for (auto& side : sides) outputs.push_back("inpaint_" + side + ".png");
-  summary["outputs"] = outputs;
-  write_file_atomic(dir + "/summary.json",
-                    [&](std::ostream& os) { os << summary.dump(2) << "\n"; });
+  summary.config() = {{"data", opt.data_dir},
+                      {"n_train", n},
+                      {"n_test", nt},
+                      {"n_eval", n_eval},
+                      {"image", {rows, cols}},
+                      {"binarize", enum_name(opt.binarize)},
+                      {"hidden", opt.hidden},
+                      {"epochs", opt.epochs},
+                      {"batch", tc.batch},
+                      {"k", tc.k},
+                      {"method", tc.pcd ? "pcd" : "cd"},
+                      {"lr", float_as_decimal(tc.update.lr)},
+                      {"momentum", float_as_decimal(tc.update.momentum)},
+                      {"weight_decay", float_as_decimal(tc.update.weight_decay)},
+                      {"inpaint_rows", opt.inpaint_rows},
+                      {"inpaint_steps", opt.inpaint_steps},
+                      {"n_samples", opt.n_samples},
+                      {"sample_steps", opt.sample_steps},
+                      {"sample_init", enum_name(opt.sample_init)},
+                      {"resume", opt.resume},
+                      {"checkpoint_every", opt.checkpoint_every}};
+  for (const char* f : {"metrics.csv", "filters.png", "model.lkm"}) summary.output(f);
+  for (auto& f : sample_files) summary.output(f.get<std::string>());
+  for (auto& side : sides) summary.output("inpaint_" + side + ".png");
+  summary.write(dir + "/summary.json");
   out.commit();
   log << "wrote " << opt.out_dir << "/{metrics.csv, filters.png, samples_step*.png, inpaint_*.png, "
       << "model.lkm, summary.json}\n";

@@ -51,7 +51,7 @@ void write_csv(const std::string& path, const std::vector<std::string>& columns,
 //    (dir/.partial-*), and makes the staging directory dir/.partial-<pid>.
 //  - Outputs are written under staging() (path(name)); commit() moves them into `dir` (renames in
 //    the same directory: no copy, never half a file), JSON files last so that the file readers
-//    trust (summary.json, result.json) appears after the data it describes, and removes every
+//    trust (summary.json) appears after the data it describes, and removes every
 //    name in `owned` this run did not write (a skipped stage's file from an earlier run).
 //    Files that are not in `owned` are never touched: --out may hold the user's own files.
 //  - Files written in place (live_path: checkpoints, which must survive a kill -9 for --resume)

@@ -9,9 +9,9 @@
 //    line, exit 2), "<app>: error: <message>" (exit 3); --help prints and exits 0.
 //  - DeviceFlag: the --device auto | cpu | cuda flag and the backend it selects (select_backend,
 //    which logs the device it picked); add_enum_option: any flag naming an enum value.
-//  - summary.json helpers: summary_json() (its first entries), versions_json(),
-//    float_as_decimal(), seconds_since(), the progress line of training loops
-//    (write_progress_line), and read_checkpoint() for --resume.
+//  - helpers of the apps' outputs: float_as_decimal(), seconds_since(), the progress line of
+//    training loops (write_progress_line), and read_checkpoint() for --resume. summary.json itself
+//    is latentkit/io/summary.h (RunSummary, StageResult, versions_json), included here.
 // A thin app reads:
 //   int main(int argc, char** argv) {
 //     CLI::App app{"myapp: ..."};
@@ -39,6 +39,7 @@
 #include "latentkit/core/device.h"
 #include "latentkit/core/enum_names.h"
 #include "latentkit/io/io.h"
+#include "latentkit/io/summary.h"
 
 namespace CLI {
 class App;
@@ -85,14 +86,6 @@ struct DeviceFlag {
 // Adds "--seed" bound to `seed`: a decimal integer in [0, 2^64 - 1]. Anything else (-1, 2^64, 1e3)
 // is refused as a bad flag (exit 2) instead of wrapping around to 2^64 - 1.
 CLI::Option* add_seed_option(CLI::App& app, uint64_t& seed, const std::string& help);
-
-// {"latentkit", "cuda_runtime", "cuda_driver" ("none" without a driver), "compiler"}: the
-// "versions" entry of every summary.json.
-nlohmann::json versions_json();
-
-// The entries every summary.json starts with: {"app": app, "versions": versions_json(),
-// "device": backend.description(), "seed": seed}.
-nlohmann::json summary_json(const std::string& app, const Backend& backend, uint64_t seed);
 
 // A float flag value as the decimal the user typed (7 significant digits: float32's precision),
 // so summary.json shows 0.001 rather than 0.0010000000474974513.

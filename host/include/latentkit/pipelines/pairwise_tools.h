@@ -1,7 +1,7 @@
-// The pipelines behind apps/mmd and apps/kmeans (host/src/pipelines/pairwise_tools.cpp): read the CSVs,
-// check them, run the MMD / KMeans family, print a report and write result.json (and labels.csv)
-// atomically. The apps only parse flags and pick the device. Tests:
-// tests/test_mmd_kmeans_apps.cpp.
+// The pipelines behind apps/mmd and apps/kmeans (host/src/pipelines/pairwise_tools.cpp): read the
+// CSVs, check them, run the MMD / KMeans family, print a report and write summary.json (schema 1,
+// latentkit/io/summary.h: results.mmd / results.kmeans) and labels.csv atomically. The apps only
+// parse flags and pick the device. Tests: tests/test_mmd_kmeans_apps.cpp.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -49,6 +49,7 @@ void check_mmd_flags(const MmdToolOptions& opt);
 nlohmann::json mmd_report(Backend& backend, const std::vector<float>& X, int n,
                           const std::vector<float>& Y, int m, int d, const MmdToolOptions& opt);
 
+// Returns the summary.json it wrote.
 nlohmann::json run_mmd_tool(const MmdToolOptions& opt, Backend& backend, std::ostream& out);
 
 struct KMeansToolOptions {
@@ -61,6 +62,7 @@ struct KMeansToolOptions {
 // The sweep as JSON: per_k (k, inertia, silhouette, n_iter, ...), best_k_silhouette, centres.
 nlohmann::json kmeans_report(const KMeansSweep& sweep, int d, int silhouette_sample);
 
+// Returns the summary.json it wrote.
 nlohmann::json run_kmeans_tool(const KMeansToolOptions& opt, Backend& backend, std::ostream& out);
 
 }  // namespace latentkit

@@ -1,9 +1,11 @@
-// The vae_gmm analysis stages of the pairwise family (host/src/pipelines/vae_gmm/stage_kmeans_mmd.cpp):
+// The vae_gmm analysis stages of the pairwise family
+// (host/src/pipelines/vae_gmm/stage_kmeans_mmd.cpp):
 //  - kmeans: KMeans for k = k_min..k_max on the generated samples: inertia per k (the elbow),
 //    silhouette per k and the k it picks (seed report 000 chose it by eye);
 //  - mmd: MMD^2 between the true data and the generated samples (median-heuristic RBF, the seed's
 //    7 halving bandwidths) with a permutation-test p-value.
-// Each returns its summary.json "stages" entry and prints a short report to `log`.
+// Each returns its StageResult (summary.json's results.<name>, latentkit/io/summary.h) and
+// prints a short report to `log`.
 // Tests: tests/test_vae_gmm.cpp.
 #pragma once
 #include <cstdint>
@@ -12,6 +14,7 @@
 #include <vector>
 
 #include "latentkit/core/backend.h"
+#include "latentkit/io/summary.h"
 
 namespace latentkit {
 
@@ -39,12 +42,12 @@ void validate_pairwise_stages(const VaeGmmKMeansStage& kmeans, const VaeGmmMmdSt
 
 // With fewer generated samples than k_max + 1, the sweep stops at k = n - 1 (recorded as
 // "k_max_used"); below k_min + 1 samples the stage is skipped and says why.
-nlohmann::json vae_gmm_kmeans_stage(Backend& backend, const std::vector<float>& generated, int n,
-                                    int d, const VaeGmmKMeansStage& opt, uint64_t seed,
-                                    std::ostream& log);
+StageResult vae_gmm_kmeans_stage(Backend& backend, const std::vector<float>& generated, int n,
+                                 int d, const VaeGmmKMeansStage& opt, uint64_t seed,
+                                 std::ostream& log);
 
-nlohmann::json vae_gmm_mmd_stage(Backend& backend, const std::vector<float>& data, int n,
-                                 const std::vector<float>& generated, int m, int d,
-                                 const VaeGmmMmdStage& opt, uint64_t seed, std::ostream& log);
+StageResult vae_gmm_mmd_stage(Backend& backend, const std::vector<float>& data, int n,
+                              const std::vector<float>& generated, int m, int d,
+                              const VaeGmmMmdStage& opt, uint64_t seed, std::ostream& log);
 
 }  // namespace latentkit

@@ -1,7 +1,7 @@
-// The tsne stage of apps/vae_gmm (host/src/pipelines/vae_gmm/stage_tsne.cpp): t-SNE of the latent means and of
-// the generated samples (latentkit::run_tsne), written as tsne_latent.csv and tsne_generated.csv
-// with the true component label, KL and time in summary.json's stages.tsne.
-// Tests: tests/test_vae_gmm.cpp (the TsneStage tests at its end).
+// The tsne stage of apps/vae_gmm (host/src/pipelines/vae_gmm/stage_tsne.cpp): t-SNE of the latent
+// means and of the generated samples (latentkit::run_tsne), written as tsne_latent.csv and
+// tsne_generated.csv with the true component label; KL in summary.json's results.tsne, the times in
+// timings_s.tsne*. Tests: tests/test_vae_gmm.cpp (the TsneStage tests at its end).
 #pragma once
 #include <nlohmann/json.hpp>
 #include <ostream>
@@ -10,6 +10,7 @@
 
 #include "latentkit/core/backend.h"
 #include "latentkit/io/data.h"
+#include "latentkit/io/summary.h"
 
 namespace latentkit {
 
@@ -25,11 +26,13 @@ void validate_tsne_stage(const TsneStageOptions& opt, int n_data, int n_generate
 // latent_mu [n, latent] with labels (the true components, or empty when unknown: written as -1);
 // generated [n_gen, d] in data units, labelled by the nearest true component mean when `truth`
 // is given (the synthetic mixture), else -1. Writes <out_dir>/tsne_latent.csv and
-// tsne_generated.csv (columns t1, t2, label) and returns stages.tsne.
-nlohmann::json run_tsne_stage(Backend& backend, const TsneStageOptions& opt, uint64_t seed,
-                              const std::vector<float>& latent_mu, int n, int latent,
-                              const std::vector<int>& labels, const std::vector<float>& generated,
-                              int n_gen, int d, const MixtureTruth* truth,
-                              const std::string& out_dir, std::ostream& log);
+// tsne_generated.csv (columns t1, t2, label) and returns results.tsne: {latent, generated (each
+// an embedding's figures, or skipped with the reason), parameters}; parts timed: latent,
+// generated and their phases (latent.affinities, ...); outputs: the CSVs written.
+StageResult run_tsne_stage(Backend& backend, const TsneStageOptions& opt, uint64_t seed,
+                           const std::vector<float>& latent_mu, int n, int latent,
+                           const std::vector<int>& labels, const std::vector<float>& generated,
+                           int n_gen, int d, const MixtureTruth* truth, const std::string& out_dir,
+                           std::ostream& log);
 
 }  // namespace latentkit

@@ -33,8 +33,7 @@ nlohmann::json curve_json(const GmmSelection& sel) {
           {"best_k_bic", sel.best_k_bic},
           {"best_k_aic", sel.best_k_aic},
           {"best_k_at_upper_edge", sel.bic_at_upper_edge},
-          {"chosen_k", chosen},
-          {"fit_seconds", sel.seconds}};
+          {"chosen_k", chosen}};
 }
 
 void print_curve(std::ostream& log, const char* name, const GmmSelection& sel) {
@@ -61,16 +60,17 @@ void validate_gmm_stage(const GmmStageOptions& opt) {
   LK_FLAG_CHECK(opt.max_iter >= 1, "--gmm-max-iter must be >= 1, got " << opt.max_iter);
 }
 
-nlohmann::json run_gmm_bic_stage(Backend& backend, const GmmStageOptions& opt,
-                                 const std::vector<float>& generated, int n_generated,
-                                 const std::vector<float>& data, int n_data, int d, uint64_t seed,
-                                 std::ostream& log, const decltype(GmmConfig::progress)& progress) {
+StageResult run_gmm_bic_stage(Backend& backend, const GmmStageOptions& opt,
+                              const std::vector<float>& generated, int n_generated,
+                              const std::vector<float>& data, int n_data, int d, uint64_t seed,
+                              std::ostream& log, const decltype(GmmConfig::progress)& progress) {
   const auto t0 = std::chrono::steady_clock::now();
-  nlohmann::json out;
   if (!opt.enabled) {
-    log << "gmm_bic: skipped (--no-gmm or --gmm-k-max 0)\n";
-    return {{"skipped", true}, {"reason", "switched off by --no-gmm or --gmm-k-max 0"}};
+    log << "gmm_bic: skipped (" << opt.switched_off_by << ")\n";
+    return StageResult::skip("switched off by " + opt.switched_off_by);
   }
+  StageResult stage;
+  nlohmann::json& out = stage.result;
   GmmConfig cfg;
   cfg.max_iter = opt.max_iter;
   cfg.seed = seed;
@@ -87,28 +87,28 @@ nlohmann::json run_gmm_bic_stage(Backend& backend, const GmmStageOptions& opt,
       const GmmSelection sel =
           fit_gmm_select(backend, x, n, d, opt.k_min, opt.k_max, opt.n_init, cfg);
       out[name] = curve_json(sel);
+      stage.parts.emplace_back(name, sel.seconds);
       print_curve(log, name, sel);
     } else {
-      out[name] = {{"skipped", true},
-                   {"reason", "fewer " + std::string(rows) + " (" + std::to_string(n) +
-                                  ") than --gmm-k-max"}};
+      out[name] = skipped_json("fewer " + std::string(rows) + " (" + std::to_string(n) +
+                               ") than --gmm-k-max");
       log << "  " << name << ": skipped (fewer " << rows << " than --gmm-k-max)\n";
     }
   };
   fit_set("generated", generated, n_generated, "generated samples");
   fit_set("data", data, n_data, "data rows");
-  out["seconds"] = seconds_since(t0);
-  return out;
+  stage.seconds = seconds_since(t0);
+  return stage;
 }
 
-nlohmann::json run_mode_coverage_stage(const MixtureTruth* truth,
-                                       const std::vector<float>& generated, int n_generated, int d,
-                                       const std::string& skip_reason, std::ostream& log) {
+StageResult run_mode_coverage_stage(const MixtureTruth* truth, const std::vector<float>& generated,
+                                    int n_generated, int d, const std::string& skip_reason,
+                                    std::ostream& log) {
   const auto t0 = std::chrono::steady_clock::now();
   if (!truth || n_generated == 0) {
     const std::string reason = truth ? "no generated samples (--n-generate 0)" : skip_reason;
     log << "mode_coverage: skipped (" << reason << ")\n";
-    return {{"skipped", true}, {"reason", reason}};
+    return StageResult::skip(reason);
   }
   const int k = static_cast<int>(truth->weights.size());
   LK_CHECK(truth->means.size() == static_cast<size_t>(k) * d &&
@@ -161,17 +161,19 @@ nlohmann::json run_mode_coverage_stage(const MixtureTruth* truth,
   const double off = static_cast<double>(off_manifold) / n_generated;
   log << "  components covered: " << covered << " of " << k << ", off-manifold fraction: " << off
       << "\n";
-  return {{"radius", kModeRadius},
-          {"covered_share_of_weight", kModeCoveredShare},
-          {"n_generated", n_generated},
-          {"components", comps},
-          {"components_covered", covered},
-          {"n_components", k},
-          {"off_manifold_fraction", off},
-          {"note",
-           "even a perfect sampler puts only part of each weight within radius 3: "
-           "97.1% in 3-D (chi-square with 3 degrees of freedom)"},
-          {"seconds", seconds_since(t0)}};
+  StageResult stage;
+  stage.result = {{"radius", kModeRadius},
+                  {"covered_share_of_weight", kModeCoveredShare},
+                  {"n_generated", n_generated},
+                  {"components", comps},
+                  {"components_covered", covered},
+                  {"n_components", k},
+                  {"off_manifold_fraction", off},
+                  {"note",
+                   "even a perfect sampler puts only part of each weight within radius 3: "
+                   "97.1% in 3-D (chi-square with 3 degrees of freedom)"}};
+  stage.seconds = seconds_since(t0);
+  return stage;
 }
 
 }  // namespace latentkit

@@ -36,17 +36,18 @@ void validate_pairwise_stages(const VaeGmmKMeansStage& kmeans, const VaeGmmMmdSt
   }
 }
 
-nlohmann::json vae_gmm_kmeans_stage(Backend& backend, const std::vector<float>& generated, int n,
-                                    int d, const VaeGmmKMeansStage& opt_in, uint64_t seed,
-                                    std::ostream& log) {
+StageResult vae_gmm_kmeans_stage(Backend& backend, const std::vector<float>& generated, int n,
+                                 int d, const VaeGmmKMeansStage& opt_in, uint64_t seed,
+                                 std::ostream& log) {
   const auto t0 = Clock::now();
   VaeGmmKMeansStage opt = opt_in;
   opt.k_max = std::min(opt.k_max, n - 1);  // the silhouette needs k <= n - 1
   if (opt.k_max < opt.k_min) {
-    const std::string why = "skipped: " + std::to_string(n) +
-                            " generated samples are too few for k >= " + std::to_string(opt.k_min);
-    log << "kmeans " << why << "\n";
-    return {{"skipped", why}};
+    const std::string why = std::to_string(n) +
+                            " generated samples are too few for k >= " + std::to_string(opt.k_min) +
+                            " (--kmeans-k-min; k <= n - 1)";
+    log << "kmeans skipped: " << why << "\n";
+    return StageResult::skip(why);
   }
   const int sample = opt.silhouette_sample >= 0          ? opt.silhouette_sample
                      : backend.kind() == DeviceKind::Cpu ? kCpuSilhouetteSample
@@ -57,13 +58,15 @@ nlohmann::json vae_gmm_kmeans_stage(Backend& backend, const std::vector<float>& 
   Array<float> xb = backend.upload(generated);
   const KMeansSweep sweep =
       kmeans_sweep(backend, xb.data(), n, d, opt.k_min, opt.k_max, ko, sample);
-  nlohmann::json j = kmeans_report(sweep, d, sample);
+  StageResult stage;
+  nlohmann::json& j = stage.result;
+  j = kmeans_report(sweep, d, sample);
   j["on"] = "generated";
   j["n"] = n;
   j["n_init"] = opt.n_init;
   j["k_max_requested"] = opt_in.k_max;
   j["k_max_used"] = opt.k_max;
-  j["seconds"] = seconds_since(t0);
+  stage.seconds = seconds_since(t0);
   log << "kmeans on " << n << " generated samples, k=" << opt.k_min << ".." << opt.k_max
       << ": best k by silhouette = " << sweep.best_k_silhouette;
   for (const auto& e : sweep.per_k)
@@ -75,23 +78,25 @@ nlohmann::json vae_gmm_kmeans_stage(Backend& backend, const std::vector<float>& 
   log << "; silhouette "
       << (sample > 0 && sample < n ? "on a sample of " + std::to_string(sample)
                                    : std::string("exact"))
-      << ", " << j["seconds"].get<double>() << " s\n";
-  return j;
+      << ", " << stage.seconds << " s\n";
+  return stage;
 }
 
-nlohmann::json vae_gmm_mmd_stage(Backend& backend, const std::vector<float>& data, int n,
-                                 const std::vector<float>& generated, int m, int d,
-                                 const VaeGmmMmdStage& opt, uint64_t seed, std::ostream& log) {
+StageResult vae_gmm_mmd_stage(Backend& backend, const std::vector<float>& data, int n,
+                              const std::vector<float>& generated, int m, int d,
+                              const VaeGmmMmdStage& opt, uint64_t seed, std::ostream& log) {
   const auto t0 = Clock::now();
   MmdToolOptions mo;
   mo.permutations = opt.permutations;
   mo.perm_max_points = opt.perm_max_points;
   mo.unbiased = opt.unbiased;
   mo.seed = seed;
-  nlohmann::json j = mmd_report(backend, data, n, generated, m, d, mo);
+  StageResult stage;
+  nlohmann::json& j = stage.result;
+  j = mmd_report(backend, data, n, generated, m, d, mo);
   j["x"] = "data";
   j["y"] = "generated";
-  j["seconds"] = seconds_since(t0);
+  stage.seconds = seconds_since(t0);
   char buf[160];
   std::snprintf(buf, sizeof buf,
                 "mmd2(data, generated) = %.6g (%s, rbf, 7 halving bandwidths from h=%.4g)",
@@ -106,8 +111,8 @@ nlohmann::json vae_gmm_mmd_stage(Backend& backend, const std::vector<float>& dat
                   pt["subsampled"].get<bool>() ? ", a Philox subsample" : "");
     log << buf;
   }
-  log << ", " << j["seconds"].get<double>() << " s\n";
-  return j;
+  log << ", " << stage.seconds << " s\n";
+  return stage;
 }
 
 }  // namespace latentkit

@@ -1,16 +1,16 @@
 // The tsne stage of apps/vae_gmm (declared in latentkit/pipelines/vae_gmm_tsne.h): two t-SNE runs
 // (latent means, generated samples) at the stage's perplexity, 2-D, PCA initialisation, seeded by
 // the run's seed; method auto (exact up to 1000 points, FFT above: latentkit/families/tsne.h).
-#include "latentkit/pipelines/vae_gmm_tsne.h"
-
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <sstream>
 #include <string>
 
 #include "latentkit/core/check.h"
-#include "latentkit/io/io.h"
 #include "latentkit/families/tsne.h"
+#include "latentkit/io/io.h"
+#include "latentkit/pipelines/vae_gmm_tsne.h"
 
 namespace latentkit {
 namespace {
@@ -38,9 +38,11 @@ std::vector<int> nearest_component(const std::vector<float>& x, int n, int d,
   return out;
 }
 
-nlohmann::json embed(Backend& backend, const TsneOptions& topt, const std::vector<float>& x, int n,
-                     int d, const std::vector<int>& labels, const std::string& path,
-                     const char* what, std::ostream& log) {
+// One embedding: its figures go to stage.result[part], its wall times to stage.parts ("<part>"
+// for the whole run, "<part>.affinities" / ".init" / ".optimize" for its phases).
+void embed(Backend& backend, const TsneOptions& topt, const std::vector<float>& x, int n, int d,
+           const std::vector<int>& labels, const std::string& path, const char* what,
+           std::ostream& log, const std::string& part, StageResult& stage) {
   TsneOptions o = topt;
   // The latent means may have fewer columns than the output (latent 1): PCA needs >= 2.
   if (d < o.dims) o.init = TsneInit::Random;
@@ -56,8 +58,12 @@ nlohmann::json embed(Backend& backend, const TsneOptions& topt, const std::vecto
       << r.seconds_total << " s\n";
   nlohmann::json j = tsne_result_json(r, o);
   j.erase("parameters");  // shared, recorded once by the stage
-  j["seconds"] = r.seconds_total;
-  return j;
+  j.erase("timings_s");   // wall times: in stage.parts
+  stage.result[part] = j;
+  stage.parts.emplace_back(part, r.seconds_total);
+  stage.parts.emplace_back(part + ".affinities", r.seconds_affinities);
+  stage.parts.emplace_back(part + ".init", r.seconds_init);
+  stage.parts.emplace_back(part + ".optimize", r.seconds_optimize);
 }
 
 }  // namespace
@@ -72,56 +78,52 @@ void validate_tsne_stage(const TsneStageOptions& opt, int n_data, int n_generate
   (void)n_generated;
 }
 
-nlohmann::json run_tsne_stage(Backend& backend, const TsneStageOptions& opt, uint64_t seed,
-                              const std::vector<float>& latent_mu, int n, int latent,
-                              const std::vector<int>& labels, const std::vector<float>& generated,
-                              int n_gen, int d, const MixtureTruth* truth,
-                              const std::string& out_dir, std::ostream& log) {
-  nlohmann::json stage;
-  if (opt.iterations == 0) {
-    stage["skipped"] = "--tsne-iterations 0";
-    return stage;
-  }
+StageResult run_tsne_stage(Backend& backend, const TsneStageOptions& opt, uint64_t seed,
+                           const std::vector<float>& latent_mu, int n, int latent,
+                           const std::vector<int>& labels, const std::vector<float>& generated,
+                           int n_gen, int d, const MixtureTruth* truth, const std::string& out_dir,
+                           std::ostream& log) {
+  if (opt.iterations == 0) return StageResult::skip("switched off by --tsne-iterations 0");
+  StageResult stage;
   const auto t0 = std::chrono::steady_clock::now();
   TsneOptions topt;
   topt.dims = 2;
   topt.perplexity = opt.perplexity;
   topt.iterations = opt.iterations;
   topt.seed = seed;
-  nlohmann::json outputs = nlohmann::json::array();
   // t-SNE needs more points than the perplexity (scikit-learn's rule): fewer skip that embedding.
-  auto too_few = [&](int count, const char* what) {
+  auto too_few = [&](int count, const char* what, const char* part) {
     if (count > opt.perplexity) return false;
+    std::ostringstream why;
+    why << count << " " << what << ", not more than --tsne-perplexity " << opt.perplexity;
     log << "t-SNE of the " << what << " skipped: " << count
         << " points, not more than --tsne-perplexity " << opt.perplexity << "\n";
+    stage.result[part] = skipped_json(why.str());
     return true;
   };
-  if (too_few(n, "latent means")) {
-    stage["latent"] = {{"skipped", "fewer points than --tsne-perplexity + 1"}};
-  } else {
-    stage["latent"] = embed(backend, topt, latent_mu, n, latent, labels,
-                            out_dir + "/tsne_latent.csv", "latent means", log);
-    stage["latent"]["labels"] = labels.empty() ? "none known: -1" : "true mixture component";
-    outputs.push_back("tsne_latent.csv");
+  if (!too_few(n, "latent means", "latent")) {
+    embed(backend, topt, latent_mu, n, latent, labels, out_dir + "/tsne_latent.csv", "latent means",
+          log, "latent", stage);
+    stage.result["latent"]["labels"] = labels.empty() ? "none known: -1" : "true mixture component";
+    stage.outputs.push_back("tsne_latent.csv");
   }
-  if (n_gen > 0 && too_few(n_gen, "generated samples")) {
-    stage["generated"] = {{"skipped", "fewer points than --tsne-perplexity + 1"}};
-  } else if (n_gen > 0) {
+  if (n_gen == 0) {
+    stage.result["generated"] = skipped_json("no generated samples (--n-generate 0)");
+  } else if (!too_few(n_gen, "generated samples", "generated")) {
     const std::vector<int> gen_labels =
         truth ? nearest_component(generated, n_gen, d, *truth) : std::vector<int>();
-    stage["generated"] = embed(backend, topt, generated, n_gen, d, gen_labels,
-                               out_dir + "/tsne_generated.csv", "generated samples", log);
-    stage["generated"]["labels"] =
+    embed(backend, topt, generated, n_gen, d, gen_labels, out_dir + "/tsne_generated.csv",
+          "generated samples", log, "generated", stage);
+    stage.result["generated"]["labels"] =
         truth ? "nearest true component mean (data units)" : "no truth known: -1";
-    outputs.push_back("tsne_generated.csv");
+    stage.outputs.push_back("tsne_generated.csv");
   }
-  stage["parameters"] = {{"perplexity", opt.perplexity},
-                         {"iterations", opt.iterations},
-                         {"dims", 2},
-                         {"init", "pca"},
-                         {"method", "auto"}};
-  stage["outputs"] = outputs;
-  stage["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  stage.result["parameters"] = {{"perplexity", opt.perplexity},
+                                {"iterations", opt.iterations},
+                                {"dims", 2},
+                                {"init", "pca"},
+                                {"method", "auto"}};
+  stage.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return stage;
 }
 

@@ -161,7 +161,7 @@ std::vector<std::vector<double>> columns_of(const std::vector<float>& x, int n, 
 VaeGmmResult run_vae_gmm(const VaeGmmOptions& opt_in, Backend& backend, std::ostream& log,
                          std::ostream& report) {
   VaeGmmOptions opt = opt_in;
-  nlohmann::json timings;
+  RunSummary summary("vae_gmm", backend, opt.train.seed);
   const auto t_start = Clock::now();
 
   // ---- check what can be checked before any work or output ----
@@ -247,7 +247,7 @@ VaeGmmResult run_vae_gmm(const VaeGmmOptions& opt_in, Backend& backend, std::ost
                backend, "this run (data, latent codes, samples, model)", kMemoryRemedy);
   std::vector<float> scaled = data.x;
   scaler.transform(scaled, data.d);
-  timings["data"] = seconds_since(t0);
+  summary.time("data", seconds_since(t0));
   const std::string ckpt_path = out.live_path("checkpoint.lkm");
   if (opt.resume || opt.checkpoint_every > 0) out.keep("checkpoint.lkm");
 
@@ -295,7 +295,28 @@ VaeGmmResult run_vae_gmm(const VaeGmmOptions& opt_in, Backend& backend, std::ost
     result.epochs_trained = trainer.epochs_done();
     if (!history.empty()) result.final_epoch = history.back();
   }
-  timings["train"] = seconds_since(t0);
+  {
+    const double train_s = seconds_since(t0);
+    StageResult train;
+    if (!opt.load_model.empty()) {
+      train = StageResult::skip("replaced by --load '" + opt.load_model + "'");
+    } else if (history.empty()) {
+      train = StageResult::skip("switched off by --epochs 0");
+    } else {
+      const EpochStats& f = history.back();
+      train.result = {
+          {"final", {{"epoch", f.epoch}, {"loss", f.loss}, {"recon", f.recon}, {"kl", f.kl}}},
+          {"steps", static_cast<int64_t>(result.epochs_trained) *
+                        ((data.n + opt.train.batch - 1) / opt.train.batch)}};
+    }
+    train.seconds = train_s;
+    summary.add("train", train);
+    if (!history.empty())
+      summary.time("train_samples_per_s",
+                   train_s > 0
+                       ? data.n * (result.epochs_trained - (history.front().epoch - 1)) / train_s
+                       : 0.0);
+  }
 
   // ---- encode the data, generate from the prior ----
   t0 = Clock::now();
@@ -308,7 +329,7 @@ VaeGmmResult run_vae_gmm(const VaeGmmOptions& opt_in, Backend& backend, std::ost
     mu = backend.download(mu_dev.data(), mu_dev.size());
     logvar = backend.download(lv_dev.data(), lv_dev.size());
   }
-  timings["encode"] = seconds_since(t0);
+  summary.time("encode", seconds_since(t0));
   t0 = Clock::now();
   std::vector<float> generated;
   if (opt.n_generate > 0) {
@@ -320,27 +341,44 @@ VaeGmmResult run_vae_gmm(const VaeGmmOptions& opt_in, Backend& backend, std::ost
     generated = backend.download(out.data(), out.size());
     scaler.inverse(generated, D);  // back to data units
   }
-  timings["generate"] = seconds_since(t0);
+  {
+    StageResult gen =
+        opt.n_generate > 0 ? StageResult() : StageResult::skip("switched off by --n-generate 0");
+    if (opt.n_generate > 0) gen.result = {{"n", opt.n_generate}};
+    gen.seconds = seconds_since(t0);
+    summary.add("generate", gen);
+  }
+  for (const char* f : {"data.csv", "generated.csv", "latent.csv", "loss.csv", "model.lkm"})
+    summary.output(f);
 
-  // ---- analysis stages: each one records its result as stages["<name>"] (with its own time in
-  // seconds as "seconds") and prints a short report to `report` (stdout in the app) ----
-  nlohmann::json stages = nlohmann::json::object();
-  if (opt.kmeans_stage.enabled && opt.n_generate > 0)
-    stages["kmeans"] = vae_gmm_kmeans_stage(backend, generated, opt.n_generate, D,
-                                            opt.kmeans_stage, opt.train.seed, report);
-  if (opt.mmd_stage.enabled && opt.n_generate > 0)
-    stages["mmd"] = vae_gmm_mmd_stage(backend, data.x, data.n, generated, opt.n_generate, D,
-                                      opt.mmd_stage, opt.train.seed, report);
-  stages["gmm_bic"] = run_gmm_bic_stage(backend, opt.gmm, generated, opt.n_generate, data.x,
-                                        data.n, D, opt.train.seed, report,
-                                        throttled_progress(log, "gmm_bic", opt.progress_tty));
-  stages["mode_coverage"] = run_mode_coverage_stage(
-      opt.input_csv.empty() && opt.gmm.enabled ? &truth : nullptr, generated, opt.n_generate, D,
-      opt.gmm.enabled ? "--input CSV: no true mixture to compare with" : "switched off by --no-gmm",
-      report);
-  stages["tsne"] = run_tsne_stage(backend, opt.tsne, opt.train.seed, mu, data.n, L, data.labels,
-                                  generated, opt.n_generate, D,
-                                  opt.input_csv.empty() ? &truth : nullptr, out.staging(), report);
+  // ---- analysis stages: each one returns its StageResult (summary.json's results.<name>, or
+  // skipped with the reason; its wall time goes to timings_s.<name>) and prints a short report to
+  // `report` (stdout in the app) ----
+  const std::string no_samples = "no generated samples (--n-generate 0)";
+  summary.add("kmeans", !opt.kmeans_stage.enabled
+                            ? StageResult::skip("switched off by --skip-kmeans")
+                        : opt.n_generate == 0
+                            ? StageResult::skip(no_samples)
+                            : vae_gmm_kmeans_stage(backend, generated, opt.n_generate, D,
+                                                   opt.kmeans_stage, opt.train.seed, report));
+  summary.add("mmd", !opt.mmd_stage.enabled ? StageResult::skip("switched off by --skip-mmd")
+                     : opt.n_generate == 0
+                         ? StageResult::skip(no_samples)
+                         : vae_gmm_mmd_stage(backend, data.x, data.n, generated, opt.n_generate, D,
+                                             opt.mmd_stage, opt.train.seed, report));
+  summary.add("gmm_bic", run_gmm_bic_stage(backend, opt.gmm, generated, opt.n_generate, data.x,
+                                           data.n, D, opt.train.seed, report,
+                                           throttled_progress(log, "gmm_bic", opt.progress_tty)));
+  summary.add("mode_coverage", run_mode_coverage_stage(
+                                   opt.input_csv.empty() && opt.gmm.enabled ? &truth : nullptr,
+                                   generated, opt.n_generate, D,
+                                   opt.gmm.enabled ? "--input CSV: no true mixture to compare with"
+                                                   : "switched off by " + opt.gmm.switched_off_by,
+                                   report));
+  summary.add("tsne",
+              run_tsne_stage(backend, opt.tsne, opt.train.seed, mu, data.n, L, data.labels,
+                             generated, opt.n_generate, D, opt.input_csv.empty() ? &truth : nullptr,
+                             out.staging(), report));
 
   // ---- outputs: written under out.staging(), moved into --out together by out.commit() ----
   t0 = Clock::now();
@@ -388,16 +426,18 @@ VaeGmmResult run_vae_gmm(const VaeGmmOptions& opt_in, Backend& backend, std::ost
   } else {
     write_model_file(dir + "/model.lkm", loaded);  // the model these outputs came from
   }
-  timings["write"] = seconds_since(t0);
-  timings["total"] = seconds_since(t_start);
+  summary.time("write", seconds_since(t0));
+  summary.time("total", seconds_since(t_start));
 
-  nlohmann::json summary = summary_json("vae_gmm", backend, opt.train.seed);
-  summary["config"] = {
-      {"data", opt.input_csv.empty()
-                   ? nlohmann::json{{"source", "gaussian_mixture"}, {"k", opt.mixture.k},
-                                    {"d", opt.mixture.d}, {"n", opt.mixture.n}}
-                   : nlohmann::json{{"source", "csv"}, {"path", opt.input_csv}, {"n", data.n},
-                                    {"d", data.d}}},
+  summary.config() = {
+      {"data", opt.input_csv.empty() ? nlohmann::json{{"source", "gaussian_mixture"},
+                                                      {"k", opt.mixture.k},
+                                                      {"d", opt.mixture.d},
+                                                      {"n", opt.mixture.n}}
+                                     : nlohmann::json{{"source", "csv"},
+                                                      {"path", opt.input_csv},
+                                                      {"n", data.n},
+                                                      {"d", data.d}}},
       {"scale", enum_name(scaler.kind)},
       {"model", model_config_json(opt.model)},
       {"epochs", opt.train.epochs},
@@ -407,23 +447,7 @@ VaeGmmResult run_vae_gmm(const VaeGmmOptions& opt_in, Backend& backend, std::ost
       {"load", opt.load_model},
       {"resume", opt.resume},
       {"checkpoint_every", opt.checkpoint_every}};
-  summary["timings_s"] = timings;
-  if (!history.empty()) {
-    const EpochStats& f = history.back();
-    summary["final"] = {{"epoch", f.epoch}, {"loss", f.loss}, {"recon", f.recon}, {"kl", f.kl}};
-    const double train_s = timings["train"].get<double>();
-    summary["train"] = {{"steps", static_cast<int64_t>(result.epochs_trained) *
-                                      ((data.n + opt.train.batch - 1) / opt.train.batch)},
-                        {"samples_per_s", train_s > 0 ? data.n * (result.epochs_trained -
-                                                                  (history.front().epoch - 1)) /
-                                                            train_s
-                                                      : 0.0}};
-  }
-  summary["outputs"] = {"data.csv", "generated.csv", "latent.csv", "loss.csv", "model.lkm"};
-  for (const auto& f : stages["tsne"].value("outputs", nlohmann::json::array()))
-    summary["outputs"].push_back(f);
-  summary["stages"] = stages;
-  write_file_atomic(dir + "/summary.json", [&](std::ostream& os) { os << summary.dump(2) << "\n"; });
+  summary.write(dir + "/summary.json");
   out.commit();
   log << "wrote " << opt.out_dir << "/{data,generated,latent,loss}.csv, model.lkm"
       << (opt.load_model.empty() ? "" : " (a copy of --load)") << ", summary.json\n";
