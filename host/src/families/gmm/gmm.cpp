@@ -1,6 +1,7 @@
 // Batched Gaussian mixtures on a Backend (see latentkit/families/gmm.h): validation, the host
-// initialisation shared by both backends, dispatch to the CPU reference (latentkit::ref) or to the
-// CUDA kernels (kernels/gmm.cu) with the EM loop below, model selection, score and sample.
+// initialisation shared by both backends, model selection, score and sample; the EM batch, the
+// scores and the draws run on the CPU reference (latentkit::ref) or on the CUDA kernels
+// (kernels/gmm.cu, with the EM loop below), chosen in one place (gmm_ops).
 #include "latentkit/families/gmm.h"
 
 #include <algorithm>
@@ -183,6 +184,108 @@ std::vector<ref::GmmEmStatus> em_cuda(Backend& backend, const std::vector<float>
   return status;
 }
 
+// Runs EM with the reference; updates the packed parameters; returns per-model status and the
+// final mean log-likelihood (score) of every model.
+std::vector<ref::GmmEmStatus> em_reference(Backend&, const std::vector<float>& x, int n, int d,
+                                           bool full, PackedBatch& p, const GmmConfig& cfg,
+                                           std::vector<double>& final_ll) {
+  const int B = static_cast<int>(p.comp_offset.size()) - 1;
+  std::vector<ref::GmmEmStatus> status;
+  const std::vector<int> offsets(p.comp_offset.begin(), p.comp_offset.end());
+  status = ref::gmm_em_batch(x.data(), n, d, full, offsets, cfg.tol, cfg.reg_covar, cfg.max_iter,
+                             p.weights.data(), p.means.data(), p.covs.data(), [&](int done) {
+                               if (cfg.progress) cfg.progress("EM, models", done, B);
+                             });
+  const size_t cs = cov_size(cfg.covariance, d);
+  const int C = p.comp_offset.back();
+  std::vector<double> chol(C * cs), prec(C * cs), log_norm(C), resp;
+  for (int b = 0; b < B; ++b) {
+    const int c0 = p.comp_offset[b], k = p.comp_offset[b + 1] - c0;
+    const int bad =
+        ref::gmm_precisions(p.weights.data() + c0, p.covs.data() + c0 * cs, k, d, full,
+                            chol.data() + c0 * cs, prec.data() + c0 * cs, log_norm.data() + c0);
+    if (bad >= 0) throw_not_pd(b, bad, k);
+    resp.resize(static_cast<size_t>(k) * n);  // components from c0, indexed from 0
+    final_ll[b] =
+        ref::gmm_estep(x.data(), n, d, full, 0, k, p.means.data() + c0 * d, prec.data() + c0 * cs,
+                       log_norm.data() + c0, resp.data(), nullptr, nullptr);
+  }
+  return status;
+}
+
+// log density and most likely component of every row of x under one model, into out (sized).
+void score_cuda(Backend& backend, const GmmModel& model, const std::vector<float>& x, int n,
+                GmmScores& out) {
+  const bool full = model.covariance == GmmCovariance::Full;
+  const int k = model.k, d = model.d;
+  const cudaStream_t s = backend.cuda_stream();
+  const int ll_blocks = cuda::gmm_estep_blocks(n);
+  const DeviceGmmModel dm(model, s);
+  cuda::DeviceBuffer<float> x_dev(x.size());
+  cuda::DeviceBuffer<int32_t> labels(n);
+  cuda::DeviceBuffer<double> resp(static_cast<size_t>(k) * n), partial(ll_blocks), point_ll(n);
+  x_dev.upload(x, s);
+  cuda::gmm_estep(x_dev.data(), n, d, full, 1, dm.offsets.data(), nullptr, dm.mu.data(),
+                  dm.prec.data(), dm.log_norm.data(), resp.data(), partial.data(), point_ll.data(),
+                  labels.data(), s);
+  out.log_density = point_ll.download(s);
+  out.labels = labels.download(s);
+}
+
+void score_reference(Backend&, const GmmModel& model, const std::vector<float>& x, int n,
+                     GmmScores& out) {
+  const bool full = model.covariance == GmmCovariance::Full;
+  const int k = model.k, d = model.d;
+  const size_t cs = cov_size(model.covariance, d);
+  std::vector<double> chol(k * cs), prec(k * cs), log_norm(k), resp(static_cast<size_t>(k) * n);
+  const int bad = ref::gmm_precisions(model.weights.data(), model.covariances.data(), k, d, full,
+                                      chol.data(), prec.data(), log_norm.data());
+  if (bad >= 0) throw_not_pd(0, bad, k);
+  ref::gmm_estep(x.data(), n, d, full, 0, k, model.means.data(), prec.data(), log_norm.data(),
+                 resp.data(), out.log_density.data(), out.labels.data());
+}
+
+// n draws from one model into out (n x d) and their components into comp (both sized).
+void sample_cuda(Backend& backend, const GmmModel& model, int n, uint64_t seed,
+                 std::vector<float>& out, std::vector<int32_t>& comp) {
+  const bool full = model.covariance == GmmCovariance::Full;
+  const int k = model.k, d = model.d;
+  const cudaStream_t s = backend.cuda_stream();
+  const DeviceGmmModel dm(model, s);
+  cuda::DeviceBuffer<int32_t> comp_dev(n);
+  cuda::DeviceBuffer<float> out_dev(out.size());
+  cuda::gmm_sample(k, d, full, dm.w.data(), dm.mu.data(), dm.chol.data(), n, seed, kGmmSampleOffset,
+                   out_dev.data(), comp_dev.data(), s);
+  out = out_dev.download(s);
+  comp = comp_dev.download(s);
+}
+
+void sample_reference(Backend&, const GmmModel& model, int n, uint64_t seed,
+                      std::vector<float>& out, std::vector<int32_t>& comp) {
+  const bool full = model.covariance == GmmCovariance::Full;
+  const int k = model.k, d = model.d;
+  ref::gmm_sample(k, d, full, model.weights.data(), model.means.data(), model.covariances.data(), n,
+                  seed, kGmmSampleOffset, out.data(), comp.data());
+}
+
+// The family's operations on one backend; gmm_ops chooses them, the only place that looks at the
+// backend's kind. The drivers (fit_gmm_batch, gmm_score, gmm_sample) hold the checks and packing.
+struct GmmOps {
+  std::vector<ref::GmmEmStatus> (*em_batch)(Backend&, const std::vector<float>& x, int n, int d,
+                                            bool full, PackedBatch& p, const GmmConfig& cfg,
+                                            std::vector<double>& final_ll);
+  void (*score)(Backend&, const GmmModel& model, const std::vector<float>& x, int n,
+                GmmScores& out);
+  void (*sample)(Backend&, const GmmModel& model, int n, uint64_t seed, std::vector<float>& out,
+                 std::vector<int32_t>& comp);
+};
+
+const GmmOps& gmm_ops(const Backend& backend) {
+  static const GmmOps kernels = {em_cuda, score_cuda, sample_cuda};
+  static const GmmOps reference = {em_reference, score_reference, sample_reference};
+  return backend.kind() == DeviceKind::Cuda ? kernels : reference;
+}
+
 double information_bic(double ll, int n, int64_t p) {
   return -2.0 * ll * n + static_cast<double>(p) * std::log(static_cast<double>(n));
 }
@@ -286,29 +389,7 @@ std::vector<GmmFitResult> fit_gmm_batch(Backend& backend, const std::vector<floa
   }
   std::vector<ref::GmmEmStatus> status;
   std::vector<double> final_ll(B);
-  if (backend.kind() == DeviceKind::Cuda) {
-    status = em_cuda(backend, x, n, d, full, p, cfg, final_ll);
-  } else {
-    const std::vector<int> offsets(p.comp_offset.begin(), p.comp_offset.end());
-    status = ref::gmm_em_batch(x.data(), n, d, full, offsets, cfg.tol, cfg.reg_covar, cfg.max_iter,
-                               p.weights.data(), p.means.data(), p.covs.data(), [&](int done) {
-                                 if (cfg.progress) cfg.progress("EM, models", done, B);
-                               });
-    const size_t cs = cov_size(cfg.covariance, d);
-    const int C = p.comp_offset.back();
-    std::vector<double> chol(C * cs), prec(C * cs), log_norm(C), resp;
-    for (int b = 0; b < B; ++b) {
-      const int c0 = p.comp_offset[b], k = p.comp_offset[b + 1] - c0;
-      const int bad =
-          ref::gmm_precisions(p.weights.data() + c0, p.covs.data() + c0 * cs, k, d, full,
-                              chol.data() + c0 * cs, prec.data() + c0 * cs, log_norm.data() + c0);
-      if (bad >= 0) throw_not_pd(b, bad, k);
-      resp.resize(static_cast<size_t>(k) * n);  // components from c0, indexed from 0
-      final_ll[b] =
-          ref::gmm_estep(x.data(), n, d, full, 0, k, p.means.data() + c0 * d, prec.data() + c0 * cs,
-                         log_norm.data() + c0, resp.data(), nullptr, nullptr);
-    }
-  }
+  status = gmm_ops(backend).em_batch(backend, x, n, d, full, p, cfg, final_ll);
   std::vector<GmmFitResult> out(B);
   const size_t cs = cov_size(cfg.covariance, d);
   for (int b = 0; b < B; ++b) {
@@ -397,33 +478,10 @@ nlohmann::json gmm_fit_json(const GmmFitResult& r) {
 GmmScores gmm_score(Backend& backend, const GmmModel& model, const std::vector<float>& x, int n) {
   check_model(model);
   validate_gmm_input(x, n, model.d, {{1, 0}}, GmmConfig{});
-  const bool full = model.covariance == GmmCovariance::Full;
-  const int k = model.k, d = model.d;
-  const size_t cs = cov_size(model.covariance, d);
   GmmScores out;
   out.log_density.resize(n);
   out.labels.resize(n);
-  if (backend.kind() == DeviceKind::Cuda) {
-    const cudaStream_t s = backend.cuda_stream();
-    const int ll_blocks = cuda::gmm_estep_blocks(n);
-    const DeviceGmmModel dm(model, s);
-    cuda::DeviceBuffer<float> x_dev(x.size());
-    cuda::DeviceBuffer<int32_t> labels(n);
-    cuda::DeviceBuffer<double> resp(static_cast<size_t>(k) * n), partial(ll_blocks), point_ll(n);
-    x_dev.upload(x, s);
-    cuda::gmm_estep(x_dev.data(), n, d, full, 1, dm.offsets.data(), nullptr, dm.mu.data(),
-                    dm.prec.data(), dm.log_norm.data(), resp.data(), partial.data(),
-                    point_ll.data(), labels.data(), s);
-    out.log_density = point_ll.download(s);
-    out.labels = labels.download(s);
-  } else {
-    std::vector<double> chol(k * cs), prec(k * cs), log_norm(k), resp(static_cast<size_t>(k) * n);
-    const int bad = ref::gmm_precisions(model.weights.data(), model.covariances.data(), k, d, full,
-                                        chol.data(), prec.data(), log_norm.data());
-    if (bad >= 0) throw_not_pd(0, bad, k);
-    ref::gmm_estep(x.data(), n, d, full, 0, k, model.means.data(), prec.data(), log_norm.data(),
-                   resp.data(), out.log_density.data(), out.labels.data());
-  }
+  gmm_ops(backend).score(backend, model, x, n, out);
   return out;
 }
 
@@ -431,24 +489,10 @@ std::vector<float> gmm_sample(Backend& backend, const GmmModel& model, int n, ui
                               std::vector<int32_t>* component) {
   check_model(model);
   LK_INPUT_CHECK(n >= 0, "number of samples must be >= 0, got " << n);
-  const bool full = model.covariance == GmmCovariance::Full;
-  const int k = model.k, d = model.d;
-  std::vector<float> out(static_cast<size_t>(n) * d);
+  std::vector<float> out(static_cast<size_t>(n) * model.d);
   std::vector<int32_t> comp(n);
   if (n == 0) return out;
-  if (backend.kind() == DeviceKind::Cuda) {
-    const cudaStream_t s = backend.cuda_stream();
-    const DeviceGmmModel dm(model, s);
-    cuda::DeviceBuffer<int32_t> comp_dev(n);
-    cuda::DeviceBuffer<float> out_dev(out.size());
-    cuda::gmm_sample(k, d, full, dm.w.data(), dm.mu.data(), dm.chol.data(), n, seed,
-                     kGmmSampleOffset, out_dev.data(), comp_dev.data(), s);
-    out = out_dev.download(s);
-    comp = comp_dev.download(s);
-  } else {
-    ref::gmm_sample(k, d, full, model.weights.data(), model.means.data(), model.covariances.data(),
-                    n, seed, kGmmSampleOffset, out.data(), comp.data());
-  }
+  gmm_ops(backend).sample(backend, model, n, seed, out, comp);
   if (component) *component = std::move(comp);
   return out;
 }

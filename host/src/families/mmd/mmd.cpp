@@ -1,17 +1,20 @@
-// Host API of the MMD family (latentkit/families/mmd.h): input checks, the median heuristic, the
-// permutation plan (labels, subsample, column batches) shared by both backends, and dispatch of
-// the pairwise work to latentkit::ref (CPU) or kernels/mmd.cu (CUDA, the backend's stream).
+// Host API of the MMD family (latentkit/families/mmd.h): input checks, the median heuristic and
+// the permutation plan (labels, subsample, column batches) once for both backends; the pairwise
+// work behind MmdOps, latentkit::ref (CPU) or kernels/mmd.cu (CUDA, the backend's stream), chosen
+// in one place (make_mmd_ops).
 #include "latentkit/families/mmd.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <memory>
 #include <vector>
 
 #include "kernels/cuda_resources.cuh"
 #include "kernels/mmd.cuh"
 #include "latentkit/core/check.h"
-#include "latentkit/families/pairwise.h"
 #include "latentkit/core/philox.h"
+#include "latentkit/families/pairwise.h"
 #include "latentkit/ref/mmd_ref.h"
 
 namespace latentkit {
@@ -42,32 +45,83 @@ void check_sizes(int n, int m, int d, bool unbiased) {
                      << n << " and " << m << "; use the biased estimator");
 }
 
-double kernel_sum(Backend& backend, const float* A, int na, const float* B, int nb, int d,
-                  const MmdKernelSpec& spec) {
-  if (backend.kind() == DeviceKind::Cpu)
-    return ref::mmd_kernel_sum(A, na, B, nb, d, spec.kind, spec.params.data(),
-                               static_cast<int>(spec.params.size()));
-  return cuda::mmd_kernel_sum(A, na, B, nb, d, device_params(spec), backend.cuda_stream());
-}
+// The family's pairwise work on one backend, with the launchers' argument order. Matrices are in
+// the backend's memory; V and R are on the host.
+class MmdOps {
+ public:
+  virtual ~MmdOps() = default;
+  // {sum k(X_i, X_j), sum k(Y_i, Y_j), sum k(X_i, Y_j)} over all pairs.
+  virtual std::array<double, 3> kernel_sums_xy(const float* X, int n, const float* Y, int m, int d,
+                                               const MmdKernelSpec& spec) = 0;
+  // R (na x ncols doubles) = F V, F the kernel matrix of A and B (its slope when `slope`).
+  virtual void weighted_sums(const float* A, int na, const float* B, int nb, int d,
+                             const MmdKernelSpec& spec, bool slope, const std::vector<float>& V,
+                             int ncols, std::vector<double>& R) = 0;
+  // MMD^2 and its gradient in Y (m x d, backend memory); sizes and kernel already checked.
+  virtual double mmd2_grad_y(const float* X, int n, const float* Y, int m, int d,
+                             const MmdKernelSpec& spec, bool unbiased, float* grad_y) = 0;
+};
 
-// R (host, na x ncols doubles) = F V with A, B in backend memory and V on the host.
-void weighted_sums(Backend& backend, const float* A, int na, const float* B, int nb, int d,
-                   const MmdKernelSpec& spec, bool slope, const std::vector<float>& V, int ncols,
-                   std::vector<double>& R) {
-  R.assign(static_cast<size_t>(na) * ncols, 0.0);
-  if (backend.kind() == DeviceKind::Cpu) {
+class ReferenceMmdOps final : public MmdOps {
+ public:
+  std::array<double, 3> kernel_sums_xy(const float* X, int n, const float* Y, int m, int d,
+                                       const MmdKernelSpec& spec) override {
+    return {sum(X, n, X, n, d, spec), sum(Y, m, Y, m, d, spec), sum(X, n, Y, m, d, spec)};
+  }
+  void weighted_sums(const float* A, int na, const float* B, int nb, int d,
+                     const MmdKernelSpec& spec, bool slope, const std::vector<float>& V, int ncols,
+                     std::vector<double>& R) override {
+    R.assign(static_cast<size_t>(na) * ncols, 0.0);
     ref::mmd_weighted_sums(A, na, B, nb, d, spec.kind, spec.params.data(),
                            static_cast<int>(spec.params.size()), slope, V.data(), ncols, R.data());
-    return;
   }
-  const cudaStream_t stream = backend.cuda_stream();
-  cuda::DeviceBuffer<float> Vd(V.size());
-  cuda::DeviceBuffer<double> Rd(R.size());
-  LK_CUDA_CHECK(cudaMemcpyAsync(Vd.data(), V.data(), Vd.bytes(), cudaMemcpyHostToDevice, stream));
-  cuda::mmd_weighted_sums(A, na, B, nb, d, device_params(spec), slope, Vd.data(), ncols, Rd.data(),
-                          stream);
-  LK_CUDA_CHECK(cudaMemcpyAsync(R.data(), Rd.data(), Rd.bytes(), cudaMemcpyDeviceToHost, stream));
-  LK_CUDA_CHECK(cudaStreamSynchronize(stream));  // R is read, Vd and Rd freed, on return
+  double mmd2_grad_y(const float* X, int n, const float* Y, int m, int d, const MmdKernelSpec& spec,
+                     bool unbiased, float* grad_y) override {
+    return ref::mmd2_grad_y(X, n, Y, m, d, spec.kind, spec.params.data(),
+                            static_cast<int>(spec.params.size()), unbiased, grad_y);
+  }
+
+ private:
+  static double sum(const float* A, int na, const float* B, int nb, int d,
+                    const MmdKernelSpec& spec) {
+    return ref::mmd_kernel_sum(A, na, B, nb, d, spec.kind, spec.params.data(),
+                               static_cast<int>(spec.params.size()));
+  }
+};
+
+class CudaMmdOps final : public MmdOps {
+ public:
+  explicit CudaMmdOps(Backend& backend) : be_(backend) {}
+  std::array<double, 3> kernel_sums_xy(const float* X, int n, const float* Y, int m, int d,
+                                       const MmdKernelSpec& spec) override {
+    std::array<double, 3> sums{};
+    cuda::mmd_kernel_sums_xy(X, n, Y, m, d, device_params(spec), sums.data(), be_.cuda_stream());
+    return sums;
+  }
+  void weighted_sums(const float* A, int na, const float* B, int nb, int d,
+                     const MmdKernelSpec& spec, bool slope, const std::vector<float>& V, int ncols,
+                     std::vector<double>& R) override {
+    R.assign(static_cast<size_t>(na) * ncols, 0.0);
+    const cudaStream_t stream = be_.cuda_stream();
+    cuda::DeviceBuffer<float> Vd(V.size());
+    cuda::DeviceBuffer<double> Rd(R.size());
+    LK_CUDA_CHECK(cudaMemcpyAsync(Vd.data(), V.data(), Vd.bytes(), cudaMemcpyHostToDevice, stream));
+    cuda::mmd_weighted_sums(A, na, B, nb, d, device_params(spec), slope, Vd.data(), ncols,
+                            Rd.data(), stream);
+    LK_CUDA_CHECK(cudaMemcpyAsync(R.data(), Rd.data(), Rd.bytes(), cudaMemcpyDeviceToHost, stream));
+    LK_CUDA_CHECK(cudaStreamSynchronize(stream));  // R is read, Vd and Rd freed, on return
+  }
+  double mmd2_grad_y(const float* X, int n, const float* Y, int m, int d, const MmdKernelSpec& spec,
+                     bool unbiased, float* grad_y) override;
+
+ private:
+  Backend& be_;
+};
+
+// The family's one dispatch point.
+std::unique_ptr<MmdOps> make_mmd_ops(Backend& backend) {
+  if (backend.kind() == DeviceKind::Cuda) return std::make_unique<CudaMmdOps>(backend);
+  return std::make_unique<ReferenceMmdOps>();
 }
 
 }  // namespace
@@ -145,18 +199,7 @@ double mmd2(Backend& backend, const float* X, int n, const float* Y, int m, int 
             const MmdKernelSpec& spec, bool unbiased) {
   check_sizes(n, m, d, unbiased);
   validate_mmd_kernel(spec);
-  double sxx, syy, sxy;
-  if (backend.kind() == DeviceKind::Cpu) {
-    sxx = kernel_sum(backend, X, n, X, n, d, spec);
-    syy = kernel_sum(backend, Y, m, Y, m, d, spec);
-    sxy = kernel_sum(backend, X, n, Y, m, d, spec);
-  } else {
-    double sums[3];
-    cuda::mmd_kernel_sums_xy(X, n, Y, m, d, device_params(spec), sums, backend.cuda_stream());
-    sxx = sums[0];
-    syy = sums[1];
-    sxy = sums[2];
-  }
+  const auto [sxx, syy, sxy] = make_mmd_ops(backend)->kernel_sums_xy(X, n, Y, m, d, spec);
   const double k0 = static_cast<double>(spec.params.size());
   const double dn = n, dm = m;
   if (unbiased)
@@ -169,9 +212,13 @@ double mmd2_grad_y(Backend& backend, const float* X, int n, const float* Y, int 
                    const MmdKernelSpec& spec, bool unbiased, float* grad_y) {
   check_sizes(n, m, d, unbiased);
   validate_mmd_kernel(spec);
-  if (backend.kind() == DeviceKind::Cpu)
-    return ref::mmd2_grad_y(X, n, Y, m, d, spec.kind, spec.params.data(),
-                            static_cast<int>(spec.params.size()), unbiased, grad_y);
+  return make_mmd_ops(backend)->mmd2_grad_y(X, n, Y, m, d, spec, unbiased, grad_y);
+}
+
+// On the device the gradient is built from two weighted-sum passes (no n x m matrix is stored).
+double CudaMmdOps::mmd2_grad_y(const float* X, int n, const float* Y, int m, int d,
+                               const MmdKernelSpec& spec, bool unbiased, float* grad_y) {
+  Backend& backend = be_;
   const double value = mmd2(backend, X, n, Y, m, d, spec, unbiased);
   // grad_j = c_yy (sum_l g_jl y_l - y_j sum_l g_jl) - c_xy (sum_i g_ji x_i - y_j sum_i g_ji), with
   // the sums from R = G [1, coordinates - mu] (mu: the pooled mean, which cancels; centring keeps
@@ -194,8 +241,8 @@ double mmd2_grad_y(Backend& backend, const float* X, int n, const float* Y, int 
     return V;
   };
   std::vector<double> r_yy, r_yx;
-  weighted_sums(backend, Y, m, Y, m, d, spec, true, make_v(yh, m), ncols, r_yy);
-  weighted_sums(backend, Y, m, X, n, d, spec, true, make_v(xh, n), ncols, r_yx);
+  weighted_sums(Y, m, Y, m, d, spec, true, make_v(yh, m), ncols, r_yy);
+  weighted_sums(Y, m, X, n, d, spec, true, make_v(xh, n), ncols, r_yx);
   const double dn = n, dm = m;
   const double c_yy = 4.0 / (unbiased ? dm * (dm - 1) : dm * dm);
   const double c_xy = 4.0 / (dn * dm);
@@ -250,6 +297,7 @@ MmdPermutationResult mmd_permutation_test(Backend& backend, const float* X, int 
     std::copy_n(yh.data() + static_cast<size_t>(yi[r]) * d, d,
                 Z.data() + static_cast<size_t>(nx + r) * d);
   Array<float> Zb = backend.upload(Z);
+  const std::unique_ptr<MmdOps> ops = make_mmd_ops(backend);
 
   // Global columns: 0 = ones (row sums), 1 = the observed labelling, 1 + p = permutation p.
   // Batches of 64 columns: one device pass over the kernel tiles per batch.
@@ -276,7 +324,7 @@ MmdPermutationResult mmd_permutation_test(Backend& backend, const float* X, int 
       for (int i = 0; i < pooled; ++i) V[static_cast<size_t>(i) * ncols + c] = l[i];
     }
     std::vector<double> R;
-    weighted_sums(backend, Zb.data(), pooled, Zb.data(), pooled, d, spec, false, V, ncols, R);
+    ops->weighted_sums(Zb.data(), pooled, Zb.data(), pooled, d, spec, false, V, ncols, R);
     if (c0 == 0) {
       row_sums.resize(pooled);
       for (int i = 0; i < pooled; ++i) {
