@@ -1,5 +1,6 @@
 // t-SNE on either backend (declared in latentkit/families/tsne.h): the pipeline and the optimiser; the
-// arithmetic is in latentkit::ref (CPU backend) and kernels/tsne.cu + kernels/tsne_fft.cu (CUDA).
+// arithmetic is in latentkit::ref (CPU backend) and kernels/tsne.cu + kernels/tsne_fft.cu (CUDA),
+// chosen in one place (tsne_ops: the optimiser's engine, all-pairs neighbours, PCA covariance).
 // Tests: tests/test_ref_tsne.cpp (CPU pipeline), tests/test_tsne_gpu.cu, tests/test_tsne_app.cpp.
 #include "latentkit/families/tsne.h"
 
@@ -320,6 +321,79 @@ void validate(const std::vector<float>& X, int n, int d, const TsneOptions& opt)
                                    "to embed");
 }
 
+// C (d x d, float64) = Xc^T Xc with Xc the rows of X minus `mean` (unnormalised: the
+// eigenvectors do not care), both triangles filled.
+void covariance_cuda(Backend& backend, const std::vector<float>& X, int n, int d,
+                     const std::vector<double>& mean, std::vector<double>& C) {
+  std::vector<double> xc(static_cast<size_t>(n) * d);
+  for (int i = 0; i < n; ++i)
+    for (int c = 0; c < d; ++c)
+      xc[static_cast<size_t>(i) * d + c] = X[static_cast<size_t>(i) * d + c] - mean[c];
+  const cudaStream_t stream = backend.cuda_stream();
+  const cublasHandle_t handle = backend.cublas_handle();
+  cuda::DeviceBuffer<double> xd(xc.size()), cd(C.size());
+  LK_CUDA_CHECK(
+      cudaMemcpyAsync(xd.data(), xc.data(), xd.bytes(), cudaMemcpyHostToDevice, stream));
+  // Row-major Xc [n, d] is column-major Xc^T [d, n]: C = (Xc^T)(Xc^T)^T, a d x d SYRK (upper).
+  const double one = 1.0, zero = 0.0;
+  LK_CUBLAS_CHECK(cublasDsyrk(handle, CUBLAS_FILL_MODE_UPPER, CUBLAS_OP_N, d, n, &one, xd.data(),
+                              d, &zero, cd.data(), d));
+  LK_CUDA_CHECK(cudaMemcpyAsync(C.data(), cd.data(), cd.bytes(), cudaMemcpyDeviceToHost, stream));
+  LK_CUDA_CHECK(cudaStreamSynchronize(stream));
+  // Column-major upper triangle: element (r, c), r <= c, at C[c * d + r]; mirror it.
+  for (int c = 0; c < d; ++c)
+    for (int r = 0; r < c; ++r)
+      C[static_cast<size_t>(r) * d + c] = C[static_cast<size_t>(c) * d + r];
+}
+
+void covariance_reference(Backend&, const std::vector<float>& X, int n, int d,
+                          const std::vector<double>& mean, std::vector<double>& C) {
+  std::vector<double> row(d);
+  for (int i = 0; i < n; ++i) {
+    for (int c = 0; c < d; ++c) row[c] = X[static_cast<size_t>(i) * d + c] - mean[c];
+    for (int r = 0; r < d; ++r) {
+      const double xr = row[r];
+      double* cr = C.data() + static_cast<size_t>(r) * d;
+      for (int c = r; c < d; ++c) cr[c] += xr * row[c];
+    }
+  }
+  for (int r = 0; r < d; ++r)
+    for (int c = 0; c < r; ++c)
+      C[static_cast<size_t>(r) * d + c] = C[static_cast<size_t>(c) * d + r];
+}
+
+void all_pairs_cuda(Backend& backend, const float* X, int n, int d, int32_t* idx, float* dist2) {
+  cuda::tsne_all_pairs(X, n, d, idx, dist2, backend.cuda_stream());
+}
+
+void all_pairs_reference(Backend&, const float* X, int n, int d, int32_t* idx, float* dist2) {
+  ref::tsne_all_pairs(X, n, d, idx, dist2);
+}
+
+std::unique_ptr<Engine> make_cuda_engine(Backend& backend, int n, int dims) {
+  return std::make_unique<CudaEngine>(backend, n, dims);
+}
+
+std::unique_ptr<Engine> make_cpu_engine(Backend&, int n, int dims) {
+  return std::make_unique<CpuEngine>(n, dims);
+}
+
+// What differs between the backends: the optimiser's engine, the all-pairs neighbour lists of
+// the exact affinities and the PCA initialisation's covariance. tsne_ops is the one place that
+// chooses (the neighbour lists of the kNN path come from the pairwise family).
+struct TsneOps {
+  std::unique_ptr<Engine> (*make_engine)(Backend&, int n, int dims);
+  void (*all_pairs)(Backend&, const float* X, int n, int d, int32_t* idx, float* dist2);
+  void (*covariance)(Backend&, const std::vector<float>& X, int n, int d,
+                     const std::vector<double>& mean, std::vector<double>& C);
+};
+
+const TsneOps& tsne_ops(const Backend& backend) {
+  static const TsneOps kernels = {make_cuda_engine, all_pairs_cuda, covariance_cuda};
+  static const TsneOps reference = {make_cpu_engine, all_pairs_reference, covariance_reference};
+  return backend.kind() == DeviceKind::Cuda ? kernels : reference;
+}
+
 }  // namespace
 
 std::vector<float> tsne_random_init(int n, int dims, uint64_t seed) {
@@ -342,40 +416,7 @@ std::vector<float> tsne_pca_init(Backend& backend, const std::vector<float>& X, 
   for (double& m : mean) m /= n;
   // Covariance (unnormalised: the eigenvectors do not care) C = Xc^T Xc in float64.
   std::vector<double> C(static_cast<size_t>(d) * d, 0.0);
-  if (backend.kind() == DeviceKind::Cuda) {
-    std::vector<double> xc(static_cast<size_t>(n) * d);
-    for (int i = 0; i < n; ++i)
-      for (int c = 0; c < d; ++c)
-        xc[static_cast<size_t>(i) * d + c] = X[static_cast<size_t>(i) * d + c] - mean[c];
-    const cudaStream_t stream = backend.cuda_stream();
-    const cublasHandle_t handle = backend.cublas_handle();
-    cuda::DeviceBuffer<double> xd(xc.size()), cd(C.size());
-    LK_CUDA_CHECK(
-        cudaMemcpyAsync(xd.data(), xc.data(), xd.bytes(), cudaMemcpyHostToDevice, stream));
-    // Row-major Xc [n, d] is column-major Xc^T [d, n]: C = (Xc^T)(Xc^T)^T, a d x d SYRK (upper).
-    const double one = 1.0, zero = 0.0;
-    LK_CUBLAS_CHECK(cublasDsyrk(handle, CUBLAS_FILL_MODE_UPPER, CUBLAS_OP_N, d, n, &one, xd.data(),
-                                d, &zero, cd.data(), d));
-    LK_CUDA_CHECK(cudaMemcpyAsync(C.data(), cd.data(), cd.bytes(), cudaMemcpyDeviceToHost, stream));
-    LK_CUDA_CHECK(cudaStreamSynchronize(stream));
-    // Column-major upper triangle: element (r, c), r <= c, at C[c * d + r]; mirror it.
-    for (int c = 0; c < d; ++c)
-      for (int r = 0; r < c; ++r)
-        C[static_cast<size_t>(r) * d + c] = C[static_cast<size_t>(c) * d + r];
-  } else {
-    std::vector<double> row(d);
-    for (int i = 0; i < n; ++i) {
-      for (int c = 0; c < d; ++c) row[c] = X[static_cast<size_t>(i) * d + c] - mean[c];
-      for (int r = 0; r < d; ++r) {
-        const double xr = row[r];
-        double* cr = C.data() + static_cast<size_t>(r) * d;
-        for (int c = r; c < d; ++c) cr[c] += xr * row[c];
-      }
-    }
-    for (int r = 0; r < d; ++r)
-      for (int c = 0; c < r; ++c)
-        C[static_cast<size_t>(r) * d + c] = C[static_cast<size_t>(c) * d + r];
-  }
+  tsne_ops(backend).covariance(backend, X, n, d, mean, C);
   const std::vector<double> V = top_eigenvectors(C, d, dims);
   std::vector<double> y(static_cast<size_t>(n) * dims, 0.0);
   for (int i = 0; i < n; ++i)
@@ -417,11 +458,8 @@ TsneResult run_tsne(Backend& backend, const std::vector<float>& X, int n, int d,
   r.learning_rate =
       opt.learning_rate > 0 ? opt.learning_rate : std::max(n / opt.early_exaggeration / 4.0, 50.0);
 
-  std::unique_ptr<Engine> engine;
-  if (backend.kind() == DeviceKind::Cuda)
-    engine = std::make_unique<CudaEngine>(backend, n, opt.dims);
-  else
-    engine = std::make_unique<CpuEngine>(n, opt.dims);
+  const TsneOps& ops = tsne_ops(backend);
+  std::unique_ptr<Engine> engine = ops.make_engine(backend, n, opt.dims);
 
   // ---- affinities ----
   auto t0 = Clock::now();
@@ -431,10 +469,7 @@ TsneResult run_tsne(Backend& backend, const std::vector<float>& X, int n, int d,
     Array<int32_t> idx = backend.alloc_int(static_cast<size_t>(n) * k);
     Array<float> dist2 = backend.alloc(static_cast<size_t>(n) * k);
     if (r.exact_affinities) {
-      if (backend.kind() == DeviceKind::Cuda)
-        cuda::tsne_all_pairs(x_dev.data(), n, d, idx.data(), dist2.data(), backend.cuda_stream());
-      else
-        ref::tsne_all_pairs(x_dev.data(), n, d, idx.data(), dist2.data());
+      ops.all_pairs(backend, x_dev.data(), n, d, idx.data(), dist2.data());
     } else {
       knn(backend, x_dev.view(n, d), x_dev.view(n, d), k, /*exclude_self=*/true, idx.view(n, k),
           dist2.view(n, k));
