@@ -1,6 +1,7 @@
-// Host API of the KMeans family (latentkit/families/kmeans.h): k-means++ seeding and the Lloyd loop on the
-// host for both backends; the assign and update steps and the silhouette's per-point pass run in
-// latentkit::ref (CPU) or kernels/kmeans.cu (CUDA, the backend's stream).
+// Host API of the KMeans family (latentkit/families/kmeans.h): k-means++ seeding and the Lloyd loop
+// on the host for both backends; the assign and update steps and the silhouette's per-point pass
+// run in latentkit::ref (CPU) or kernels/kmeans.cu (CUDA, the backend's stream), chosen in one
+// place (kmeans_ops).
 #include "latentkit/families/kmeans.h"
 
 #include <algorithm>
@@ -186,10 +187,66 @@ class CudaSteps : public LloydSteps {
   cuda::DeviceBuffer<double> sums_, counts_, scratch_;
 };
 
-std::unique_ptr<LloydSteps> make_steps(Backend& backend, const float* X, int n, int d,
-                                       std::vector<int> ks) {
-  if (backend.kind() == DeviceKind::Cpu) return std::make_unique<CpuSteps>(X, n, d, std::move(ks));
+// Per-point silhouette values s[m] of Xh [m, d] (host) with labels lh in [0, k); begin[c + 1] holds
+// the count of cluster c (begin[0] = 0).
+void silhouette_reference(Backend&, const std::vector<float>& Xh, int m, int d,
+                          const std::vector<int32_t>& lh, int k,
+                          std::vector<int32_t> /*begin: the reference needs no offsets*/,
+                          std::vector<double>& s) {
+  ref::silhouette_samples(Xh.data(), m, d, lh.data(), k, s.data());
+}
+
+// The device kernel wants the points sorted by cluster and the clusters' start offsets.
+void silhouette_cuda(Backend& backend, const std::vector<float>& Xh, int m, int d,
+                     const std::vector<int32_t>& lh, int k, std::vector<int32_t> begin,
+                     std::vector<double>& s) {
+  for (int c = 0; c < k; ++c) begin[c + 1] += begin[c];
+  std::vector<int> order(static_cast<size_t>(m));
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return lh[a] < lh[b]; });
+  std::vector<float> xs(Xh.size());
+  std::vector<int32_t> ls(static_cast<size_t>(m));
+  for (int r = 0; r < m; ++r) {
+    std::copy_n(Xh.data() + static_cast<size_t>(order[r]) * d, d,
+                xs.data() + static_cast<size_t>(r) * d);
+    ls[r] = lh[order[r]];
+  }
+  const cudaStream_t stream = backend.cuda_stream();
+  cuda::DeviceBuffer<float> xd(xs.size());
+  cuda::DeviceBuffer<int32_t> ld(ls.size()), bd(begin.size());
+  cuda::DeviceBuffer<double> sd(s.size());
+  LK_CUDA_CHECK(cudaMemcpyAsync(xd.data(), xs.data(), xd.bytes(), cudaMemcpyHostToDevice, stream));
+  LK_CUDA_CHECK(cudaMemcpyAsync(ld.data(), ls.data(), ld.bytes(), cudaMemcpyHostToDevice, stream));
+  LK_CUDA_CHECK(
+      cudaMemcpyAsync(bd.data(), begin.data(), bd.bytes(), cudaMemcpyHostToDevice, stream));
+  cuda::silhouette_samples_sorted(xd.data(), m, d, ld.data(), bd.data(), k, sd.data(), stream);
+  LK_CUDA_CHECK(cudaMemcpyAsync(s.data(), sd.data(), sd.bytes(), cudaMemcpyDeviceToHost, stream));
+  LK_CUDA_CHECK(cudaStreamSynchronize(stream));
+}
+
+std::unique_ptr<LloydSteps> make_cpu_steps(Backend&, const float* X, int n, int d,
+                                           std::vector<int> ks) {
+  return std::make_unique<CpuSteps>(X, n, d, std::move(ks));
+}
+
+std::unique_ptr<LloydSteps> make_cuda_steps(Backend& backend, const float* X, int n, int d,
+                                            std::vector<int> ks) {
   return std::make_unique<CudaSteps>(X, n, d, std::move(ks), backend.cuda_stream());
+}
+
+// What differs between the backends (the Lloyd steps and the silhouette), chosen in one place.
+struct KMeansOps {
+  std::unique_ptr<LloydSteps> (*make_steps)(Backend&, const float* X, int n, int d,
+                                            std::vector<int> ks);
+  void (*silhouette)(Backend&, const std::vector<float>& Xh, int m, int d,
+                     const std::vector<int32_t>& lh, int k, std::vector<int32_t> begin,
+                     std::vector<double>& s);
+};
+
+const KMeansOps& kmeans_ops(const Backend& backend) {
+  static const KMeansOps kernels = {make_cuda_steps, silhouette_cuda};
+  static const KMeansOps reference = {make_cpu_steps, silhouette_reference};
+  return backend.kind() == DeviceKind::Cuda ? kernels : reference;
 }
 
 double sqdist(const float* a, const float* b, int d) {
@@ -324,7 +381,7 @@ std::vector<KMeansResult> fit_all(Backend& backend, const float* X, int n, int d
                                   const std::vector<int>& ks, const KMeansOptions& opt) {
   const std::vector<float> Xh = backend.download(X, static_cast<size_t>(n) * d);
   const double tol_abs = opt.tol * mean_variance(Xh, n, d);
-  auto steps = make_steps(backend, X, n, d, ks);
+  auto steps = kmeans_ops(backend).make_steps(backend, X, n, d, ks);
   std::vector<KMeansResult> best(ks.size());
   for (int r = 0; r < opt.n_init; ++r) {
     std::vector<std::vector<float>> C;
@@ -430,34 +487,7 @@ SilhouetteResult silhouette(Backend& backend, const float* X, int n, int d, cons
                      << present << " clusters among " << m << " points"
                      << (res.sampled ? " (in the sample; use a larger sample size)" : ""));
   std::vector<double> s(static_cast<size_t>(m));
-  if (backend.kind() == DeviceKind::Cpu) {
-    ref::silhouette_samples(Xh.data(), m, d, lh.data(), k, s.data());
-  } else {
-    for (int c = 0; c < k; ++c) begin[c + 1] += begin[c];
-    std::vector<int> order(static_cast<size_t>(m));
-    std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return lh[a] < lh[b]; });
-    std::vector<float> xs(Xh.size());
-    std::vector<int32_t> ls(static_cast<size_t>(m));
-    for (int r = 0; r < m; ++r) {
-      std::copy_n(Xh.data() + static_cast<size_t>(order[r]) * d, d,
-                  xs.data() + static_cast<size_t>(r) * d);
-      ls[r] = lh[order[r]];
-    }
-    const cudaStream_t stream = backend.cuda_stream();
-    cuda::DeviceBuffer<float> xd(xs.size());
-    cuda::DeviceBuffer<int32_t> ld(ls.size()), bd(begin.size());
-    cuda::DeviceBuffer<double> sd(s.size());
-    LK_CUDA_CHECK(
-        cudaMemcpyAsync(xd.data(), xs.data(), xd.bytes(), cudaMemcpyHostToDevice, stream));
-    LK_CUDA_CHECK(
-        cudaMemcpyAsync(ld.data(), ls.data(), ld.bytes(), cudaMemcpyHostToDevice, stream));
-    LK_CUDA_CHECK(
-        cudaMemcpyAsync(bd.data(), begin.data(), bd.bytes(), cudaMemcpyHostToDevice, stream));
-    cuda::silhouette_samples_sorted(xd.data(), m, d, ld.data(), bd.data(), k, sd.data(), stream);
-    LK_CUDA_CHECK(cudaMemcpyAsync(s.data(), sd.data(), sd.bytes(), cudaMemcpyDeviceToHost, stream));
-    LK_CUDA_CHECK(cudaStreamSynchronize(stream));
-  }
+  kmeans_ops(backend).silhouette(backend, Xh, m, d, lh, k, begin, s);
   double total = 0.0;
   for (double v : s) total += v;
   res.score = total / m;
