@@ -10,8 +10,9 @@
 #include <string>
 
 #include "app_test_util.h"
-#include "latentkit/io/data.h"
 #include "latentkit/families/gmm.h"
+#include "latentkit/io/data.h"
+#include "latentkit/pipelines/gmm_fit.h"
 #include "test_util.h"
 
 namespace fs = std::filesystem;
@@ -143,6 +144,41 @@ TEST_F(GmmFitApp, UnboundedRestartsAreRefused) {
   expect_clean_failure("--device cpu --input " + in + " --n-init 1000000000", 2, "65536");
   expect_clean_failure("--device cpu --input " + in + " --seed -1", 2, "--seed");
   expect_clean_failure("--input " + in + " --device tpu", 2, "--device");
+}
+
+// The pipeline in process (apps/gmm_fit/main.cpp only parses flags): the flag checks run before
+// --out is touched and before a backend is asked for, and a run prints the table and writes the
+// two files.
+TEST_F(GmmFitApp, PipelineRunsInProcess) {
+  GmmFitOptions bad;
+  bad.k_min = 4;
+  bad.k_max = 3;
+  bad.out_dir = (dir_ / "never").string();
+  bool asked = false;
+  std::ostringstream out, log;
+  EXPECT_THROW(run_gmm_fit(
+                   bad,
+                   [&] {
+                     asked = true;
+                     return make_cpu_backend();
+                   },
+                   out, log),
+               FlagError);
+  EXPECT_FALSE(asked);
+  EXPECT_FALSE(fs::exists(dir_ / "never"));
+
+  LK_SEEDED_RNG(rng);
+  GmmFitOptions opt;
+  opt.input = blobs_csv(300, rng(), nullptr).string();
+  opt.out_dir = (dir_ / "in_process").string();
+  opt.k_min = 2;
+  opt.k_max = 4;
+  run_gmm_fit(
+      opt, [] { return make_cpu_backend(); }, out, log);
+  EXPECT_NE(out.str().find("chosen K (BIC): 3"), std::string::npos) << out.str();
+  EXPECT_TRUE(fs::exists(dir_ / "in_process" / "labels.csv"));
+  const auto j = nlohmann::json::parse(slurp(dir_ / "in_process" / "summary.json"));
+  EXPECT_EQ(j.at("results").at("gmm").at("best_k_bic"), 3);
 }
 
 }  // namespace

@@ -277,6 +277,15 @@ TEST_F(TsneApp, FlagErrorsExitWithTheDocumentedCodes) {
   expect_failure("--device cpu --input " + data_.string() + " --no-such-flag", 2, "no-such-flag");
   expect_failure("--input " + data_.string() + " --device tpu", 2,
                  "--device must be auto, cpu or cuda, got 'tpu' (see --help)");
+  // The t-SNE settings are checked before the input is read: with a file that does not exist,
+  // the flag is what the one line names (exit 2), not the file (exit 1).
+  const std::string missing = (dir_ / "no_such.csv").string();
+  expect_failure("--device cpu --input " + missing + " --dims 4", 2,
+                 "--dims must be 2 or 3, got 4 (see --help)");
+  expect_failure("--device cpu --input " + missing + " --perplexity 0", 2,
+                 "--perplexity must be positive, got 0 (see --help)");
+  expect_failure("--device cpu --input " + missing + " --iterations -1", 2,
+                 "--iterations must be >= 0, got -1 (see --help)");
 }
 
 }  // namespace

@@ -86,6 +86,11 @@ struct TsneResult {
 TsneResult run_tsne(Backend& backend, const std::vector<float>& X, int n, int d,
                     const TsneOptions& opt);
 
+// The checks of `opt` that need no data (FlagError naming the flag, exit 2): --dims 2 or 3,
+// --perplexity > 0, --iterations >= 0, --learning-rate >= 0. run_tsne makes them too; apps make
+// them before reading their input.
+void check_tsne_flags(const TsneOptions& opt);
+
 // Initial embeddings (host, float): the top-`dims` principal components of the centred data,
 // scaled so the first coordinate has standard deviation 1e-4 (scikit-learn's init='pca'); the
 // covariance in float64 (cuBLAS DSYRK on the CUDA backend, a loop on the CPU), its eigenvectors

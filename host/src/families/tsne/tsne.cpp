@@ -295,20 +295,14 @@ std::vector<double> top_eigenvectors(const std::vector<double>& C, int d, int di
 }
 
 void validate(const std::vector<float>& X, int n, int d, const TsneOptions& opt) {
-  LK_FLAG_CHECK(opt.dims == 2 || opt.dims == 3, "--dims must be 2 or 3, got " << opt.dims);
+  check_tsne_flags(opt);
   LK_INPUT_CHECK(n >= 2, "t-SNE needs at least 2 rows, got " << n);
   LK_INPUT_CHECK(d >= 1, "t-SNE needs at least 1 column");
   LK_INPUT_CHECK(X.size() == static_cast<size_t>(n) * d,
                  "t-SNE input has " << X.size() << " values, expected " << n << " x " << d);
-  LK_FLAG_CHECK(std::isfinite(opt.perplexity) && opt.perplexity > 0,
-                "--perplexity must be positive, got " << opt.perplexity);
   LK_INPUT_CHECK(opt.perplexity < n, "--perplexity "
                                          << opt.perplexity << " must be less than the " << n
                                          << " rows (scikit-learn's rule): lower it or add rows");
-  LK_FLAG_CHECK(opt.iterations >= 0, "--iterations must be >= 0, got " << opt.iterations);
-  LK_FLAG_CHECK(opt.learning_rate >= 0 && std::isfinite(opt.learning_rate),
-                "--learning-rate must be >= 0 (0: auto)");
-  LK_FLAG_CHECK(opt.early_exaggeration > 0, "early exaggeration must be positive");
   LK_INPUT_CHECK(opt.kl_every >= 1, "the KL report interval must be >= 1");
   bool varies = false;
   for (size_t e = 0; e < X.size(); ++e) {
@@ -395,6 +389,16 @@ const TsneOps& tsne_ops(const Backend& backend) {
 }
 
 }  // namespace
+
+void check_tsne_flags(const TsneOptions& opt) {
+  LK_FLAG_CHECK(opt.dims == 2 || opt.dims == 3, "--dims must be 2 or 3, got " << opt.dims);
+  LK_FLAG_CHECK(std::isfinite(opt.perplexity) && opt.perplexity > 0,
+                "--perplexity must be positive, got " << opt.perplexity);
+  LK_FLAG_CHECK(opt.iterations >= 0, "--iterations must be >= 0, got " << opt.iterations);
+  LK_FLAG_CHECK(opt.learning_rate >= 0 && std::isfinite(opt.learning_rate),
+                "--learning-rate must be >= 0 (0: auto)");
+  LK_FLAG_CHECK(opt.early_exaggeration > 0, "early exaggeration must be positive");
+}
 
 std::vector<float> tsne_random_init(int n, int dims, uint64_t seed) {
   std::vector<float> y(static_cast<size_t>(n) * dims);
