@@ -156,7 +156,6 @@ void run_tsne_app(const TsneAppOptions& opt,
                         {"labels", !labels.empty()}}}};
   StageResult tsne;
   tsne.result = tsne_result_json(r, topt);
-  tsne.result.erase("timings_s");  // wall times: timings_s.tsne*
   tsne.seconds = r.seconds_total;
   tsne.parts = {{"affinities", r.seconds_affinities},
                 {"init", r.seconds_init},

@@ -100,8 +100,8 @@ std::vector<float> tsne_pca_init(Backend& backend, const std::vector<float>& X, 
                                  int dims);
 std::vector<float> tsne_random_init(int n, int dims, uint64_t seed);
 
-// results.tsne of apps/tsne and the vae_gmm stage: KL history, times (the callers move them to
-// summary.json's timings_s), parameters.
+// results.tsne of apps/tsne and the vae_gmm stage: KL history, affinities, parameters; no wall
+// time (the callers put TsneResult's seconds_* in summary.json's timings_s).
 nlohmann::json tsne_result_json(const TsneResult& r, const TsneOptions& opt);
 
 }  // namespace latentkit

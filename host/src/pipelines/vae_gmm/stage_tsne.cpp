@@ -58,7 +58,6 @@ void embed(Backend& backend, const TsneOptions& topt, const std::vector<float>& 
       << r.seconds_total << " s\n";
   nlohmann::json j = tsne_result_json(r, o);
   j.erase("parameters");  // shared, recorded once by the stage
-  j.erase("timings_s");   // wall times: in stage.parts
   stage.result[part] = j;
   stage.parts.emplace_back(part, r.seconds_total);
   stage.parts.emplace_back(part + ".affinities", r.seconds_affinities);
